@@ -1,0 +1,42 @@
+#include "models/block.h"
+
+#include <ATen/ATen.h>
+
+namespace tinylm {
+namespace {
+
+torch::nn::Linear NoBias(int64_t in, int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+}  // namespace
+
+SwiGluMlpImpl::SwiGluMlpImpl(const ModelConfig& config)
+    : fc_1_(register_module(
+          "fc_1", NoBias(config.n_embd, config.intermediate_size))),
+      fc_2_(register_module(
+          "fc_2", NoBias(config.n_embd, config.intermediate_size))),
+      proj_(register_module(
+          "proj", NoBias(config.intermediate_size, config.n_embd))) {}
+
+torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x) {
+  return proj_->forward(at::silu(fc_1_->forward(x)) * fc_2_->forward(x));
+}
+
+BlockImpl::BlockImpl(const ModelConfig& config)
+    : norm_1_(register_module("norm_1",
+                              RMSNorm(config.n_embd, config.norm_eps))),
+      norm_2_(register_module("norm_2",
+                              RMSNorm(config.n_embd, config.norm_eps))),
+      attn_(register_module("attn", CausalSelfAttention(config))),
+      mlp_(register_module("mlp", SwiGluMlp(config))) {}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x,
+                                 const AttentionContext& ctx, int64_t layer,
+                                 torch::Tensor* probs) {
+  const torch::Tensor h =
+      x + attn_->forward(norm_1_->forward(x), ctx, layer, probs);
+  return h + mlp_->forward(norm_2_->forward(h));
+}
+
+}  // namespace tinylm

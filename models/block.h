@@ -1,0 +1,45 @@
+// One transformer block, pre-norm (SPEC §2):
+//   x = x + proj(Attention(RMSNorm(x)))
+//   x = x + MLP(RMSNorm(x)),  MLP = proj(silu(fc_1 x) * fc_2 x), no bias
+#ifndef TINYLM_MODELS_BLOCK_H_
+#define TINYLM_MODELS_BLOCK_H_
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "models/attention.h"
+#include "models/config.h"
+#include "models/rms_norm.h"
+
+namespace tinylm {
+
+class SwiGluMlpImpl : public torch::nn::Module {
+ public:
+  explicit SwiGluMlpImpl(const ModelConfig& config);
+  // x: [B, T, C] -> [B, T, C]
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Linear fc_1_{nullptr}, fc_2_{nullptr};  // C -> intermediate
+  torch::nn::Linear proj_{nullptr};                  // intermediate -> C
+};
+TORCH_MODULE(SwiGluMlp);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const ModelConfig& config);
+  // x: [B, T, C] -> [B, T, C]; `probs` as in CausalSelfAttentionImpl.
+  torch::Tensor forward(const torch::Tensor& x, const AttentionContext& ctx,
+                        int64_t layer, torch::Tensor* probs);
+
+ private:
+  RMSNorm norm_1_{nullptr}, norm_2_{nullptr};
+  CausalSelfAttention attn_{nullptr};
+  SwiGluMlp mlp_{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_MODELS_BLOCK_H_

@@ -1,0 +1,17 @@
+#include "models/rms_norm.h"
+
+#include <ATen/ATen.h>
+
+namespace tinylm {
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps)
+    : eps_(eps), weight_(register_parameter("weight", torch::ones({dim}))) {}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor x32 = x.to(torch::kFloat);
+  const torch::Tensor norm =
+      x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return (norm * weight_.to(torch::kFloat)).to(x.scalar_type());
+}
+
+}  // namespace tinylm

@@ -1,0 +1,29 @@
+#include "models/rope.h"
+
+#include <ATen/ATen.h>
+
+namespace tinylm {
+
+RopeTable MakeRopeTable(int64_t block_size, int64_t head_size, double base) {
+  // Computed in float64 and rounded once, so the table does not depend on
+  // the device or dtype the model later runs in.
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor theta =
+      at::pow(base, -at::arange(0, head_size, 2, f64) / double(head_size));
+  const at::Tensor angle =
+      at::outer(at::arange(block_size, f64), theta);  // [block_size, hs/2]
+  const at::Tensor full = at::cat({angle, angle}, -1);  // [block_size, hs]
+  return RopeTable{full.cos().to(at::kFloat), full.sin().to(at::kFloat)};
+}
+
+at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos,
+                     const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  const at::Tensor x1 = x.narrow(-1, 0, half);
+  const at::Tensor x2 = x.narrow(-1, half, half);
+  const at::Tensor rotated = at::cat({-x2, x1}, -1);
+  const at::Tensor x32 = x.to(at::kFloat);
+  return (x32 * cos + rotated.to(at::kFloat) * sin).to(x.scalar_type());
+}
+
+}  // namespace tinylm
