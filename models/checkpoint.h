@@ -1,0 +1,49 @@
+// Checkpoint directories (SPEC §2):
+//   config.json        model config (config.h fields) + "training" summary
+//   model.safetensors  weights, float32 or bfloat16, names as in model.h
+//   tokenizer.model    the sentencepiece model
+// Loading validates everything and names the file and the problem.
+#ifndef TINYLM_MODELS_CHECKPOINT_H_
+#define TINYLM_MODELS_CHECKPOINT_H_
+
+#include <string>
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "absl/status/statusor.h"
+#include "models/config.h"
+#include "models/model.h"
+#include "nlohmann/json.hpp"
+
+namespace tinylm {
+
+struct SaveOptions {
+  c10::ScalarType dtype = c10::kFloat;  // kFloat or kBFloat16
+  nlohmann::json training;              // free-form summary, may be null
+  std::string tokenizer_path;           // copied to tokenizer.model if set
+};
+
+// Writes `dir` (created if needed). Files are written to temporary names and
+// renamed, so a crash never leaves a half-written checkpoint behind.
+absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
+                            const SaveOptions& options);
+
+struct LoadedCheckpoint {
+  ModelConfig config;
+  Transformer model{nullptr};  // on the requested device and dtype, eval()
+  nlohmann::json training;     // the "training" object, or null
+  std::string weights_sha256;  // hex digest of model.safetensors
+  std::string tokenizer_path;  // dir/tokenizer.model (existence checked)
+  c10::ScalarType stored_dtype = c10::kFloat;
+};
+
+// Loads and validates `dir`. `dtype` is the parameter dtype after loading
+// (kFloat or kBFloat16), independent of the stored one.
+absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
+                                                c10::Device device,
+                                                c10::ScalarType dtype);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_MODELS_CHECKPOINT_H_

@@ -1,0 +1,77 @@
+// The tokenizer: a sentencepiece model behind a module wall.
+//
+// Debian's libsentencepiece carries its own Protobuf and cannot share a
+// process with gRPC's naively, so sentencepiece lives in a small shared
+// module (libtinylm_spm.so) with a plain C interface that this class loads
+// with dlmopen into a separate link-map namespace. Nothing here includes a
+// sentencepiece header. Thread-safe after construction (encode/decode are
+// const on the sentencepiece side).
+#ifndef TINYLM_MODELS_TOKENIZER_H_
+#define TINYLM_MODELS_TOKENIZER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tinylm {
+
+class Tokenizer {
+ public:
+  // Loads `model_path`. The module is found at `module_path` when given,
+  // else $TINYLM_SPM_MODULE, else next to the executable, else in
+  // ../lib/tinylm relative to it.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(
+      const std::string& model_path, const std::string& module_path = "");
+
+  ~Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  absl::StatusOr<std::vector<int64_t>> Encode(absl::string_view text) const;
+  // Decodes to text; byte-fallback pieces are merged into UTF-8.
+  absl::StatusOr<std::string> Decode(const std::vector<int64_t>& ids) const;
+
+  // The piece as stored in the vocabulary (e.g. "▁the", "<0xE3>").
+  std::string IdToPiece(int64_t id) const;
+  int64_t PieceToId(absl::string_view piece) const;  // unk_id() if absent
+  // The bytes this token contributes to decoded text: "▁" becomes a space,
+  // a byte-fallback piece <0xNN> becomes the single byte NN (possibly a
+  // partial UTF-8 sequence), control tokens become "".
+  std::string TokenBytes(int64_t id) const;
+  // A valid-UTF-8 label for display: TokenBytes when it is valid UTF-8,
+  // else the piece itself (e.g. "<0xE3>").
+  std::string DisplayPiece(int64_t id) const;
+
+  int64_t vocab_size() const;
+  int64_t bos_id() const;  // -1 if the model has none
+  int64_t eos_id() const;
+  int64_t unk_id() const;
+  int64_t pad_id() const;
+  bool IsByte(int64_t id) const;
+  bool IsControl(int64_t id) const;
+
+  // Trains a model from text files (one sentence per line).
+  struct TrainOptions {
+    std::vector<std::string> inputs;
+    std::string model_prefix;  // writes <prefix>.model and <prefix>.vocab
+    int64_t vocab_size = 8000;
+    int64_t input_sentence_size = 2000000;  // sampled sentences
+    double character_coverage = 0.9995;
+    int num_threads = 2;
+  };
+  static absl::Status Train(const TrainOptions& options,
+                            const std::string& module_path = "");
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tinylm
+
+#endif  // TINYLM_MODELS_TOKENIZER_H_
