@@ -1,0 +1,369 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+#include <torch/utils.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "models/checkpoint.h"
+#include "models/model.h"
+#include "models/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "train/autocast.h"
+#include "train/batcher.h"
+#include "train/flat_parameters.h"
+#include "train/lr_schedule.h"
+#include "train/metrics_csv.h"
+#include "train/progress.h"
+#include "train/token_file.h"
+
+namespace tinylm {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda" || name == "auto") {
+    if (torch::cuda::is_available()) return c10::Device(c10::kCUDA, 0);
+    if (name == "auto") return c10::Device(c10::kCPU);
+    return absl::FailedPreconditionError("--device=cuda but no CUDA device");
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown device '", name, "'; expected auto, cpu or cuda"));
+}
+
+absl::StatusOr<TokenBatcher> LoadSplit(const std::string& path,
+                                       const ModelConfig& config) {
+  TINYLM_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenFile(path));
+  if (int64_t(tokens.size()) <= config.block_size + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", tokens.size(), " tokens; need more than block_size+1 = ",
+        config.block_size + 1));
+  }
+  for (uint16_t t : tokens) {
+    if (t >= config.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": token id ", t, " is outside the model's vocabulary of ",
+          config.vocab_size, " (tokenizer and --vocab_size disagree?)"));
+    }
+  }
+  return TokenBatcher(std::move(tokens), config.block_size);
+}
+
+// What survives a restart besides weights and optimizer state.
+struct RunState {
+  int64_t step = 0;  // optimizer steps completed
+  int64_t tokens = 0;
+  double elapsed_s = 0;
+};
+
+class Run {
+ public:
+  Run(const TrainOptions& options, c10::Device device, TokenBatcher train,
+      TokenBatcher val)
+      : options_(options),
+        device_(device),
+        train_(std::move(train)),
+        val_(std::move(val)),
+        model_(nullptr) {}
+
+  absl::Status Setup();
+  absl::StatusOr<TrainResult> Loop();
+
+ private:
+  double Evaluate();
+  absl::Status Save();
+  absl::Status Resume();
+
+  const TrainOptions& options_;
+  c10::Device device_;
+  TokenBatcher train_, val_;
+  Transformer model_;
+  std::unique_ptr<FlatParameters> flat_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::optional<MetricsCsv> csv_;
+  RunState state_;
+  bool fused_ = false;
+};
+
+absl::Status Run::Setup() {
+  torch::manual_seed(options_.seed);
+  model_ = Transformer(options_.config);
+  model_->to(device_);
+  model_->train();
+  flat_ = std::make_unique<FlatParameters>(*model_);
+  // Fused attention only where it is faster and exact enough: CUDA, 2.x.
+  fused_ = device_.is_cuda();
+  auto adamw = [&](double decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(options_.lr)
+            .betas({options_.beta1, options_.beta2})
+            .eps(1e-8)
+            .weight_decay(decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(flat_->decayed(), adamw(options_.weight_decay));
+  groups.emplace_back(flat_->undecayed(), adamw(0.0));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      groups, torch::optim::AdamWOptions(options_.lr));
+  std::error_code ec;
+  fs::create_directories(options_.out_dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat(options_.out_dir, ": cannot create: ", ec.message()));
+  }
+  if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
+  TINYLM_ASSIGN_OR_RETURN(
+      MetricsCsv csv,
+      MetricsCsv::Open(options_.out_dir + "/metrics.csv",
+                       options_.resume ? state_.step : -1));
+  csv_.emplace(std::move(csv));
+  return absl::OkStatus();
+}
+
+double Run::Evaluate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  at::Tensor total = at::zeros({}, at::TensorOptions().device(device_));
+  for (int64_t i = 0; i < options_.eval_batches; ++i) {
+    const Batch batch =
+        val_.Evaluation(i, options_.eval_batches, options_.batch_size);
+    CudaBf16Autocast autocast(device_);
+    const at::Tensor logits = model_->forward(batch.inputs.to(device_));
+    total += at::cross_entropy_loss(
+        logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
+        batch.targets.to(device_).reshape({-1}));
+  }
+  model_->train();
+  return total.item<double>() / options_.eval_batches;
+}
+
+absl::Status Run::Save() {
+  SaveOptions save;
+  save.dtype = at::kFloat;
+  save.tokenizer_path = options_.tokenizer_path;
+  save.training = {{"step", state_.step},
+                   {"tokens", state_.tokens},
+                   {"elapsed_s", state_.elapsed_s},
+                   {"seed", options_.seed}};
+  TINYLM_RETURN_IF_ERROR(
+      SaveCheckpoint(options_.out_dir + "/checkpoint", model_, save));
+  try {
+    torch::save(*optimizer_, options_.out_dir + "/optimizer.pt");
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(
+        options_.out_dir, "/optimizer.pt: cannot save: ", e.what_without_backtrace()));
+  }
+  const nlohmann::json state = {{"step", state_.step},
+                                {"tokens", state_.tokens},
+                                {"elapsed_s", state_.elapsed_s}};
+  const std::string path = options_.out_dir + "/state.json";
+  std::ofstream out(path + ".tmp");
+  out << state.dump(2) << "\n";
+  out.close();
+  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat(path, ": write failed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run::Resume() {
+  const std::string path = options_.out_dir + "/state.json";
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": nothing to resume from"));
+  }
+  const nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+  if (state.is_discarded() || !state.contains("step")) {
+    return absl::DataLossError(absl::StrCat(path, ": unreadable"));
+  }
+  state_.step = state["step"].get<int64_t>();
+  state_.tokens = state["tokens"].get<int64_t>();
+  state_.elapsed_s = state["elapsed_s"].get<double>();
+  TINYLM_ASSIGN_OR_RETURN(
+      LoadedCheckpoint saved,
+      LoadCheckpoint(options_.out_dir + "/checkpoint", c10::kCPU, at::kFloat));
+  torch::NoGradGuard no_grad;
+  auto saved_params = saved.model->named_parameters();
+  for (auto& item : model_->named_parameters()) {
+    item.value().copy_(saved_params[item.key()]);
+  }
+  try {
+    torch::load(*optimizer_, options_.out_dir + "/optimizer.pt",
+                device_);
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat(
+        options_.out_dir, "/optimizer.pt: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainResult> Run::Loop() {
+  const int64_t tokens_per_step = options_.batch_size * options_.grad_accum *
+                                  options_.config.block_size;
+  ProgressBar bar(options_.max_steps, options_.progress_bar);
+  const int64_t first_step = state_.step;
+  const double first_elapsed = state_.elapsed_s;
+  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(device_));
+  int64_t interval_steps = 0;  // optimizer steps since the last log line
+  double window_loss = 0;      // summed step losses since the last eval
+  int64_t window_steps = 0;
+  TrainResult result;
+  Clock::time_point interval_start = Clock::now();
+  while (state_.step < options_.max_steps) {
+    const double lr = WarmupCosineLr(state_.step, options_.warmup_steps,
+                                     options_.max_steps, options_.lr,
+                                     options_.min_lr);
+    for (auto& group : optimizer_->param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    }
+    flat_->ZeroGrad();
+    for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
+      const Batch batch = train_.Sample(options_.seed, state_.step, micro,
+                                        options_.batch_size);
+      at::Tensor loss;
+      {
+        CudaBf16Autocast autocast(device_);
+        const at::Tensor logits =
+            model_->forward(batch.inputs.to(device_), fused_);
+        loss = at::cross_entropy_loss(
+                   logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
+                   batch.targets.to(device_).reshape({-1})) /
+               double(options_.grad_accum);
+      }
+      loss.backward();
+      loss_sum += loss.detach();
+    }
+    const at::Tensor grad_norm = flat_->ClipGradNorm(options_.grad_clip);
+    optimizer_->step();
+    ++state_.step;
+    ++interval_steps;
+    state_.tokens += tokens_per_step;
+
+    const bool stop = state_.step == options_.stop_after;
+    const bool eval_now = state_.step % options_.eval_every == 0 ||
+                          state_.step == options_.max_steps || stop;
+    if (state_.step % options_.log_every != 0 && !eval_now) continue;
+
+    // One host sync per log interval; evaluation and saving happen after
+    // the clock is read, so training time excludes them.
+    MetricsRow row;
+    row.loss = loss_sum.item<double>() / interval_steps;
+    const double interval_s =
+        std::chrono::duration<double>(Clock::now() - interval_start).count();
+    state_.elapsed_s += interval_s;
+    if (!std::isfinite(row.loss)) {
+      return absl::DataLossError(absl::StrFormat(
+          "training loss became %f at step %d; stopped. The last good "
+          "checkpoint is kept in %s/checkpoint",
+          row.loss, state_.step, options_.out_dir));
+    }
+    row.step = state_.step;
+    row.tokens = state_.tokens;
+    row.lr = lr;
+    row.grad_norm = grad_norm.item<double>();
+    row.tokens_per_s = interval_steps * tokens_per_step / interval_s;
+    row.elapsed_s = state_.elapsed_s;
+    window_loss += row.loss * interval_steps;
+    window_steps += interval_steps;
+    if (eval_now) {
+      row.val_loss = Evaluate();
+      result.final_loss = window_loss / window_steps;
+      result.final_val_loss = row.val_loss;
+      window_loss = 0;
+      window_steps = 0;
+      TINYLM_RETURN_IF_ERROR(Save());
+    }
+    TINYLM_RETURN_IF_ERROR(csv_->Append(row));
+    bar.Update(first_step, state_.step, state_.elapsed_s - first_elapsed,
+               absl::StrFormat("loss %.4f%s lr %.2e %.0f tok/s", row.loss,
+                               row.val_loss >= 0
+                                   ? absl::StrFormat(" val %.4f", row.val_loss)
+                                   : "",
+                               lr, row.tokens_per_s));
+    loss_sum.zero_();
+    interval_steps = 0;
+    interval_start = Clock::now();
+    if (stop) break;
+  }
+  bar.Finish();
+  result.steps = state_.step;
+  result.tokens = state_.tokens;
+  result.parameters = options_.config.ParameterCount();
+  result.elapsed_s = state_.elapsed_s;
+  result.tokens_per_s =
+      state_.elapsed_s > 0 ? state_.tokens / state_.elapsed_s : 0;
+  result.device = device_.str();
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  TINYLM_RETURN_IF_ERROR(options.config.Validate());
+  TINYLM_ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
+  TINYLM_ASSIGN_OR_RETURN(TokenBatcher train,
+                          LoadSplit(options.data_dir + "/train.bin",
+                                    options.config));
+  TINYLM_ASSIGN_OR_RETURN(TokenBatcher val,
+                          LoadSplit(options.data_dir + "/val.bin",
+                                    options.config));
+  Run run(options, device, std::move(train), std::move(val));
+  TINYLM_RETURN_IF_ERROR(run.Setup());
+  TINYLM_ASSIGN_OR_RETURN(TrainResult result, run.Loop());
+  if (result.steps == options.max_steps) {
+    const nlohmann::json j = {{"steps", result.steps},
+                              {"tokens", result.tokens},
+                              {"parameters", result.parameters},
+                              {"final_loss", result.final_loss},
+                              {"final_val_loss", result.final_val_loss},
+                              {"elapsed_s", result.elapsed_s},
+                              {"tokens_per_s", result.tokens_per_s},
+                              {"device", result.device}};
+    std::ofstream out(options.out_dir + "/result.json");
+    out << j.dump(2) << "\n";
+    if (!out) {
+      return absl::InternalError(
+          absl::StrCat(options.out_dir, "/result.json: write failed"));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir) {
+  const std::string path = out_dir + "/result.json";
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": no result"));
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  TrainResult r;
+  try {
+    r.steps = j.at("steps").get<int64_t>();
+    r.tokens = j.at("tokens").get<int64_t>();
+    r.parameters = j.at("parameters").get<int64_t>();
+    r.final_loss = j.at("final_loss").get<double>();
+    r.final_val_loss = j.at("final_val_loss").get<double>();
+    r.elapsed_s = j.at("elapsed_s").get<double>();
+    r.tokens_per_s = j.at("tokens_per_s").get<double>();
+    r.device = j.at("device").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": ", e.what()));
+  }
+  return r;
+}
+
+}  // namespace tinylm
