@@ -6,6 +6,13 @@
 // with dlmopen into a separate link-map namespace. Nothing here includes a
 // sentencepiece header. Thread-safe after construction (encode/decode are
 // const on the sentencepiece side).
+//
+// Models trained by Train() round-trip exactly: Decode(Encode(text)) ==
+// text for any valid UTF-8 text (characters outside the vocabulary become
+// byte-fallback pieces, never <unk>; no normalization, no invented or
+// dropped spaces), and the TokenBytes of the ids concatenate to the text.
+// The one exception is U+2581 "▁" itself, which sentencepiece uses for the
+// space and so decodes as " ".
 #ifndef TINYLM_MODELS_TOKENIZER_H_
 #define TINYLM_MODELS_TOKENIZER_H_
 
@@ -23,7 +30,9 @@ class Tokenizer {
  public:
   // Loads `model_path`. The module is found at `module_path` when given,
   // else $TINYLM_SPM_MODULE, else next to the executable, else in
-  // ../lib/tinylm relative to it.
+  // ../lib/tinylm relative to it. Errors name the paths: NotFound for a
+  // missing module or model file, FailedPrecondition for a module that
+  // cannot be loaded, InvalidArgument for a file that is not a model.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(
       const std::string& model_path, const std::string& module_path = "");
 
@@ -31,19 +40,24 @@ class Tokenizer {
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
+  // InvalidArgument (naming the byte offset) if `text` is not valid UTF-8.
   absl::StatusOr<std::vector<int64_t>> Encode(absl::string_view text) const;
-  // Decodes to text; byte-fallback pieces are merged into UTF-8.
+  // Decodes to text; byte-fallback pieces are merged into UTF-8 (a byte
+  // sequence that is not valid UTF-8 decodes as U+FFFD). InvalidArgument
+  // (naming the id and its position) for an id outside [0, vocab_size()).
   absl::StatusOr<std::string> Decode(const std::vector<int64_t>& ids) const;
 
+  // Per-id accessors; an id outside [0, vocab_size()) gives "" or false.
   // The piece as stored in the vocabulary (e.g. "▁the", "<0xE3>").
   std::string IdToPiece(int64_t id) const;
   int64_t PieceToId(absl::string_view piece) const;  // unk_id() if absent
   // The bytes this token contributes to decoded text: "▁" becomes a space,
   // a byte-fallback piece <0xNN> becomes the single byte NN (possibly a
-  // partial UTF-8 sequence), control tokens become "".
+  // partial UTF-8 sequence), control tokens become "", <unk> becomes what
+  // Decode makes of it (" ⁇ ").
   std::string TokenBytes(int64_t id) const;
-  // A valid-UTF-8 label for display: TokenBytes when it is valid UTF-8,
-  // else the piece itself (e.g. "<0xE3>").
+  // A valid-UTF-8 label for display: TokenBytes when it is non-empty valid
+  // UTF-8, else the piece itself (e.g. "<0xE3>", "<s>").
   std::string DisplayPiece(int64_t id) const;
 
   int64_t vocab_size() const;
@@ -62,7 +76,11 @@ class Tokenizer {
     int64_t input_sentence_size = 2000000;  // sampled sentences
     double character_coverage = 0.9995;
     int num_threads = 2;
+    bool log_progress = true;  // sentencepiece's progress log on stderr
   };
+  // Trains with BPE, byte fallback, split digits and no normalization (the
+  // module's spm_module.cc says why). InvalidArgument for bad options,
+  // NotFound for a missing input file.
   static absl::Status Train(const TrainOptions& options,
                             const std::string& module_path = "");
 
