@@ -1,0 +1,81 @@
+// ModelRegistry: the served models, loaded from a checkpoints directory
+// (one subdirectory per model, each with config.json; the subdirectory name
+// is the model name), each on the chosen device with its tokenizer and its
+// scheduler thread.
+//
+// Thread-safety: immutable after Load() except Shutdown(); lookups may run
+// on any thread.
+#ifndef TINYLM_SERVER_ENGINE_MODEL_REGISTRY_H_
+#define TINYLM_SERVER_ENGINE_MODEL_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "models/checkpoint.h"
+#include "models/tokenizer.h"
+#include "server/engine/scheduler.h"
+
+namespace tinylm {
+
+struct ServedModel {
+  std::string name;
+  std::string dir;
+  LoadedCheckpoint checkpoint;
+  std::unique_ptr<Tokenizer> tokenizer;
+  c10::Device device = c10::kCPU;
+  c10::ScalarType dtype = c10::kFloat;
+  std::unique_ptr<Scheduler> scheduler;
+
+  const ModelConfig& config() const { return checkpoint.config; }
+};
+
+struct RegistryOptions {
+  std::string checkpoints_dir;
+  std::vector<std::string> only;  // model names to load; empty = all
+  std::string device = "auto";    // auto | cpu | cuda | cuda:N
+  std::string dtype;              // float32 | bfloat16; empty = by device
+  std::string tokenizer_module;   // empty = Tokenizer's default search
+  SchedulerOptions scheduler;
+};
+
+class ModelRegistry {
+ public:
+  // Loads, validates, moves to the device and warms up every model, then
+  // starts the schedulers. Fails with the checkpoint file and the reason.
+  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Load(
+      const RegistryOptions& options);
+
+  ~ModelRegistry();
+
+  // NOT_FOUND (listing the loaded names) for an unknown name.
+  absl::StatusOr<ServedModel*> Find(absl::string_view name) const;
+  // Sorted by name.
+  const std::vector<std::unique_ptr<ServedModel>>& models() const {
+    return models_;
+  }
+  std::string Names() const;  // "a, b, c" for messages
+
+  // Stops every scheduler (see Scheduler::Shutdown). Idempotent.
+  void Shutdown();
+
+ private:
+  ModelRegistry() = default;
+  std::vector<std::unique_ptr<ServedModel>> models_;
+};
+
+// "auto" -> CUDA when available, else CPU; InvalidArgument otherwise.
+absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name);
+// "" -> bfloat16 on CUDA, float32 on CPU.
+absl::StatusOr<c10::ScalarType> ResolveDtype(absl::string_view name,
+                                             c10::Device device);
+const char* DtypeName(c10::ScalarType dtype);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_ENGINE_MODEL_REGISTRY_H_

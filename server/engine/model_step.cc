@@ -1,0 +1,68 @@
+#include "server/engine/model_step.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+
+namespace tinylm {
+namespace {
+
+std::vector<int64_t> Slots(const std::vector<StepRow>& rows) {
+  std::vector<int64_t> slots;
+  for (const StepRow& row : rows) slots.push_back(row.slot);
+  return slots;
+}
+
+}  // namespace
+
+at::Tensor PrefillLogits(Transformer& model, KvCache& cache,
+                         const std::vector<StepRow>& rows) {
+  const int64_t B = rows.size();
+  int64_t T = 0;
+  for (const StepRow& row : rows) T = std::max<int64_t>(T, row.tokens->size());
+  // Host-side [B, T] tokens; padding (0) sits after each row's end, where
+  // the row's real tokens never look and later tokens overwrite the cache.
+  at::Tensor tokens = at::zeros({B, T}, at::kLong);
+  std::vector<int64_t> last(B);
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int64_t>& ids = *rows[b].tokens;
+    std::copy(ids.begin(), ids.end(), tokens[b].data_ptr<int64_t>());
+    last[b] = int64_t(ids.size()) - 1;
+  }
+  const c10::Device device = cache.keys(0).device();
+  ForwardInput input;
+  input.tokens = tokens.to(device);
+  input.positions = at::arange(T, input.tokens.options())
+                        .unsqueeze(0)
+                        .expand({B, T});
+  input.cache = &cache;
+  input.slots = Slots(rows);
+  input.kv_length = T;
+  const at::Tensor logits = model->Forward(input).logits;  // [B, T, V]
+  const at::Tensor rows_index = at::arange(B, input.tokens.options());
+  const at::Tensor last_index = at::tensor(last, at::kLong).to(device);
+  return logits.index({rows_index, last_index});  // [B, V]
+}
+
+at::Tensor DecodeLogits(Transformer& model, KvCache& cache,
+                        const std::vector<StepRow>& rows) {
+  const int64_t B = rows.size();
+  std::vector<int64_t> tokens(B), positions(B);
+  int64_t kv_length = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int64_t>& ids = *rows[b].tokens;
+    tokens[b] = ids.back();
+    positions[b] = int64_t(ids.size()) - 1;
+    kv_length = std::max<int64_t>(kv_length, ids.size());
+  }
+  const c10::Device device = cache.keys(0).device();
+  ForwardInput input;
+  input.tokens = at::tensor(tokens, at::kLong).view({B, 1}).to(device);
+  input.positions = at::tensor(positions, at::kLong).view({B, 1}).to(device);
+  input.cache = &cache;
+  input.slots = Slots(rows);
+  input.kv_length = kv_length;
+  return model->Forward(input).logits.select(1, 0);  // [B, V]
+}
+
+}  // namespace tinylm

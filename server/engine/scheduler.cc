@@ -1,0 +1,277 @@
+#include "server/engine/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/engine/analysis.h"
+#include "server/engine/model_step.h"
+
+namespace tinylm {
+namespace {
+
+c10::Device ModelDevice(Transformer& model) {
+  return model->parameters().front().device();
+}
+
+c10::ScalarType ModelDtype(Transformer& model) {
+  return model->parameters().front().scalar_type();
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+StreamEvent ErrorEvent(absl::Status status) {
+  StreamEvent event;
+  event.kind = StreamEvent::Kind::kError;
+  event.status = std::move(status);
+  return event;
+}
+
+// Runs `fn`; a torch error becomes INTERNAL naming `what`.
+template <typename Fn>
+absl::Status Guarded(const char* what, Fn&& fn) {
+  try {
+    fn();
+    return absl::OkStatus();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat(what, " failed: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(what, " failed: ", e.what()));
+  }
+}
+
+}  // namespace
+
+struct Scheduler::Sequence {
+  std::shared_ptr<Job> job;
+  int64_t slot = -1;
+  std::vector<int64_t> tokens;  // prompt, then generated ids
+  int64_t prompt_tokens = 0;
+  TextAssembler text;
+  absl::Time admitted;
+  absl::Time first_token;
+  bool done = false;
+
+  const GenerationRequest& request() const { return job->request; }
+  int64_t generated() const { return tokens.size() - prompt_tokens; }
+};
+
+Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
+                     const SchedulerOptions& options)
+    : model_(std::move(model)),
+      tokenizer_(tokenizer),
+      options_(options),
+      cache_(model_->config(), options.max_batch, model_->config().block_size,
+             ModelDevice(model_), ModelDtype(model_)),
+      queue_(options.max_queued) {
+  for (int64_t slot = options.max_batch - 1; slot >= 0; --slot) {
+    free_slots_.push_back(slot);
+  }
+}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+absl::Status Scheduler::WarmUp() {
+  return Guarded("warm-up", [&] {
+    at::NoGradGuard no_grad;
+    const std::vector<int64_t> tokens = {0, 0};
+    const std::vector<int64_t> prompt = {0};
+    PrefillLogits(model_, cache_, {{&prompt, 0}});
+    const at::Tensor logits = DecodeLogits(model_, cache_, {{&tokens, 0}});
+    SampleTokens(logits, {SampleRow()}, 1);
+  });
+}
+
+void Scheduler::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+absl::Status Scheduler::Submit(std::shared_ptr<Job> job) {
+  return queue_.Push(std::move(job));
+}
+
+void Scheduler::Shutdown() {
+  stopping_.store(true);
+  queue_.Close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Loop() {
+  at::NoGradGuard no_grad;  // thread-local
+  while (!stopping_.load()) {
+    const bool idle = active_.empty();
+    Admit(queue_.Take(free_slots_.size(), /*wait=*/idle));
+    DropStopped();
+    if (!active_.empty()) DecodeStep();
+    Retire();
+  }
+  DrainForShutdown();
+}
+
+void Scheduler::Admit(std::vector<std::shared_ptr<Job>> jobs) {
+  std::vector<Sequence*> fresh;
+  for (std::shared_ptr<Job>& job : jobs) {
+    auto seq = std::make_unique<Sequence>();
+    seq->job = std::move(job);
+    seq->tokens = seq->request().prompt;
+    seq->prompt_tokens = seq->tokens.size();
+    seq->text = TextAssembler(seq->request().stop);
+    seq->admitted = absl::Now();
+    if (seq->request().max_new_tokens == 0) {  // analysis of the prompt only
+      Complete(*seq, FinishReason::kLength, "");
+      continue;
+    }
+    seq->slot = free_slots_.back();
+    free_slots_.pop_back();
+    fresh.push_back(seq.get());
+    active_.push_back(std::move(seq));
+  }
+  DropStopped();  // cancelled or expired while queued: no prefill
+  std::vector<Sequence*> live;
+  for (Sequence* seq : fresh) {
+    if (!seq->done) live.push_back(seq);
+  }
+  if (!live.empty()) RunStep(live, /*prefill=*/true);
+  Retire();
+}
+
+void Scheduler::DropStopped() {
+  const absl::Time now = absl::Now();
+  for (auto& seq : active_) {
+    if (seq->done) continue;
+    if (seq->job->stream->cancelled()) {
+      Fail(*seq, absl::CancelledError("the client cancelled the request"));
+    } else if (now > seq->request().deadline) {
+      Fail(*seq, absl::DeadlineExceededError(absl::StrCat(
+                     "deadline exceeded after ", seq->generated(),
+                     " generated tokens")));
+    }
+  }
+}
+
+void Scheduler::DecodeStep() {
+  std::vector<Sequence*> seqs;
+  for (auto& seq : active_) {
+    if (!seq->done) seqs.push_back(seq.get());
+  }
+  if (!seqs.empty()) RunStep(seqs, /*prefill=*/false);
+}
+
+void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
+  std::vector<StepRow> rows;
+  std::vector<SampleRow> sample_rows;
+  int64_t top_n = 0;
+  for (Sequence* seq : seqs) {
+    rows.push_back({&seq->tokens, seq->slot});
+    SampleRow row;
+    row.params = seq->request().sampling;
+    row.position = seq->tokens.size();  // where the drawn token will sit
+    row.history = &seq->tokens;
+    sample_rows.push_back(row);
+    top_n = std::max(top_n, seq->request().top_n);
+  }
+  std::vector<SampledToken> sampled;
+  const absl::Status status = Guarded("model step", [&] {
+    const at::Tensor logits = prefill ? PrefillLogits(model_, cache_, rows)
+                                      : DecodeLogits(model_, cache_, rows);
+    sampled = SampleTokens(logits, sample_rows, top_n);
+  });
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (status.ok()) {
+      Accept(*seqs[i], sampled[i]);
+    } else {
+      Fail(*seqs[i], status);
+    }
+  }
+}
+
+void Scheduler::Accept(Sequence& seq, const SampledToken& token) {
+  const GenerationRequest& request = seq.request();
+  if (seq.generated() == 0) seq.first_token = absl::Now();
+  seq.tokens.push_back(token.id);
+  const bool eos = token.id == tokenizer_->eos_id();
+  const bool length = seq.generated() >= request.max_new_tokens;
+
+  TokenEvent event;
+  event.id = token.id;
+  event.index = seq.generated() - 1;
+  event.raw = eos ? "" : tokenizer_->TokenBytes(token.id);
+  const TextAssembler::Result text = seq.text.Append(event.raw);
+  event.text = text.released;
+  if (!text.stopped && (eos || length)) event.text += seq.text.Flush();
+  event.logprob = token.logprob;
+  event.alternatives.assign(
+      token.alternatives.begin(),
+      token.alternatives.begin() +
+          std::min<int64_t>(request.top_n, token.alternatives.size()));
+  if (request.stream_tokens) {
+    StreamEvent out;
+    out.token = std::move(event);
+    seq.job->stream->Push(std::move(out));
+  }
+  if (text.stopped) {
+    Complete(seq, FinishReason::kStop, text.stop);
+  } else if (eos) {
+    Complete(seq, FinishReason::kEos, "");
+  } else if (length) {
+    Complete(seq, FinishReason::kLength, "");
+  }
+}
+
+void Scheduler::Complete(Sequence& seq, FinishReason reason,
+                         const std::string& stop) {
+  const GenerationRequest& request = seq.request();
+  const absl::Time now = absl::Now();
+  StreamEvent event;
+  event.kind = StreamEvent::Kind::kDone;
+  Summary& summary = event.summary;
+  summary.reason = reason;
+  summary.prompt_tokens = seq.prompt_tokens;
+  summary.generated.assign(seq.tokens.begin() + seq.prompt_tokens,
+                           seq.tokens.end());
+  summary.text = seq.text.text();
+  summary.stop = stop;
+  summary.seed = request.sampling.seed;
+  summary.queue_ms = Ms(seq.admitted - request.arrival);
+  summary.time_to_first_token_ms =
+      seq.generated() > 0 ? Ms(seq.first_token - request.arrival) : 0.0;
+  summary.total_ms = Ms(now - request.arrival);
+  if (request.analysis && reason != FinishReason::kCancelled) {
+    const absl::Status status = Guarded("analysis", [&] {
+      summary.analysis = Analyze(model_, seq.tokens, seq.prompt_tokens,
+                                 *request.analysis);
+    });
+    if (!status.ok()) return Fail(seq, status);
+  }
+  seq.done = true;
+  seq.job->stream->Push(std::move(event));
+}
+
+void Scheduler::Fail(Sequence& seq, absl::Status status) {
+  seq.done = true;
+  seq.job->stream->Push(ErrorEvent(std::move(status)));
+}
+
+void Scheduler::Retire() {
+  auto done = [](const std::unique_ptr<Sequence>& s) { return s->done; };
+  for (auto& seq : active_) {
+    if (seq->done && seq->slot >= 0) free_slots_.push_back(seq->slot);
+  }
+  active_.erase(std::remove_if(active_.begin(), active_.end(), done),
+                active_.end());
+}
+
+void Scheduler::DrainForShutdown() {
+  for (auto& job : queue_.Take(queue_.size(), /*wait=*/false)) {
+    job->stream->Push(ErrorEvent(
+        absl::UnavailableError("the server is shutting down")));
+  }
+  for (auto& seq : active_) {
+    if (!seq->done) Complete(*seq, FinishReason::kCancelled, "");
+  }
+  Retire();
+}
+
+}  // namespace tinylm

@@ -1,0 +1,90 @@
+// Scheduler: one thread per model that owns the model's device work.
+//
+// Continuous batching: each iteration admits queued requests into free KV
+// cache slots (one batched prefill for all newcomers), then advances every
+// active sequence by one token with one batched decode step and one batched
+// sampling call. Sequences join and leave at token boundaries; a finished,
+// cancelled or expired sequence frees its slot at once. Cancel flags and
+// deadlines are checked every iteration.
+//
+// Results are identical to decoding each request alone: rows never see each
+// other (own slot, own positions), and sampling is seeded per (request,
+// position).
+//
+// Thread-safety: Submit() and Shutdown() may be called from any thread;
+// everything else runs on the scheduler thread.
+#ifndef TINYLM_SERVER_ENGINE_SCHEDULER_H_
+#define TINYLM_SERVER_ENGINE_SCHEDULER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "models/kv_cache.h"
+#include "models/model.h"
+#include "models/tokenizer.h"
+#include "server/engine/request_queue.h"
+#include "server/engine/text_assembler.h"
+
+namespace tinylm {
+
+struct SchedulerOptions {
+  int64_t max_batch = 16;    // KV cache slots = sequences per step
+  int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
+};
+
+class Scheduler {
+ public:
+  // `tokenizer` must outlive the scheduler. Allocates the KV cache on the
+  // model's device; the thread starts with Start().
+  Scheduler(Transformer model, const Tokenizer* tokenizer,
+            const SchedulerOptions& options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // One prefill and one decode step through the cache, before serving.
+  absl::Status WarmUp();
+  void Start();
+
+  // Queues `job`; its events arrive on job->stream. Errors: see
+  // RequestQueue::Push.
+  absl::Status Submit(std::shared_ptr<Job> job);
+
+  // Fails queued requests (UNAVAILABLE), ends active ones with
+  // FinishReason::kCancelled, and joins the thread.
+  void Shutdown();
+
+  int64_t max_batch() const { return options_.max_batch; }
+
+ private:
+  struct Sequence;
+
+  void Loop();
+  void Admit(std::vector<std::shared_ptr<Job>> jobs);
+  void DropStopped();
+  void DecodeStep();
+  void RunStep(const std::vector<Sequence*>& seqs, bool prefill);
+  void Accept(Sequence& seq, const SampledToken& token);
+  void Complete(Sequence& seq, FinishReason reason, const std::string& stop);
+  void Fail(Sequence& seq, absl::Status status);
+  void Retire();
+  void DrainForShutdown();
+
+  Transformer model_;
+  const Tokenizer* tokenizer_;
+  const SchedulerOptions options_;
+  KvCache cache_;
+  RequestQueue queue_;
+  std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
+  std::vector<int64_t> free_slots_;                // scheduler thread only
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_ENGINE_SCHEDULER_H_

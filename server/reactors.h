@@ -1,0 +1,82 @@
+// gRPC callback reactors that carry engine streams to clients.
+//
+// GenerateReactor: streams one GenerationStream, one write in flight; the
+// stream's wake-up hook and OnWriteDone both pump the next event.
+// CollectReactor: a unary call waiting for the final events of one or more
+// streams (TopK, AttentionMaps, Compare), then filling the response.
+// Both own themselves (self_) until OnDone; the hooks hold weak pointers.
+// Client cancellation (and deadlines, which gRPC reports as cancellation)
+// set the streams' cancel flags; the scheduler then ends the work.
+#ifndef TINYLM_SERVER_REACTORS_H_
+#define TINYLM_SERVER_REACTORS_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "models/tokenizer.h"
+#include "server/engine/stream.h"
+#include "tinylm/v1/tinylm.pb.h"
+
+namespace tinylm {
+
+class GenerateReactor
+    : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+ public:
+  // `stream` is already submitted; `tokenizer` outlives the call.
+  static GenerateReactor* Start(std::shared_ptr<GenerationStream> stream,
+                                const Tokenizer* tokenizer);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  GenerateReactor(std::shared_ptr<GenerationStream> stream,
+                  const Tokenizer* tokenizer);
+  void Pump();
+
+  std::shared_ptr<GenerateReactor> self_;
+  std::shared_ptr<GenerationStream> stream_;
+  const Tokenizer* tokenizer_;
+  v1::GenerateResponse response_;  // the write in flight
+};
+
+// A write reactor that only reports `status` (a rejected Generate).
+grpc::ServerWriteReactor<v1::GenerateResponse>* FailedWriter(
+    const absl::Status& status);
+
+class CollectReactor : public grpc::ServerUnaryReactor {
+ public:
+  // Fills the response from the summaries (in stream order); its status
+  // becomes the call's. Runs on whichever thread delivers the last event.
+  using Respond = std::function<absl::Status(const std::vector<Summary>&)>;
+
+  static CollectReactor* Start(
+      std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond);
+
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  CollectReactor(std::vector<std::shared_ptr<GenerationStream>> streams,
+                 Respond respond);
+  void OnEvent(size_t index);
+  void Complete();
+
+  std::shared_ptr<CollectReactor> self_;
+  std::vector<std::shared_ptr<GenerationStream>> streams_;
+  Respond respond_;
+  // Slot i is written once by stream i's hook before `remaining_` drops.
+  std::vector<Summary> summaries_;
+  std::vector<absl::Status> errors_;
+  std::atomic<int64_t> remaining_;
+};
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_REACTORS_H_
