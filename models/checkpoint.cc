@@ -1,0 +1,324 @@
+#include "models/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <c10/util/Exception.h>
+#include <torch/utils.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "models/file_io.h"
+#include "models/safetensors.h"
+#include "models/sha256.h"
+#include "models/status_macros.h"
+
+namespace tinylm {
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr char kConfigFile[] = "config.json";
+constexpr char kWeightsFile[] = "model.safetensors";
+constexpr char kTokenizerFile[] = "tokenizer.model";
+
+// A RoPE table larger than this (cos + sin, float32: 2 GiB) is refused: no
+// preset comes near it, and only a broken config.json would ask for it.
+constexpr int64_t kMaxRopeElements = int64_t{1} << 28;
+
+std::string JoinPath(const std::string& dir, const char* file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+absl::Status CheckDtype(c10::ScalarType dtype, const char* what) {
+  if (dtype == c10::kFloat || dtype == c10::kBFloat16) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " must be float32 or bfloat16, got ", c10::toString(dtype)));
+}
+
+// Up to `limit` names, then how many more.
+std::string ListNames(const std::vector<std::string>& names, size_t limit = 8) {
+  std::vector<std::string> shown(names.begin(),
+                                 names.begin() + std::min(limit, names.size()));
+  std::string list = absl::StrJoin(shown, ", ");
+  if (names.size() > limit) {
+    absl::StrAppend(&list, " and ", names.size() - limit, " more");
+  }
+  return list;
+}
+
+int64_t SaturatingMul(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return out;
+}
+
+// A forged config.json could ask the model constructor for terabytes or
+// billions of layers before the tensor checks run. The file's tensors bound
+// what a consistent config can imply: no weight holds more values than the
+// file, and the model not much more than the file (missing tensors are
+// reported by the name check, so some slack is left for them).
+absl::Status CheckConfigFitsWeights(const ModelConfig& c,
+                                    const SafetensorsFile& weights,
+                                    const std::string& config_path) {
+  int64_t total = 0;
+  for (const SafetensorsEntry& e : weights.entries()) {
+    int64_t numel = 1;
+    for (int64_t d : e.shape) numel = SaturatingMul(numel, d);
+    total =
+        std::min(total + std::min(numel, int64_t{1} << 61), int64_t{1} << 61);
+  }
+  const int64_t qkv_rows =
+      SaturatingMul(c.n_head + 2 * c.n_query_groups, c.head_size());
+  int64_t largest = std::max({SaturatingMul(c.vocab_size, c.n_embd),
+                              SaturatingMul(qkv_rows, c.n_embd),
+                              SaturatingMul(c.intermediate_size, c.n_embd)});
+  if (c.score_fcn) {
+    largest = std::max(
+        largest,
+        SaturatingMul(SaturatingMul(c.n_head, c.block_size), c.n_embd));
+  }
+  if (largest > total) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_path, ": the dimensions imply a weight of ", largest,
+        " values, but ", weights.source(), " holds only ", total));
+  }
+  if (SaturatingMul(c.block_size, c.head_size()) > kMaxRopeElements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_path, ": block_size ", c.block_size, " times head size ",
+        c.head_size(), " exceeds the RoPE table limit of ", kMaxRopeElements));
+  }
+  // Each weight above is at most `total`, so neither count can overflow.
+  ModelConfig no_layers = c, one_layer = c;
+  no_layers.n_layer = 0;
+  one_layer.n_layer = 1;
+  const int64_t shared = no_layers.ParameterCount();
+  const int64_t per_layer = one_layer.ParameterCount() - shared;
+  const int64_t layers = SaturatingMul(c.n_layer, per_layer);
+  if (layers > 2 * total || shared + layers > 2 * total) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_path, ": n_layer ", c.n_layer, " and the dimensions imply ",
+        "far more parameters than the ", total, " values in ",
+        weights.source()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nlohmann::json> ReadConfigJson(const std::string& path) {
+  TINYLM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not valid JSON: ", e.what()));
+  }
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a JSON object"));
+  }
+  auto version = json.find("format_version");
+  if (version != json.end() && !(version->is_number_integer() &&
+                                 version->get<int64_t>() == kFormatVersion)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unsupported format_version ", version->dump(),
+                     " (this build reads ", kFormatVersion, ")"));
+  }
+  return json;
+}
+
+// The file's tensors must be exactly the model's parameters, with their
+// shapes, all in one dtype (float32 or bfloat16). Returns that dtype.
+absl::StatusOr<c10::ScalarType> CheckTensors(Transformer& model,
+                                             const SafetensorsFile& weights) {
+  const std::string& path = weights.source();
+  std::vector<std::string> missing, extra;
+  std::set<std::string> expected;
+  for (const auto& item : model->named_parameters()) {
+    expected.insert(item.key());
+    if (weights.Find(item.key()) == nullptr) missing.push_back(item.key());
+  }
+  for (const SafetensorsEntry& e : weights.entries()) {
+    if (expected.count(e.name) == 0) extra.push_back(e.name);
+  }
+  if (!missing.empty() || !extra.empty()) {
+    std::vector<std::string> problems;
+    if (!missing.empty()) {
+      problems.push_back(absl::StrCat("missing tensors: ", ListNames(missing)));
+    }
+    if (!extra.empty()) {
+      problems.push_back(
+          absl::StrCat("unexpected tensors: ", ListNames(extra)));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": tensors do not match the model of config.json (",
+                     absl::StrJoin(problems, "; "), ")"));
+  }
+
+  const SafetensorsEntry* first = nullptr;
+  for (const auto& item : model->named_parameters()) {
+    const SafetensorsEntry& e = *weights.Find(item.key());
+    if (e.dtype != c10::kFloat && e.dtype != c10::kBFloat16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor '", e.name, "' has dtype ", e.dtype_name,
+                       "; weights must be F32 or BF16"));
+    }
+    if (first != nullptr && e.dtype != first->dtype) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": tensors mix dtypes ('", first->name, "' is ",
+          first->dtype_name, ", '", e.name, "' is ", e.dtype_name, ")"));
+    }
+    first = &e;
+    const std::vector<int64_t> want = item.value().sizes().vec();
+    if (e.shape != want) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": tensor '", e.name, "' has shape [",
+          absl::StrJoin(e.shape, ", "), "], but config.json implies [",
+          absl::StrJoin(want, ", "), "]"));
+    }
+  }
+  return first != nullptr ? first->dtype : c10::kFloat;
+}
+
+// Builds the model of `config` holding the file's values (float32 first,
+// so that the later cast is the only rounding).
+absl::StatusOr<Transformer> BuildModel(const ModelConfig& config,
+                                       const SafetensorsFile& weights,
+                                       c10::ScalarType& stored_dtype) {
+  torch::NoGradGuard no_grad;
+  Transformer model(config);
+  TINYLM_ASSIGN_OR_RETURN(stored_dtype, CheckTensors(model, weights));
+  for (auto& item : model->named_parameters()) {
+    TINYLM_ASSIGN_OR_RETURN(at::Tensor value,
+                            weights.ToTensor(*weights.Find(item.key())));
+    item.value().copy_(value);
+  }
+  return model;
+}
+
+}  // namespace
+
+void CastParameters(torch::nn::Module& module, c10::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  for (auto& parameter : module.parameters()) {
+    if (parameter.scalar_type() != dtype) {
+      parameter.set_data(parameter.to(dtype));
+    }
+  }
+}
+
+absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
+                            const SaveOptions& options) {
+  TINYLM_RETURN_IF_ERROR(CheckDtype(options.dtype, "checkpoint dtype"));
+  if (model.is_empty()) {
+    return absl::InvalidArgumentError("SaveCheckpoint: the model is null");
+  }
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat(dir, ": cannot create directory: ", error.message()));
+  }
+
+  NamedTensors tensors;
+  try {
+    torch::NoGradGuard no_grad;
+    for (const auto& item : model->named_parameters()) {
+      tensors.emplace_back(item.key(), item.value().detach().to(options.dtype));
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(
+        dir, ": cannot convert the weights: ", e.what_without_backtrace()));
+  }
+  const std::string weights_path = JoinPath(dir, kWeightsFile);
+  absl::StatusOr<std::string> weights =
+      SerializeSafetensors(tensors, {{"format", "pt"}});
+  if (!weights.ok()) {
+    return absl::Status(
+        weights.status().code(),
+        absl::StrCat(weights_path, ": ", weights.status().message()));
+  }
+
+  nlohmann::json config;
+  ToJson(model->config(), config);
+  config["format_version"] = kFormatVersion;
+  config["training"] = options.training;
+
+  // Every file goes to a temporary name first; only when all are written
+  // are they renamed, so a failure leaves any earlier checkpoint intact.
+  std::vector<std::pair<std::string, std::string>> files = {
+      {weights_path, *std::move(weights)},
+      {JoinPath(dir, kConfigFile), config.dump(2) + "\n"}};
+  if (!options.tokenizer_path.empty()) {
+    TINYLM_ASSIGN_OR_RETURN(std::string tokenizer,
+                            ReadFile(options.tokenizer_path));
+    files.emplace_back(JoinPath(dir, kTokenizerFile), std::move(tokenizer));
+  }
+  for (const auto& [path, contents] : files) {
+    absl::Status written = WriteFile(path + ".tmp", contents);
+    if (!written.ok()) {
+      for (const auto& file : files) std::remove((file.first + ".tmp").c_str());
+      return written;
+    }
+  }
+  for (const auto& file : files) {
+    TINYLM_RETURN_IF_ERROR(RenameFile(file.first + ".tmp", file.first));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
+                                                c10::Device device,
+                                                c10::ScalarType dtype) {
+  TINYLM_RETURN_IF_ERROR(CheckDtype(dtype, "load dtype"));
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error)) {
+    return absl::NotFoundError(
+        absl::StrCat(dir, ": checkpoint directory does not exist"));
+  }
+  LoadedCheckpoint loaded;
+  const std::string config_path = JoinPath(dir, kConfigFile);
+  TINYLM_ASSIGN_OR_RETURN(nlohmann::json config_json,
+                          ReadConfigJson(config_path));
+  TINYLM_ASSIGN_OR_RETURN(loaded.config,
+                          ConfigFromJson(config_json, config_path));
+  loaded.training = config_json.value("training", nlohmann::json());
+
+  loaded.tokenizer_path = JoinPath(dir, kTokenizerFile);
+  if (!std::filesystem::is_regular_file(loaded.tokenizer_path, error)) {
+    return absl::NotFoundError(
+        absl::StrCat(loaded.tokenizer_path, ": tokenizer file is missing"));
+  }
+
+  TINYLM_ASSIGN_OR_RETURN(SafetensorsFile weights,
+                          SafetensorsFile::Read(JoinPath(dir, kWeightsFile)));
+  TINYLM_RETURN_IF_ERROR(
+      CheckConfigFitsWeights(loaded.config, weights, config_path));
+  try {
+    TINYLM_ASSIGN_OR_RETURN(
+        loaded.model, BuildModel(loaded.config, weights, loaded.stored_dtype));
+    CastParameters(*loaded.model, dtype);
+    loaded.model->to(device);
+    loaded.model->eval();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(dir, ": cannot build the model on ",
+                                            device.str(), ": ",
+                                            e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc
+    return absl::InternalError(absl::StrCat(dir, ": cannot build the model on ",
+                                            device.str(), ": ", e.what()));
+  }
+  TINYLM_ASSIGN_OR_RETURN(loaded.weights_sha256, Sha256Hex(weights.bytes()));
+  return loaded;
+}
+
+}  // namespace tinylm
