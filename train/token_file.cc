@@ -16,8 +16,10 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 absl::Status IoError(const std::string& path, const char* what) {
-  return absl::InternalError(
-      absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
+  const std::string message =
+      absl::StrCat(path, ": ", what, ": ", std::strerror(errno));
+  return errno == ENOENT ? absl::NotFoundError(message)
+                         : absl::InternalError(message);
 }
 
 }  // namespace

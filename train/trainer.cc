@@ -86,6 +86,12 @@ class Run {
 
  private:
   double Evaluate();
+  // Host batch -> device. On CUDA through pinned memory and asynchronously,
+  // so the host can queue the next step while the GPU runs this one.
+  at::Tensor ToDevice(const at::Tensor& host) const {
+    if (!device_.is_cuda()) return host;
+    return host.pin_memory().to(device_, /*non_blocking=*/true);
+  }
   absl::Status Save();
   absl::Status Resume();
 
@@ -97,6 +103,7 @@ class Run {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::optional<MetricsCsv> csv_;
   RunState state_;
+  int64_t saved_step_ = -1;  // step of the checkpoint on disk
   bool fused_ = false;
 };
 
@@ -178,6 +185,7 @@ absl::Status Run::Save() {
   if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat(path, ": write failed"));
   }
+  saved_step_ = state_.step;
   return absl::OkStatus();
 }
 
@@ -195,6 +203,7 @@ absl::Status Run::Resume() {
   state_.step = state["step"].get<int64_t>();
   state_.tokens = state["tokens"].get<int64_t>();
   state_.elapsed_s = state["elapsed_s"].get<double>();
+  saved_step_ = state_.step;
   TINYLM_ASSIGN_OR_RETURN(
       LoadedCheckpoint saved,
       LoadCheckpoint(options_.out_dir + "/checkpoint", c10::kCPU, at::kFloat));
@@ -240,10 +249,10 @@ absl::StatusOr<TrainResult> Run::Loop() {
       {
         CudaBf16Autocast autocast(device_);
         const at::Tensor logits =
-            model_->forward(batch.inputs.to(device_), fused_);
+            model_->forward(ToDevice(batch.inputs), fused_);
         loss = at::cross_entropy_loss(
                    logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
-                   batch.targets.to(device_).reshape({-1})) /
+                   ToDevice(batch.targets).reshape({-1})) /
                double(options_.grad_accum);
       }
       loss.backward();
@@ -269,9 +278,13 @@ absl::StatusOr<TrainResult> Run::Loop() {
     state_.elapsed_s += interval_s;
     if (!std::isfinite(row.loss)) {
       return absl::DataLossError(absl::StrFormat(
-          "training loss became %f at step %d; stopped. The last good "
-          "checkpoint is kept in %s/checkpoint",
-          row.loss, state_.step, options_.out_dir));
+          "training loss became %f by step %d; stopped. %s", row.loss,
+          state_.step,
+          saved_step_ < 0
+              ? std::string("No checkpoint had been saved yet.")
+              : absl::StrFormat("The last good checkpoint (step %d) is kept "
+                                "in %s/checkpoint",
+                                saved_step_, options_.out_dir)));
     }
     row.step = state_.step;
     row.tokens = state_.tokens;
