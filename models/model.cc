@@ -56,6 +56,25 @@ void TransformerImpl::ResetParameters() {
   }
 }
 
+void TransformerImpl::to(torch::Device device, torch::Dtype dtype,
+                         bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  RestoreFloatRope();
+}
+
+void TransformerImpl::to(torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(dtype, non_blocking);
+  RestoreFloatRope();
+}
+
+void TransformerImpl::RestoreFloatRope() {
+  const RopeTable rope = MakeRopeTable(config_.block_size, config_.head_size(),
+                                       config_.rope_base);
+  // set_data keeps the buffer registry and these members on one tensor.
+  rope_cos_.set_data(rope.cos.to(rope_cos_.device()));
+  rope_sin_.set_data(rope.sin.to(rope_sin_.device()));
+}
+
 torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens,
                                        bool fused) {
   ForwardInput input;

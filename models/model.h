@@ -73,7 +73,17 @@ class TransformerImpl : public torch::nn::Module {
   // 1/sqrt(2·n_layer), zero biases, unit norms. Uses the global torch seed.
   void ResetParameters();
 
+  // Casting the model (e.g. to bfloat16) casts parameters only: the RoPE
+  // tables stay float32, which the base class would cast too.
+  using torch::nn::Module::to;
+  void to(torch::Device device, torch::Dtype dtype,
+          bool non_blocking = false) override;
+  void to(torch::Dtype dtype, bool non_blocking = false) override;
+
  private:
+  // Rebuilds the RoPE tables in float32 on their current device.
+  void RestoreFloatRope();
+
   torch::Tensor Run(const ForwardInput& input,
                     std::vector<torch::Tensor>* attention);
 
