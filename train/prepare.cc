@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "models/status_macros.h"
 #include "models/tokenizer.h"
+#include "models/utf8.h"
 #include "nlohmann/json.hpp"
 #include "train/token_file.h"
 
@@ -31,7 +32,14 @@ absl::StatusOr<std::vector<Document>> ReadDocuments(
     buffer << in.rdbuf();
     const std::string text = buffer.str();
     Document doc;
+    int64_t line_number = 0;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      ++line_number;
+      if (!IsValidUtf8(line)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", line_number, ": not valid UTF-8 (byte offset ",
+            ValidUtf8Prefix(line), " in the line)"));
+      }
       if (line.empty()) {
         if (!doc.empty()) docs.push_back(std::move(doc));
         doc.clear();
