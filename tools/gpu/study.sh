@@ -80,7 +80,7 @@ PY
   set -e
 } 2>&1 | tee "$R/train_bench.jsonl"
 
-TPS=$(head -1 "$R/train_bench.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
+TPS=$(grep -m1 '"impl": "tinylm-train"' "$R/train_bench.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
 STEPS=$(python3 -c "print(int($SECONDS_PER_VARIANT * $TPS / ($BATCH * 256)) // 100 * 100)")
 log "study: $STEPS steps of $BATCH x 256 tokens per variant"
 $BUILD/bin/tinylm-train study --data=$WORK/data --tokenizer="$TOKENIZER" \
