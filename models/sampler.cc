@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
 namespace tinylm {
@@ -126,7 +127,8 @@ std::vector<SampledToken> SampleTokens(const at::Tensor& logits,
   TORCH_CHECK(logits.dim() == 2, "SampleTokens: logits must be [B, V]");
   TORCH_CHECK(logits.size(0) == int64_t(rows.size()),
               "SampleTokens: one row per logits row");
-  at::NoGradGuard no_grad;
+  // c10's guard: LibTorch 2.x has no at::NoGradGuard.
+  c10::NoGradGuard no_grad;
   const int64_t B = logits.size(0), V = logits.size(1);
   top_n = std::min(top_n, V);
   const at::Tensor raw = logits.to(at::kFloat);
