@@ -31,8 +31,8 @@ class Config:
 SIZES = {
     "small": dict(n_embd=128, n_layer=10, n_head=1, n_query_groups=1,
                   intermediate_size=304, block_size=256),
-    "article": dict(n_embd=1024, n_layer=10, n_head=1, n_query_groups=1,
-                    intermediate_size=2816, block_size=1024),
+    "article": dict(n_embd=768, n_layer=10, n_head=1, n_query_groups=1,
+                    intermediate_size=1536, block_size=1024),
 }
 VARIANTS = {
     "base": (False, False, False, False),
