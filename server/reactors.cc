@@ -4,12 +4,12 @@
 
 #include "server/convert.h"
 #include "server/grpc_status.h"
+#include "server/wire.h"
 
 namespace tinylm {
 namespace {
 
-class FailedWriteReactor
-    : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+class FailedWriteReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit FailedWriteReactor(const absl::Status& status) {
     Finish(ToGrpcStatus(status));
@@ -19,7 +19,7 @@ class FailedWriteReactor
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::GenerateResponse>* FailedWriter(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedWriter(
     const absl::Status& status) {
   return new FailedWriteReactor(status);
 }
@@ -49,12 +49,13 @@ void GenerateReactor::Pump() {
   switch (event.kind) {
     case StreamEvent::Kind::kToken:
       FillToken(event.token, *tokenizer_, response_.mutable_token());
-      StartWrite(&response_);
+      SerializeResponse(response_, &bytes_);
+      StartWrite(&bytes_);
       return;
     case StreamEvent::Kind::kDone:
       FillSummary(event.summary, response_.mutable_summary());
-      StartWriteAndFinish(&response_, grpc::WriteOptions(),
-                          grpc::Status::OK);
+      SerializeResponse(response_, &bytes_);
+      StartWriteAndFinish(&bytes_, grpc::WriteOptions(), grpc::Status::OK);
       return;
     case StreamEvent::Kind::kError:
       // The write slot stays taken: nothing follows the last event.

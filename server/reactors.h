@@ -1,7 +1,8 @@
 // gRPC callback reactors that carry engine streams to clients.
 //
 // GenerateReactor: streams one GenerationStream, one write in flight; the
-// stream's wake-up hook and OnWriteDone both pump the next event.
+// stream's wake-up hook and OnWriteDone both pump the next event. Messages
+// travel as bytes (the service's methods are raw, see wire.h).
 // CollectReactor: a unary call waiting for the final events of one or more
 // streams (TopK, AttentionMaps, Compare), then filling the response.
 // Both own themselves (self_) until OnDone; the hooks hold weak pointers.
@@ -24,8 +25,7 @@
 
 namespace tinylm {
 
-class GenerateReactor
-    : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // `stream` is already submitted; `tokenizer` outlives the call.
   static GenerateReactor* Start(std::shared_ptr<GenerationStream> stream,
@@ -43,11 +43,12 @@ class GenerateReactor
   std::shared_ptr<GenerateReactor> self_;
   std::shared_ptr<GenerationStream> stream_;
   const Tokenizer* tokenizer_;
-  v1::GenerateResponse response_;  // the write in flight
+  v1::GenerateResponse response_;
+  grpc::ByteBuffer bytes_;  // response_ serialized: the write in flight
 };
 
 // A write reactor that only reports `status` (a rejected Generate).
-grpc::ServerWriteReactor<v1::GenerateResponse>* FailedWriter(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedWriter(
     const absl::Status& status);
 
 class CollectReactor : public grpc::ServerUnaryReactor {

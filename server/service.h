@@ -1,7 +1,7 @@
-// The TinyLM gRPC service: handlers only. Each handler validates (validate.h),
-// submits plain requests to the models' schedulers, and hands the streams
-// to a reactor (reactors.h); errors become gRPC statuses in one place
-// (grpc_status.h).
+// The TinyLM gRPC service: handlers only. Each handler parses (wire.h),
+// validates (validate.h), submits plain requests to the models' schedulers,
+// and hands the streams to a reactor (reactors.h); errors become gRPC
+// statuses in one place (grpc_status.h).
 #ifndef TINYLM_SERVER_SERVICE_H_
 #define TINYLM_SERVER_SERVICE_H_
 
@@ -13,36 +13,42 @@
 
 namespace tinylm {
 
-class TinyLmService final : public v1::TinyLM::CallbackService {
+// Every method takes raw bytes, parsed by wire.h, so that malformed
+// requests get a precise INVALID_ARGUMENT instead of gRPC's own answer.
+using TinyLmRawService = v1::TinyLM::WithRawCallbackMethod_Generate<
+    v1::TinyLM::WithRawCallbackMethod_TopK<
+        v1::TinyLM::WithRawCallbackMethod_AttentionMaps<
+            v1::TinyLM::WithRawCallbackMethod_Compare<
+                v1::TinyLM::WithRawCallbackMethod_Tokenize<
+                    v1::TinyLM::WithRawCallbackMethod_Detokenize<
+                        v1::TinyLM::WithRawCallbackMethod_ListModels<
+                            v1::TinyLM::Service>>>>>>>;
+
+class TinyLmService final : public TinyLmRawService {
  public:
   // `registry` outlives the service.
   TinyLmService(ModelRegistry* registry, const ServiceLimits& limits)
       : registry_(registry), limits_(limits) {}
 
-  grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* context,
-      const v1::GenerateRequest* request) override;
+  using Raw = grpc::ByteBuffer;
+  grpc::ServerWriteReactor<Raw>* Generate(grpc::CallbackServerContext* context,
+                                          const Raw* request) override;
   grpc::ServerUnaryReactor* TopK(grpc::CallbackServerContext* context,
-                                 const v1::TopKRequest* request,
-                                 v1::TopKResponse* response) override;
-  grpc::ServerUnaryReactor* AttentionMaps(
-      grpc::CallbackServerContext* context,
-      const v1::AttentionMapsRequest* request,
-      v1::AttentionMapsResponse* response) override;
+                                 const Raw* request, Raw* response) override;
+  grpc::ServerUnaryReactor* AttentionMaps(grpc::CallbackServerContext* context,
+                                          const Raw* request,
+                                          Raw* response) override;
   grpc::ServerUnaryReactor* Compare(grpc::CallbackServerContext* context,
-                                    const v1::CompareRequest* request,
-                                    v1::CompareResponse* response) override;
+                                    const Raw* request, Raw* response) override;
   grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
-                                     const v1::TokenizeRequest* request,
-                                     v1::TokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* Detokenize(
-      grpc::CallbackServerContext* context,
-      const v1::DetokenizeRequest* request,
-      v1::DetokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* ListModels(
-      grpc::CallbackServerContext* context,
-      const v1::ListModelsRequest* request,
-      v1::ListModelsResponse* response) override;
+                                     const Raw* request,
+                                     Raw* response) override;
+  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
+                                       const Raw* request,
+                                       Raw* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const Raw* request,
+                                       Raw* response) override;
 
  private:
   ModelRegistry* registry_;

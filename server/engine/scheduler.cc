@@ -93,9 +93,13 @@ absl::Status Scheduler::Submit(std::shared_ptr<Job> job) {
 }
 
 void Scheduler::Shutdown() {
-  stopping_.store(true);
+  if (stopping_.exchange(true)) return;
   queue_.Close();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();  // the loop drains on its way out
+  } else {
+    DrainForShutdown();  // never started
+  }
 }
 
 void Scheduler::Loop() {

@@ -9,7 +9,12 @@ void GenerationStream::SetWakeup(std::function<void()> wake) {
     std::lock_guard<std::mutex> lock(wake_mu_);
     wake_ = std::move(wake);
   }
-  Wake();  // events pushed before the hook existed
+  bool pending = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending = !events_.empty();
+  }
+  if (pending) Wake();  // events pushed before the hook existed
 }
 
 void GenerationStream::ClearWakeup() {

@@ -1,0 +1,213 @@
+// The engine without gRPC: batching gives the same tokens as solo runs,
+// seeds do not depend on the batch, cancellation and deadlines stop work at
+// the next step, the queue is bounded, shutdown ends everything.
+#include "server/engine/scheduler.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "models/checkpoint.h"
+#include "tests/test_checkpoints.h"
+
+namespace tinylm {
+namespace {
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string pattern = ::testing::TempDir() + "scheduler_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    scratch_ = new std::string(pattern);
+    auto dir = TestCheckpointsDir(*scratch_);
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    auto loaded = LoadCheckpoint(*dir + "/score_fcn", c10::kCPU, c10::kFloat);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    checkpoint_ = new LoadedCheckpoint(std::move(loaded).value());
+    auto tokenizer = Tokenizer::Load(checkpoint_->tokenizer_path);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    tokenizer_ = tokenizer->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete tokenizer_;
+    delete checkpoint_;
+    std::error_code error;
+    std::filesystem::remove_all(*scratch_, error);
+    delete scratch_;
+  }
+
+  static std::unique_ptr<Scheduler> MakeScheduler(int64_t max_batch,
+                                                  int64_t max_queued = 64) {
+    SchedulerOptions options;
+    options.max_batch = max_batch;
+    options.max_queued = max_queued;
+    return std::make_unique<Scheduler>(checkpoint_->model, tokenizer_,
+                                       options);
+  }
+
+  static std::shared_ptr<Job> MakeJob(const std::string& text,
+                                      int64_t max_new_tokens,
+                                      double temperature, uint64_t seed) {
+    auto job = std::make_shared<Job>();
+    auto ids = tokenizer_->Encode(text);
+    EXPECT_TRUE(ids.ok());
+    job->request.prompt = *ids;
+    job->request.max_new_tokens = max_new_tokens;
+    job->request.sampling.temperature = temperature;
+    job->request.sampling.seed = seed;
+    job->stream = std::make_shared<GenerationStream>();
+    return job;
+  }
+
+  // Token events until the last event, which is returned in *last.
+  static std::vector<int64_t> Drain(GenerationStream& stream,
+                                    StreamEvent* last) {
+    std::vector<int64_t> ids;
+    while (true) {
+      StreamEvent event = stream.WaitNext();
+      if (event.kind == StreamEvent::Kind::kToken) {
+        ids.push_back(event.token.id);
+        continue;
+      }
+      *last = std::move(event);
+      return ids;
+    }
+  }
+
+  // Runs each job alone on a fresh scheduler.
+  static std::vector<std::vector<int64_t>> Solo(
+      const std::vector<std::shared_ptr<Job>>& jobs) {
+    std::vector<std::vector<int64_t>> out;
+    for (const auto& original : jobs) {
+      auto scheduler = MakeScheduler(1);
+      scheduler->Start();
+      auto job = std::make_shared<Job>();
+      job->request = original->request;
+      job->stream = std::make_shared<GenerationStream>();
+      EXPECT_TRUE(scheduler->Submit(job).ok());
+      StreamEvent last;
+      out.push_back(Drain(*job->stream, &last));
+      EXPECT_EQ(last.kind, StreamEvent::Kind::kDone);
+    }
+    return out;
+  }
+
+  static std::vector<std::shared_ptr<Job>> Jobs(double temperature) {
+    return {MakeJob("吾輩は猫である。", 12, temperature, 1),
+            MakeJob("Once upon a time there was", 9, temperature, 2),
+            MakeJob("春", 15, temperature, 3),
+            MakeJob("名前はまだ無い。どこで生れたか", 6, temperature, 4),
+            MakeJob("The cat", 11, temperature, 5)};
+  }
+
+  // Queues all jobs before the thread starts, so that the first iteration
+  // admits as many as there are slots in one batched prefill.
+  static void CheckBatchedEqualsSolo(double temperature) {
+    const auto jobs = Jobs(temperature);
+    const auto solo = Solo(jobs);
+    auto scheduler = MakeScheduler(3);  // fewer slots than jobs
+    for (const auto& job : jobs) ASSERT_TRUE(scheduler->Submit(job).ok());
+    scheduler->Start();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      StreamEvent last;
+      EXPECT_EQ(Drain(*jobs[i]->stream, &last), solo[i]) << "job " << i;
+      EXPECT_EQ(last.kind, StreamEvent::Kind::kDone);
+    }
+  }
+
+  static std::string* scratch_;
+  static LoadedCheckpoint* checkpoint_;
+  static Tokenizer* tokenizer_;
+};
+
+std::string* SchedulerTest::scratch_ = nullptr;
+LoadedCheckpoint* SchedulerTest::checkpoint_ = nullptr;
+Tokenizer* SchedulerTest::tokenizer_ = nullptr;
+
+TEST_F(SchedulerTest, BatchedGreedyEqualsSoloGreedy) {
+  CheckBatchedEqualsSolo(0.0);
+}
+
+TEST_F(SchedulerTest, SeededSamplingDoesNotDependOnTheBatch) {
+  CheckBatchedEqualsSolo(1.0);
+}
+
+TEST_F(SchedulerTest, CancelAfterTheFirstTokenStopsAtTheNextStep) {
+  auto scheduler = MakeScheduler(2);
+  auto job = MakeJob("吾輩は猫である。", 30, 0.0, 1);
+  // The hook runs on the scheduler thread inside Push, so the flag is set
+  // before the scheduler can take another step.
+  GenerationStream* stream = job->stream.get();
+  stream->SetWakeup([stream] { stream->Cancel(); });
+  ASSERT_TRUE(scheduler->Submit(job).ok());
+  scheduler->Start();
+  StreamEvent last;
+  EXPECT_EQ(Drain(*stream, &last).size(), 1u);
+  ASSERT_EQ(last.kind, StreamEvent::Kind::kError);
+  EXPECT_EQ(last.status.code(), absl::StatusCode::kCancelled);
+  stream->ClearWakeup();
+
+  // The slot came back: two more requests run to the end.
+  for (int i = 0; i < 2; ++i) {
+    auto next = MakeJob("猫", 3, 0.0, 1);
+    ASSERT_TRUE(scheduler->Submit(next).ok());
+    Drain(*next->stream, &last);
+    EXPECT_EQ(last.kind, StreamEvent::Kind::kDone);
+  }
+}
+
+TEST_F(SchedulerTest, ExpiredDeadlineEndsTheRequest) {
+  auto scheduler = MakeScheduler(2);
+  auto job = MakeJob("猫", 10, 0.0, 1);
+  job->request.deadline = absl::Now() - absl::Seconds(1);
+  ASSERT_TRUE(scheduler->Submit(job).ok());
+  scheduler->Start();
+  StreamEvent last;
+  EXPECT_TRUE(Drain(*job->stream, &last).empty());
+  ASSERT_EQ(last.kind, StreamEvent::Kind::kError);
+  EXPECT_EQ(last.status.code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(SchedulerTest, FullQueueRefusesAndShutdownFailsQueuedJobs) {
+  auto scheduler = MakeScheduler(2, /*max_queued=*/2);
+  auto a = MakeJob("猫", 3, 0.0, 1), b = MakeJob("猫", 3, 0.0, 1);
+  ASSERT_TRUE(scheduler->Submit(a).ok());
+  ASSERT_TRUE(scheduler->Submit(b).ok());
+  EXPECT_EQ(scheduler->Submit(MakeJob("猫", 3, 0.0, 1)).code(),
+            absl::StatusCode::kResourceExhausted);
+  scheduler->Shutdown();  // never started: both queued jobs are failed
+  for (const auto& job : {a, b}) {
+    StreamEvent last;
+    Drain(*job->stream, &last);
+    EXPECT_EQ(last.status.code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(scheduler->Submit(MakeJob("猫", 3, 0.0, 1)).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(SchedulerTest, AnalysisOnlyRequestReturnsTopK) {
+  auto scheduler = MakeScheduler(1);
+  scheduler->Start();
+  auto job = MakeJob("吾輩は猫", 0, 0.0, 1);
+  job->request.stream_tokens = false;
+  job->request.analysis = AnalysisOptions();
+  job->request.analysis->top_k = 3;
+  job->request.analysis->entropy = true;
+  ASSERT_TRUE(scheduler->Submit(job).ok());
+  StreamEvent last;
+  EXPECT_TRUE(Drain(*job->stream, &last).empty());
+  ASSERT_EQ(last.kind, StreamEvent::Kind::kDone);
+  ASSERT_TRUE(last.summary.analysis.has_value());
+  ASSERT_EQ(last.summary.analysis->top_k.size(), 3u);
+  EXPECT_GE(last.summary.analysis->top_k[0].probability,
+            last.summary.analysis->top_k[1].probability);
+  EXPECT_EQ(int64_t(last.summary.analysis->entropy.size()),
+            checkpoint_->config.n_layer);
+}
+
+}  // namespace
+}  // namespace tinylm
