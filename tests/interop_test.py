@@ -15,9 +15,11 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -174,6 +176,25 @@ class InteropTest(unittest.TestCase):
         replies = list(stream)
         self.assertTrue(replies and replies[-1].HasField("summary"))
         self.assertEqual(self.process.wait(timeout=60), 0)
+
+
+class BrokenCheckpointTest(unittest.TestCase):
+    def test_start_up_fails_naming_the_file(self):
+        with tempfile.TemporaryDirectory() as root:
+            names = sorted(os.listdir(CHECKPOINTS))
+            broken = os.path.join(root, names[0])
+            shutil.copytree(os.path.join(CHECKPOINTS, names[0]), broken)
+            weights = os.path.join(broken, "model.safetensors")
+            with open(weights, "r+b") as f:
+                f.truncate(100)
+            result = subprocess.run(
+                [SERVER, "--listen=127.0.0.1:0", "--checkpoints=" + root,
+                 "--device=cpu"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(result.returncode, 1)
+        message = result.stderr.decode()
+        self.assertIn("model.safetensors", message)
+        self.assertIn(names[0], message)
 
 
 if __name__ == "__main__":

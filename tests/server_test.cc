@@ -1,6 +1,7 @@
 // The server end to end over a loopback port: every RPC, seeds, stop
 // strings, cancellation, deadlines, concurrency.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -55,8 +56,12 @@ TEST_F(ServerTest, ListModelsDescribesEveryModel) {
     EXPECT_GT(info.parameters(), 0u);
     EXPECT_GT(info.dims().vocab_size(), 256u);
     EXPECT_GT(info.context_length(), 0u);
-    EXPECT_EQ(info.device(), "cpu");
-    EXPECT_EQ(info.dtype(), "float32");
+    const bool cuda = TestDevice().rfind("cuda", 0) == 0;
+    EXPECT_EQ(info.device().substr(0, 4), cuda ? "cuda" : "cpu");
+    const char* dtype = std::getenv("TINYLM_TEST_DTYPE");
+    EXPECT_EQ(info.dtype(), dtype != nullptr && *dtype != '\0'
+                                ? dtype
+                                : (cuda ? "bfloat16" : "float32"));
     EXPECT_EQ(info.checkpoint_sha256().size(), 64u);
     EXPECT_EQ(info.max_batch(), uint32_t(kMaxBatch));
     EXPECT_TRUE(nlohmann::json::accept(info.training_json()))

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,11 @@ ServiceLimits TestLimits() {
   return limits;
 }
 
+std::string TestDevice() {
+  const char* env = std::getenv("TINYLM_TEST_DEVICE");
+  return env != nullptr && *env != '\0' ? env : "cpu";
+}
+
 void SetDeadline(grpc::ClientContext& context,
                  std::chrono::milliseconds timeout) {
   context.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -55,7 +61,10 @@ void ServerTest::SetUpTestSuite() {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.registry.checkpoints_dir = *checkpoints_;
-  options.registry.device = "cpu";
+  options.registry.device = TestDevice();
+  if (const char* dtype = std::getenv("TINYLM_TEST_DTYPE")) {
+    options.registry.dtype = dtype;
+  }
   options.registry.scheduler.max_batch = kMaxBatch;
   options.limits = TestLimits();
   auto server = TinyLmServer::Start(options);

@@ -28,6 +28,10 @@ struct GenerateResult {
   std::vector<int32_t> Ids() const;
 };
 
+// The device the fixture's server uses: $TINYLM_TEST_DEVICE, default "cpu";
+// its dtype is $TINYLM_TEST_DTYPE, default the server's for that device.
+std::string TestDevice();
+
 // The limits the fixture's server runs with (small attention bound so that
 // a too-large request is easy to make).
 ServiceLimits TestLimits();
