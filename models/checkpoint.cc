@@ -207,15 +207,6 @@ absl::StatusOr<Transformer> BuildModel(const ModelConfig& config,
 
 }  // namespace
 
-void CastParameters(torch::nn::Module& module, c10::ScalarType dtype) {
-  torch::NoGradGuard no_grad;
-  for (auto& parameter : module.parameters()) {
-    if (parameter.scalar_type() != dtype) {
-      parameter.set_data(parameter.to(dtype));
-    }
-  }
-}
-
 absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
                             const SaveOptions& options) {
   TINYLM_RETURN_IF_ERROR(CheckDtype(options.dtype, "checkpoint dtype"));
@@ -306,8 +297,8 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
   try {
     TINYLM_ASSIGN_OR_RETURN(
         loaded.model, BuildModel(loaded.config, weights, loaded.stored_dtype));
-    CastParameters(*loaded.model, dtype);
-    loaded.model->to(device);
+    // Transformer::to casts parameters only; RoPE tables stay float32.
+    loaded.model->to(device, dtype);
     loaded.model->eval();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat(dir, ": cannot build the model on ",

@@ -44,11 +44,6 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
                                                 c10::Device device,
                                                 c10::ScalarType dtype);
 
-// Casts every parameter of `module` to `dtype` in place (set_data), leaving
-// buffers alone: Module::to(dtype) would also cast the RoPE tables, which
-// must stay float32.
-void CastParameters(torch::nn::Module& module, c10::ScalarType dtype);
-
 }  // namespace tinylm
 
 #endif  // TINYLM_MODELS_CHECKPOINT_H_

@@ -168,7 +168,7 @@ TEST_P(CheckpointRoundTripTest, WeightsAndLogitsAreBitExact) {
   EXPECT_FALSE(loaded->model->is_training());
 
   // The saved model as it would run in `dtype`: parameters cast, buffers not.
-  CastParameters(*model, dtype);
+  model->to(dtype);
   auto want = model->named_parameters();
   auto got = loaded->model->named_parameters();
   ASSERT_EQ(got.size(), want.size());

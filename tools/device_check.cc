@@ -98,12 +98,8 @@ nlohmann::json Check(const std::string& name, Transformer& cpu_model,
       auto src = cpu_model->named_parameters();
       for (auto& item : gpu->named_parameters()) item.value().copy_(src[item.key()]);
     }
-    gpu->to(at::Device(at::kCUDA, 0));
+    gpu->to(at::Device(at::kCUDA, 0), dtype);
     gpu->eval();
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& p : gpu->parameters()) p.set_data(p.to(dtype));
-    }
     const std::string key = dtype == at::kFloat ? "cuda_fp32" : "cuda_bf16";
     const Result r = RunFull(gpu, tokens);
     line[key] = {{"logits_max_abs_diff", MaxDiff(r.logits, reference.logits)},
