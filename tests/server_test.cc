@@ -251,6 +251,9 @@ TEST_F(ServerTest, AttentionMapsAreCausalRowStochasticMatrices) {
   EXPECT_EQ(response.tokens_size(), T);
   ASSERT_EQ(uint32_t(response.maps_size()),
             info.dims().n_layer() * info.dims().n_head());
+  // The maps are the weights the model multiplied with v, in its dtype:
+  // bfloat16's 8-bit mantissa leaves rows within ~1e-3 of one.
+  const double tolerance = info.dtype() == "bfloat16" ? 1e-2 : 1e-4;
   for (const v1::AttentionMap& map : response.maps()) {
     EXPECT_THAT(map.shape(), ElementsAre(T, T));
     EXPECT_EQ(map.dtype(), v1::TENSOR_DTYPE_FLOAT32);
@@ -264,7 +267,7 @@ TEST_F(ServerTest, AttentionMapsAreCausalRowStochasticMatrices) {
         }
         row += m[i * T + j];
       }
-      EXPECT_NEAR(row, 1.0, 1e-4);
+      EXPECT_NEAR(row, 1.0, tolerance);
     }
   }
 }
