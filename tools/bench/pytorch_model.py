@@ -4,7 +4,8 @@ tinylm's C++ trainer and server are measured against.
 Same math and parameter names as models/model.h (all four attention
 variants), nn.Linear layers, scaled_dot_product_attention, a static KV cache.
 Only for benchmarks; the numerical cross-check lives in
-tools/reference_forward.py.
+tools/reference_forward.py. Runs on PyTorch 2.x (the GPU machine) and, for
+smoke runs on CPU, on PyTorch 1.13 without the `safetensors` package.
 """
 import json
 import math
@@ -61,6 +62,25 @@ class RMSNorm(nn.Module):
         return (y * self.weight.float()).to(x.dtype)
 
 
+def attend(q, k, v, attn_mask=None, is_causal=False):
+    """scaled_dot_product_attention where PyTorch has it (2.x); the same
+    math spelled out on 1.x. A bool mask is True where attending is allowed;
+    a float mask is added to the scores."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                              is_causal=is_causal)
+    scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(q.size(-1))
+    if is_causal:
+        T, L = scores.shape[-2:]
+        attn_mask = torch.ones(T, L, dtype=torch.bool,
+                               device=q.device).tril(L - T)
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    elif attn_mask is not None:
+        scores = scores + attn_mask.float()
+    return (scores.softmax(-1) @ v.float()).to(q.dtype)
+
+
 def rope_tables(c, device):
     theta = c.rope_base ** (-torch.arange(0, c.head_size, 2, dtype=torch.float64)
                             / c.head_size)
@@ -114,11 +134,11 @@ class Attention(nn.Module):
         if c.score_fcn:
             g = self.score(a).view(B, T, H, c.block_size).transpose(1, 2)[..., :L]
             bias = g.to(q.dtype).masked_fill(~mask, float("-inf"))
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            y = attend(q, k, v, attn_mask=bias)
         elif cache is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y = attend(q, k, v, is_causal=True)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            y = attend(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(B, T, H * hs))
 
 
@@ -176,8 +196,18 @@ class Model(nn.Module):
 
 
 def load_safetensors(path):
-    """Reads our checkpoint's weights with the ecosystem's own reader."""
-    from safetensors.torch import load_file
+    """Reads our checkpoint's weights with the ecosystem's own reader, or,
+    where the `safetensors` package is missing (Debian 12), with the small
+    numpy reader of tools/reference_forward.py (values as float32)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        tools = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        import sys
+        sys.path.insert(0, tools)
+        from reference_forward import read_safetensors
+        return {name: torch.from_numpy(value.astype("float32"))
+                for name, value in read_safetensors(path).items()}
     return load_file(path)
 
 
