@@ -19,7 +19,7 @@ namespace {
 // coverage the tokenizer trainer requires (0.98).
 constexpr int64_t kVocabSize = 1300;
 // Room for a prompt and a continuation in the tests, still tiny.
-constexpr int64_t kContext = 64;
+constexpr int64_t kContext = 128;
 
 absl::StatusOr<int64_t> TrainTokenizer(const std::string& prefix) {
   Tokenizer::TrainOptions options;
