@@ -1,0 +1,225 @@
+// The tinylm flags (defined here and nowhere else) and their conversion to
+// CliOptions. Numbers a person may leave to the server's default are string
+// flags: "" means unset.
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/cli_options.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of tinylm-server");
+ABSL_FLAG(std::string, model, "",
+          "model to use (see `tinylm models`; may be left out when the "
+          "server has only one)");
+ABSL_FLAG(std::string, timeout, "",
+          "deadline of each call, e.g. 30s or 5m; 0 = none (default: 1m, "
+          "none for generate's stream)");
+ABSL_FLAG(bool, json, false,
+          "machine-readable JSON on stdout (generate: one object per line; "
+          "attention: also a JSON file of the matrices)");
+ABSL_FLAG(int32_t, width, 0, "table width in columns (0 = the terminal's)");
+
+ABSL_FLAG(uint32_t, max_new_tokens, 0,
+          "tokens to generate (0 = server default: 64 for generate, 32 for "
+          "compare, capped by the context)");
+ABSL_FLAG(std::string, temperature, "",
+          "sampling temperature in [0, 100]; 0 = greedy (default 1.0; "
+          "attention's continuation: greedy)");
+ABSL_FLAG(uint32_t, top_k, 0, "sample among the k most probable (0 = all)");
+ABSL_FLAG(std::string, top_p, "",
+          "nucleus sampling mass in (0, 1] "
+          "(default 1.0)");
+ABSL_FLAG(double, min_p, 0.0,
+          "drop tokens with p < min_p * p_max, in [0, 1) (0 = off)");
+ABSL_FLAG(std::string, repetition_penalty, "",
+          "in (0, 10]; > 1 discourages repeats (default 1.0)");
+ABSL_FLAG(std::string, seed, "",
+          "random seed for reproducible sampling (default: the server picks "
+          "one and reports it)");
+ABSL_FLAG(std::vector<std::string>, stop, {},
+          "comma-separated stop strings (generation ends before them)");
+ABSL_FLAG(uint32_t, top_n, 0,
+          "generate: also report the n most probable alternatives per token "
+          "(0..20; shown with --json)");
+ABSL_FLAG(bool, echo, true,
+          "generate: print the prompt before the "
+          "continuation");
+ABSL_FLAG(std::vector<std::string>, ids, {},
+          "generate/topk/attention: the prompt as comma-separated token ids "
+          "instead of text");
+
+ABSL_FLAG(uint32_t, k, 5, "topk/compare: how many next tokens to list");
+
+ABSL_FLAG(std::vector<std::string>, layers, {},
+          "attention: comma-separated layers to draw (default all)");
+ABSL_FLAG(std::string, head, "",
+          "attention: draw only this head (default: every head as a panel)");
+ABSL_FLAG(uint32_t, continuation_tokens, 0,
+          "attention: generate this many tokens first and draw prompt + "
+          "continuation");
+ABSL_FLAG(std::string, out, ".", "attention: directory for the files");
+ABSL_FLAG(bool, csv, false,
+          "attention: also write each matrix as CSV (one file per layer and "
+          "head)");
+ABSL_FLAG(bool, fp16, false,
+          "attention: fetch float16 matrices (half the bytes, for long "
+          "prompts)");
+ABSL_FLAG(std::string, font, "",
+          "font family of the heatmap labels (default: the first Japanese "
+          "font installed, Noto Sans CJK JP first)");
+
+ABSL_FLAG(std::vector<std::string>, models, {},
+          "compare: comma-separated models (default all)");
+ABSL_FLAG(std::string, png, "",
+          "compare: also write the models' last-layer heatmaps side by side "
+          "into this PNG file");
+
+namespace tinylm {
+namespace {
+
+absl::Status BadFlag(absl::string_view flag, absl::string_view value,
+                     absl::string_view expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", value, ": expected ", expected));
+}
+
+absl::StatusOr<std::optional<float>> OptionalFloat(absl::string_view flag,
+                                                   const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  float parsed;
+  if (!absl::SimpleAtof(value, &parsed))
+    return BadFlag(flag, value, "a number");
+  return parsed;
+}
+
+template <typename Int>
+absl::StatusOr<std::vector<Int>> IntList(absl::string_view flag,
+                                         const std::vector<std::string>& in) {
+  std::vector<Int> out;
+  for (const std::string& item : in) {
+    Int parsed;
+    if (!absl::SimpleAtoi(item, &parsed)) {
+      return BadFlag(flag, item, "comma-separated non-negative integers");
+    }
+    out.push_back(parsed);
+  }
+  return out;
+}
+
+absl::Status ReadSampling(SamplingOptions* s) {
+  auto temperature =
+      OptionalFloat("temperature", absl::GetFlag(FLAGS_temperature));
+  if (!temperature.ok()) return temperature.status();
+  s->temperature = *temperature;
+  auto top_p = OptionalFloat("top_p", absl::GetFlag(FLAGS_top_p));
+  if (!top_p.ok()) return top_p.status();
+  s->top_p = *top_p;
+  auto penalty = OptionalFloat("repetition_penalty",
+                               absl::GetFlag(FLAGS_repetition_penalty));
+  if (!penalty.ok()) return penalty.status();
+  s->repetition_penalty = *penalty;
+  s->top_k = absl::GetFlag(FLAGS_top_k);
+  s->min_p = absl::GetFlag(FLAGS_min_p);
+  const std::string seed = absl::GetFlag(FLAGS_seed);
+  if (!seed.empty()) {
+    uint64_t parsed;
+    if (!absl::SimpleAtoi(seed, &parsed)) {
+      return BadFlag("seed", seed, "a non-negative integer");
+    }
+    s->seed = parsed;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CliOptions> OptionsFromFlags() {
+  CliOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  if (o.server.empty()) return BadFlag("server", "", "HOST:PORT");
+  o.model = absl::GetFlag(FLAGS_model);
+  const std::string timeout = absl::GetFlag(FLAGS_timeout);
+  if (!timeout.empty()) {
+    absl::Duration parsed;
+    if (!absl::ParseDuration(timeout, &parsed) ||
+        parsed < absl::ZeroDuration()) {
+      return BadFlag("timeout", timeout, "a duration such as 30s, or 0");
+    }
+    o.timeout =
+        parsed == absl::ZeroDuration() ? absl::InfiniteDuration() : parsed;
+  }
+  o.json = absl::GetFlag(FLAGS_json);
+  o.width = absl::GetFlag(FLAGS_width);
+  if (o.width < 0) return BadFlag("width", absl::StrCat(o.width), ">= 0");
+
+  o.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  if (absl::Status s = ReadSampling(&o.sampling); !s.ok()) return s;
+  o.stop = absl::GetFlag(FLAGS_stop);
+  o.top_n = absl::GetFlag(FLAGS_top_n);
+  o.echo = absl::GetFlag(FLAGS_echo);
+  auto ids = IntList<int32_t>("ids", absl::GetFlag(FLAGS_ids));
+  if (!ids.ok()) return ids.status();
+  o.ids = *ids;
+
+  o.k = absl::GetFlag(FLAGS_k);
+  auto layers = IntList<uint32_t>("layers", absl::GetFlag(FLAGS_layers));
+  if (!layers.ok()) return layers.status();
+  o.layers = *layers;
+  const std::string head = absl::GetFlag(FLAGS_head);
+  if (!head.empty()) {
+    uint32_t parsed;
+    if (!absl::SimpleAtoi(head, &parsed)) {
+      return BadFlag("head", head, "a non-negative integer");
+    }
+    o.head = parsed;
+  }
+  o.continuation_tokens = absl::GetFlag(FLAGS_continuation_tokens);
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  o.csv = absl::GetFlag(FLAGS_csv);
+  o.fp16 = absl::GetFlag(FLAGS_fp16);
+  o.font = absl::GetFlag(FLAGS_font);
+
+  o.models = absl::GetFlag(FLAGS_models);
+  o.png = absl::GetFlag(FLAGS_png);
+  return o;
+}
+
+const char* UsageText() {
+  return R"(Talks to a tinylm server: generation, next-token probabilities, attention heatmaps, model comparison.
+
+Usage: tinylm [--server=HOST:PORT] [--model=NAME] [flags] SUBCOMMAND [ARGS]
+
+Subcommands:
+  generate PROMPT    stream a continuation as it is generated (Ctrl-C stops it)
+  topk PROMPT        the --k (5) most probable next tokens, as "p:0.33, 町"
+  attention PROMPT   attention heatmaps, one PNG per layer (heads as panels,
+                     or --head); --csv / --json also export the raw matrices
+  compare PROMPT     continuation and top-k of several models side by side
+                     (--models, default all); --png=FILE adds their
+                     last-layer heatmaps
+  tokenize TEXT      the token ids and pieces of TEXT
+  models             the models the server has loaded
+  health             SERVING or not, for the server or --model
+
+PROMPT is the remaining arguments joined by spaces; "-" reads it from stdin.
+Put "--" before a prompt that starts with "-".
+
+Exit codes:
+  0    success
+  1    other error (server error, a file that could not be written)
+  2    invalid argument: bad command line, or a value the server refused
+  3    server unreachable at --server (or shutting down)
+  4    unknown model
+  5    timed out (--timeout)
+  6    server busy or a size limit reached (e.g. attention of a long prompt:
+       try fewer --layers, --head, or --fp16)
+  7    health: not SERVING
+  130  cancelled with Ctrl-C
+)";
+}
+
+}  // namespace tinylm

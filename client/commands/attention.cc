@@ -1,0 +1,137 @@
+// tinylm attention PROMPT: fetches the attention maps and writes one PNG
+// heatmap per layer (the heads side by side, or --head alone) into --out,
+// plus the raw matrices as CSV (--csv) or one JSON file (--json).
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/commands/command.h"
+#include "client/commands/pictures.h"
+#include "client/interrupt.h"
+#include "client/json_output.h"
+
+namespace tinylm {
+namespace {
+
+v1::AttentionMapsRequest MakeRequest(const CliOptions& o,
+                                     const std::string& model) {
+  v1::AttentionMapsRequest request;
+  request.set_model(model);
+  request.set_continuation_tokens(o.continuation_tokens);
+  // Unset sampling means a greedy continuation; send it only when asked.
+  if (o.sampling.any_set())
+    FillSampling(o.sampling, request.mutable_sampling());
+  for (uint32_t layer : o.layers) request.add_layers(layer);
+  if (o.head) request.add_heads(*o.head);
+  request.set_dtype(o.fp16 ? v1::TENSOR_DTYPE_FLOAT16
+                           : v1::TENSOR_DTYPE_FLOAT32);
+  return request;
+}
+
+std::string Title(const AttentionSet& set, uint32_t layer,
+                  const std::string& prompt) {
+  std::string title =
+      absl::StrCat(set.model, " — layer ", layer, " — ", ShortPrompt(prompt));
+  const size_t generated = set.tokens.size() - set.prompt_tokens;
+  if (generated > 0) {
+    absl::StrAppend(&title, " (+", generated, " generated)");
+  }
+  return title;
+}
+
+// One PNG per layer; returns the files written.
+absl::StatusOr<std::vector<std::string>> WritePictures(
+    const AttentionSet& set, const CliOptions& o, const std::string& prompt,
+    const std::string& font) {
+  std::map<uint32_t, std::vector<const AttentionMatrix*>> by_layer;
+  for (const AttentionMatrix& m : set.maps) by_layer[m.layer].push_back(&m);
+  std::vector<std::string> files;
+  for (const auto& [layer, maps] : by_layer) {
+    HeatmapSpec spec;
+    spec.title = Title(set, layer, prompt);
+    spec.font_family = font;
+    spec.columns = 4;
+    for (const AttentionMatrix* m : maps) {
+      spec.panels.push_back(MakePanel(set, *m, absl::StrCat("head ", m->head)));
+    }
+    std::string name =
+        absl::StrFormat("attention_%s_layer%02d", FileSafe(set.model), layer);
+    if (o.head) absl::StrAppend(&name, "_head", *o.head);
+    const std::string path =
+        (std::filesystem::path(o.out_dir) / (name + ".png")).string();
+    absl::StatusOr<HeatmapLayout> layout = WriteHeatmapPng(spec, path);
+    if (!layout.ok()) return layout.status();
+    files.push_back(path);
+  }
+  return files;
+}
+
+absl::StatusOr<std::vector<std::string>> WriteExports(const AttentionSet& set,
+                                                      const CliOptions& o) {
+  std::vector<std::string> files;
+  const std::filesystem::path dir(o.out_dir);
+  if (o.csv) {
+    for (const AttentionMatrix& m : set.maps) {
+      const std::string path =
+          (dir / absl::StrFormat("attention_%s_layer%02d_head%d.csv",
+                                 FileSafe(set.model), m.layer, m.head))
+              .string();
+      if (absl::Status s = WriteFile(path, AttentionCsv(set, m)); !s.ok()) {
+        return s;
+      }
+      files.push_back(path);
+    }
+  }
+  if (o.json) {
+    const std::string path =
+        (dir / absl::StrCat("attention_", FileSafe(set.model), ".json"))
+            .string();
+    if (absl::Status s = WriteFile(path, DumpJson(AttentionJson(set), -1));
+        !s.ok()) {
+      return s;
+    }
+    files.push_back(path);
+  }
+  return files;
+}
+
+}  // namespace
+
+absl::Status RunAttention(CommandContext& context) {
+  const CliOptions& o = context.options;
+  absl::StatusOr<std::string> model = ResolveModel(context);
+  if (!model.ok()) return model.status();
+  v1::AttentionMapsRequest request = MakeRequest(o, *model);
+  if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
+  if (absl::Status s = MakeDirectory(o.out_dir); !s.ok()) return s;
+
+  grpc::ClientContext call;
+  context.Prepare(&call);
+  v1::AttentionMapsResponse response;
+  grpc::Status status;
+  {
+    CancelOnInterrupt cancel(&call);
+    status = context.stub->AttentionMaps(&call, request, &response);
+  }
+  if (!status.ok()) return context.Fail(status);
+  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, response);
+  if (!set.ok()) return set.status();
+
+  const std::string prompt = request.has_text()
+                                 ? request.text()
+                                 : absl::StrCat(set->prompt_tokens, " tokens");
+  absl::StatusOr<std::vector<std::string>> pictures =
+      WritePictures(*set, o, prompt, ChooseFont(o));
+  if (!pictures.ok()) return pictures.status();
+  absl::StatusOr<std::vector<std::string>> exports = WriteExports(*set, o);
+  if (!exports.ok()) return exports.status();
+  for (const auto* files : {&*pictures, &*exports}) {
+    for (const std::string& file : *files) std::cout << file << "\n";
+  }
+  std::cout << std::flush;
+  return absl::OkStatus();
+}
+
+}  // namespace tinylm

@@ -1,0 +1,169 @@
+// tinylm compare PROMPT: one prompt through several models (--models,
+// default all): their continuations, top-k next tokens and attention
+// entropy side by side in a table that fits the terminal, or JSON; with
+// --png=FILE also their last-layer heatmaps side by side in one picture.
+#include <iostream>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/commands/command.h"
+#include "client/commands/pictures.h"
+#include "client/display_width.h"
+#include "client/interrupt.h"
+#include "client/json_output.h"
+#include "client/text_table.h"
+#include "client/topk_format.h"
+
+namespace tinylm {
+namespace {
+
+nlohmann::json ComparisonJson(const v1::ModelComparison& c) {
+  return {
+      {"model", c.model()},
+      {"continuation", c.continuation()},
+      {"continuation_ids", std::vector<int32_t>(c.continuation_ids().begin(),
+                                                c.continuation_ids().end())},
+      {"finish_reason", FinishReasonName(c.finish_reason())},
+      {"prompt_tokens", c.prompt_tokens()},
+      {"top_k", TopKJson(c.top_k())},
+      {"attention_entropy", std::vector<float>(c.attention_entropy().begin(),
+                                               c.attention_entropy().end())}};
+}
+
+// Text for a table cell: its line breaks kept, other controls escaped.
+std::string CellText(const std::string& text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    lines.push_back(EscapeControls(line));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+// Mean over layers and the last layer's value: the table's short form of
+// the per-layer entropies (JSON has them all).
+std::string Entropy(const v1::ModelComparison& c) {
+  if (c.attention_entropy().empty()) return "";
+  const float sum = std::accumulate(c.attention_entropy().begin(),
+                                    c.attention_entropy().end(), 0.0f);
+  return absl::StrFormat("mean %.2f\nlast %.2f",
+                         sum / c.attention_entropy_size(),
+                         c.attention_entropy(c.attention_entropy_size() - 1));
+}
+
+void PrintTable(const v1::CompareResponse& response, const std::string& prompt,
+                uint32_t k, int width) {
+  std::vector<std::string> header = {""};
+  std::vector<std::string> continuation = {"continuation"};
+  std::vector<std::string> top = {absl::StrCat("top-", k)};
+  std::vector<std::string> finish = {"finish"};
+  std::vector<std::string> entropy = {"entropy\n(nats)"};
+  for (const v1::ModelComparison& c : response.results()) {
+    header.push_back(c.model());
+    continuation.push_back(CellText(c.continuation()));
+    std::string lines = FormatTopK(c.top_k());
+    if (!lines.empty()) lines.pop_back();  // the last '\n'
+    top.push_back(lines);
+    finish.push_back(absl::StrCat(FinishReasonName(c.finish_reason()), ", ",
+                                  c.continuation_ids_size(), " tokens"));
+    entropy.push_back(Entropy(c));
+  }
+  TextTable table(header);
+  for (auto* row : {&continuation, &top, &finish, &entropy}) {
+    table.AddRow(*row);
+  }
+  std::cout << "prompt: " << EscapeControls(prompt) << "\n"
+            << "seed: " << response.seed() << "\n\n"
+            << table.Render(width) << std::flush;
+}
+
+// The last layer of each model (head --head, default 0) in one picture.
+absl::Status WriteComparisonPng(CommandContext& context,
+                                const v1::CompareResponse& response,
+                                const std::string& prompt) {
+  const CliOptions& o = context.options;
+  absl::StatusOr<std::vector<v1::ModelInfo>> infos = ListModels(context);
+  if (!infos.ok()) return infos.status();
+  HeatmapSpec spec;
+  spec.title = absl::StrCat("last-layer attention — ", ShortPrompt(prompt));
+  spec.font_family = ChooseFont(o);
+  const uint32_t head = o.head.value_or(0);
+  for (const v1::ModelComparison& c : response.results()) {
+    uint32_t layers = 0;
+    for (const v1::ModelInfo& info : *infos) {
+      if (info.name() == c.model()) layers = info.dims().n_layer();
+    }
+    if (layers == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("unknown model: ", c.model(), " is no longer listed"));
+    }
+    v1::AttentionMapsRequest request;
+    request.set_model(c.model());
+    request.set_text(prompt);
+    request.add_layers(layers - 1);
+    request.add_heads(head);
+    grpc::ClientContext call;
+    context.Prepare(&call);
+    v1::AttentionMapsResponse maps;
+    grpc::Status status;
+    {
+      CancelOnInterrupt cancel(&call);
+      status = context.stub->AttentionMaps(&call, request, &maps);
+    }
+    if (!status.ok()) return context.Fail(status);
+    absl::StatusOr<AttentionSet> set = DecodeAttention(c.model(), maps);
+    if (!set.ok()) return set.status();
+    if (set->maps.size() != 1) {
+      return absl::DataLossError(
+          absl::StrCat("expected one attention map from ", c.model(), ", got ",
+                       set->maps.size()));
+    }
+    spec.panels.push_back(MakePanel(
+        *set, set->maps[0],
+        absl::StrCat(c.model(), " (layer ", layers - 1, ", head ", head, ")")));
+  }
+  absl::StatusOr<HeatmapLayout> layout = WriteHeatmapPng(spec, o.png);
+  if (!layout.ok()) return layout.status();
+  std::cerr << "wrote " << o.png << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunCompare(CommandContext& context) {
+  const CliOptions& o = context.options;
+  absl::StatusOr<std::string> prompt = PromptText(context);
+  if (!prompt.ok()) return prompt.status();
+  v1::CompareRequest request;
+  for (const std::string& model : o.models) request.add_models(model);
+  request.set_prompt(*prompt);
+  request.set_max_new_tokens(o.max_new_tokens);
+  FillSampling(o.sampling, request.mutable_sampling());
+  request.set_top_k(o.k);
+
+  grpc::ClientContext call;
+  context.Prepare(&call);
+  v1::CompareResponse response;
+  grpc::Status status;
+  {
+    CancelOnInterrupt cancel(&call);
+    status = context.stub->Compare(&call, request, &response);
+  }
+  if (!status.ok()) return context.Fail(status);
+  if (o.json) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const v1::ModelComparison& c : response.results()) {
+      results.push_back(ComparisonJson(c));
+    }
+    PrintJson(
+        {{"prompt", *prompt}, {"seed", response.seed()}, {"results", results}});
+  } else {
+    PrintTable(response, *prompt, o.k, o.width > 0 ? o.width : TerminalWidth());
+  }
+  if (o.png.empty()) return absl::OkStatus();
+  return WriteComparisonPng(context, response, *prompt);
+}
+
+}  // namespace tinylm

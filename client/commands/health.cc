@@ -1,0 +1,46 @@
+// tinylm health: asks the standard health service whether the server (or
+// --model's service "tinylm.v1.TinyLM/<model>") is SERVING. Exit 0 only
+// then; 7 for any other status, 3 when nobody answers.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands/command.h"
+#include "client/health_check.h"
+#include "client/interrupt.h"
+#include "client/json_output.h"
+
+namespace tinylm {
+
+absl::Status RunHealth(CommandContext& context) {
+  const std::string& model = context.options.model;
+  const std::string service =
+      model.empty() ? "" : absl::StrCat("tinylm.v1.TinyLM/", model);
+  grpc::ClientContext call;
+  context.Prepare(&call);
+  CancelOnInterrupt cancel(&call);
+  ServingStatus serving = ServingStatus::kUnknown;
+  const grpc::Status status =
+      CheckHealth(context.channel, &call, service, &serving);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(
+        "unknown model \"", model, "\": the server reports no health for ",
+        service, " (see tinylm models)"));
+  }
+  if (!status.ok()) return context.Fail(status);
+  const char* name = ServingStatusName(serving);
+  if (context.options.json) {
+    PrintJson({{"server", context.options.server},
+               {"service", service},
+               {"status", name}});
+  } else {
+    std::cout << name << std::endl;
+  }
+  if (serving != ServingStatus::kServing) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context.options.server, " reports ", name,
+                     model.empty() ? "" : absl::StrCat(" for model ", model)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tinylm

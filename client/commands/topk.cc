@@ -1,0 +1,36 @@
+// tinylm topk PROMPT: the --k most probable next tokens, in the article's
+// form ("p:0.33, 町") or as JSON.
+#include <iostream>
+
+#include "client/commands/command.h"
+#include "client/interrupt.h"
+#include "client/json_output.h"
+#include "client/topk_format.h"
+
+namespace tinylm {
+
+absl::Status RunTopK(CommandContext& context) {
+  absl::StatusOr<std::string> model = ResolveModel(context);
+  if (!model.ok()) return model.status();
+  v1::TopKRequest request;
+  request.set_model(*model);
+  request.set_k(context.options.k);
+  if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
+
+  grpc::ClientContext call;
+  context.Prepare(&call);
+  CancelOnInterrupt cancel(&call);
+  v1::TopKResponse response;
+  const grpc::Status status = context.stub->TopK(&call, request, &response);
+  if (!status.ok()) return context.Fail(status);
+  if (context.options.json) {
+    PrintJson({{"model", *model},
+               {"prompt_tokens", response.prompt_tokens()},
+               {"tokens", TopKJson(response.tokens())}});
+  } else {
+    std::cout << FormatTopK(response.tokens()) << std::flush;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tinylm
