@@ -24,14 +24,13 @@ at::Tensor SplitHeads(const at::Tensor& x, int64_t n, int64_t hs) {
 // Writes k or v of the new tokens ([B, G, T, hs]) into the cache rows and
 // returns keys 0..L-1 of those rows as [B, G, L, hs].
 at::Tensor WriteAndReadCache(at::Tensor& storage, const at::Tensor& fresh,
-                             const AttentionContext& ctx,
-                             const at::Tensor& slot_rows) {
+                             const AttentionContext& ctx) {
   const int64_t B = fresh.size(0), T = fresh.size(2);
-  storage.index_put_({slot_rows.expand({B, T}), ctx.positions},
+  storage.index_put_({ctx.slot_rows.expand({B, T}), ctx.positions},
                      fresh.transpose(1, 2));
   at::Tensor rows = ctx.slot_begin >= 0
                         ? storage.narrow(0, ctx.slot_begin, B)
-                        : storage.index_select(0, slot_rows.view({B}));
+                        : storage.index_select(0, ctx.slot_rows.view({B}));
   return rows.narrow(1, 0, ctx.kv_length).transpose(1, 2);
 }
 
@@ -112,11 +111,8 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
 
   // 3. With a cache, keys and values come from it: L = kv_length positions.
   if (ctx.cache != nullptr) {
-    const at::Tensor slot_rows = at::tensor(ctx.slots, at::kLong)
-                                     .to(a.device())
-                                     .view({B, 1});
-    k = WriteAndReadCache(ctx.cache->keys(layer), k, ctx, slot_rows);
-    v = WriteAndReadCache(ctx.cache->values(layer), v, ctx, slot_rows);
+    k = WriteAndReadCache(ctx.cache->keys(layer), k, ctx);
+    v = WriteAndReadCache(ctx.cache->values(layer), v, ctx);
   }
   const int64_t L = k.size(2);
 

@@ -33,7 +33,7 @@ struct AttentionContext {
   // (slots[b], positions[b, t]) and attention reads keys 0..L-1 of the slots.
   KvCache* cache = nullptr;
   at::Tensor positions;          // [B, T] int64
-  std::vector<int64_t> slots;    // B cache rows
+  at::Tensor slot_rows;          // [B, 1] int64: the B cache rows
   int64_t slot_begin = -1;       // >= 0 when slots are consecutive
   int64_t kv_length = 0;         // L when reading from the cache
 

@@ -112,7 +112,9 @@ torch::Tensor TransformerImpl::Run(const ForwardInput& input,
 
   if (input.cache != nullptr) {
     ctx.cache = input.cache;
-    ctx.slots = input.slots;
+    // One upload per forward, shared by every layer's cache write.
+    ctx.slot_rows =
+        at::tensor(input.slots, at::kLong).to(tokens.device()).view({B, 1});
     ctx.kv_length = input.kv_length;
     ctx.keys_are_prefix = true;  // cached keys sit at positions 0..L-1
     ctx.key_positions = at::arange(input.kv_length, long_opts)
