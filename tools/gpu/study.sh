@@ -9,6 +9,7 @@
 # (default .cache/corpus); TOKENIZER defaults to .cache/tokenizer.model.
 # Each variant trains for the same number of steps, chosen so that the base
 # variant takes about SECONDS_PER_VARIANT (default 45) at the measured speed.
+# SKIP_STUDY=1 stops after the checks and the training-speed benchmark.
 set -euo pipefail
 RESULTS=$1
 CORPUS=${2:-.cache/corpus}
@@ -80,6 +81,12 @@ PY
   set -e
 } 2>&1 | tee "$R/train_bench.jsonl"
 
+if [ "${SKIP_STUDY:-0}" = 1 ]; then  # benchmarks and checks only
+  wait $TESTS_PID || true
+  tail -3 "$R/model_test.txt"
+  log "done (SKIP_STUDY=1)"
+  exit 0
+fi
 TPS=$(grep -m1 '"impl": "tinylm-train"' "$R/train_bench.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
 STEPS=$(python3 -c "print(int($SECONDS_PER_VARIANT * $TPS / ($BATCH * 256)) // 100 * 100)")
 log "study: $STEPS steps of $BATCH x 256 tokens per variant"
@@ -96,6 +103,6 @@ $BUILD/bin/tinylm-device-check --checkpoints=$WORK/study/checkpoints \
 for v in base qkv_gelu separate_qkv score_fcn; do
   tar cf "$RESULTS/checkpoint-$v.tar" -C $WORK/study/checkpoints $v
 done
-wait $TESTS_PID
+wait $TESTS_PID || true
 tail -3 "$R/model_test.txt"
 log "done"
