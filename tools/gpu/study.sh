@@ -5,8 +5,8 @@
 #
 #   tools/gpu/study.sh RESULTS_DIR [CORPUS_DIR] [TOKENIZER] [SECONDS_PER_VARIANT]
 #
-# CORPUS_DIR holds ja-aozora.txt.xz, en-gutenberg.txt.xz, en-botchan.txt.xz
-# (default .cache/corpus); TOKENIZER defaults to .cache/tokenizer.model.
+# CORPUS_DIR holds the corpus as *.txt.xz (default .cache/corpus: ja-aozora,
+# en-gutenberg, en-botchan); TOKENIZER defaults to .cache/tokenizer.model.
 # Each variant trains for the same number of steps, chosen so that the base
 # variant takes about SECONDS_PER_VARIANT (default 45) at the measured speed.
 # SKIP_STUDY=1 stops after the checks and the training-speed benchmark.
@@ -44,12 +44,12 @@ $BUILD/bin/tinylm-device-check > "$R/device_check_random.jsonl"
 
 log "prepare"
 mkdir -p $WORK/corpus
-for f in ja-aozora en-gutenberg en-botchan; do
-  xz -dc "$CORPUS/$f.txt.xz" > $WORK/corpus/$f.txt &
+for f in "$CORPUS"/*.txt.xz; do
+  xz -dc "$f" > $WORK/corpus/$(basename "$f" .xz) &
 done
 wait
 $BUILD/bin/tinylm-train prepare --tokenizer="$TOKENIZER" --out=$WORK/data \
-  --corpus=$WORK/corpus/ja-aozora.txt,$WORK/corpus/en-gutenberg.txt,$WORK/corpus/en-botchan.txt \
+  --corpus=$(ls $WORK/corpus/*.txt | paste -sd,) \
   | tee -a "$R/study.log"
 cp $WORK/data/dataset.json "$R/"
 
