@@ -49,6 +49,7 @@ for f in "$CORPUS"/*.txt.xz; do
 done
 wait
 $BUILD/bin/tinylm-train prepare --tokenizer="$TOKENIZER" --out=$WORK/data \
+  --val_every=${VAL_EVERY:-100} \
   --corpus=$(ls $WORK/corpus/*.txt | paste -sd,) \
   | tee -a "$R/study.log"
 cp $WORK/data/dataset.json "$R/"
