@@ -267,28 +267,34 @@ class GraphDecoder:
         return self.out
 
 
+class _DecodeStep(torch.nn.Module):
+    """One greedy decode step with the KV caches as buffers: torch.compile
+    treats buffers as static inputs, so the CUDA graphs it records may
+    update them in place."""
+
+    def __init__(self, model, caches):
+        super().__init__()
+        self.model = model
+        self.layers = len(caches)
+        for i, (k, v) in enumerate(caches):
+            self.register_buffer(f"k{i}", k, persistent=False)
+            self.register_buffer(f"v{i}", v, persistent=False)
+
+    def forward(self, token, pos):
+        caches = [(getattr(self, f"k{i}"), getattr(self, f"v{i}"))
+                  for i in range(self.layers)]
+        return self.model(token, caches, pos)[:, -1].argmax(-1)
+
+
 class CompiledDecoder:
     """The decode step under torch.compile(mode="reduce-overhead"): Inductor
-    kernels replayed through CUDA graphs. The caches are buffers of the
-    compiled module, so their in-place updates stay inside the graphs."""
+    kernels replayed through CUDA graphs (cudagraph trees). The buffers are
+    the StaticDecoder's own cache tensors, which its eager prefill fills."""
 
     def __init__(self, dec):
         self.dec = dec
-        module = torch.nn.Module()
-        module.model = dec.model
-        for i, (k, v) in enumerate(dec.caches):
-            module.register_buffer(f"k{i}", k)
-            module.register_buffer(f"v{i}", v)
-        n = len(dec.caches)
-
-        def forward(token, pos):
-            caches = [(getattr(module, f"k{i}"), getattr(module, f"v{i}"))
-                      for i in range(n)]
-            return module.model(token, caches, pos)[:, -1].argmax(-1)
-
-        module.forward = forward
-        self.step = torch.compile(module, mode="reduce-overhead",
-                                  fullgraph=True)
+        self.step = torch.compile(_DecodeStep(dec.model, dec.caches),
+                                  mode="reduce-overhead", fullgraph=True)
 
     def run(self, tokens, new_tokens):
         P = tokens.size(1)

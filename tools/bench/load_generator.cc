@@ -208,15 +208,18 @@ LoadResult RunLoad(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
   for (std::vector<RequestRecord>& records : per_stream) {
     for (RequestRecord& r : records) result.records.push_back(std::move(r));
   }
+  // The window ends when the last measured request does (at the deadline
+  // at the earliest), so every measured token counts. Cutting at the
+  // deadline instead would count nothing of requests longer than the run:
+  // equal-length requests in a closed loop move in waves (all prefill,
+  // then all decode), and a short window may hold only a prefill.
   result.window.start = barrier.start();
-  if (options.requests > 0) {
-    result.window.end = result.window.start;
-    for (const RequestRecord& r : result.records) {
-      result.window.end = std::max(result.window.end, r.end);
-    }
-  } else {
-    result.window.end =
-        result.window.start + absl::ToChronoNanoseconds(options.duration);
+  result.window.end = result.window.start;
+  if (options.requests == 0) {
+    result.window.end += absl::ToChronoNanoseconds(options.duration);
+  }
+  for (const RequestRecord& r : result.records) {
+    result.window.end = std::max(result.window.end, r.end);
   }
   result.warmup_errors = std::move(state.warmup_errors);
   result.greedy_mismatches = state.greedy_mismatches;

@@ -6,7 +6,10 @@
 // Phases: every stream first sends `warmup_requests` requests that are not
 // measured; when all streams are through warm-up the measured phase starts
 // for all of them at once (its start is the window's start). At the
-// deadline no new request is sent; requests in flight run to their end.
+// deadline no new request is sent; requests in flight run to their end,
+// and the window ends with the last of them, so throughput is the measured
+// requests' tokens over the time they took. Runs several request
+// durations long keep the tail (fewer streams busy) small.
 // Timestamps are taken on the client (steady clock) as each message is
 // read, so they include the network and the client's own scheduling.
 #ifndef TINYLM_TOOLS_BENCH_LOAD_GENERATOR_H_

@@ -22,6 +22,8 @@
 #   --max_batch N          server's sequences per step [largest concurrency]
 #   --startup_timeout_s S  for loading the models [600]
 #   --label TEXT           hardware note for the report [from lscpu/nvidia-smi]
+#   --commit TEXT          source commit for the report [git rev-parse, where
+#                          the tree is a git checkout]
 #   -- ARGS...             passed to tinylm-bench as they are
 # Writes into --out: bench.json and bench.md (tinylm-bench's report),
 # throughput.svg (plot_matrix.py, when a python3 is found), server.log.
@@ -47,6 +49,7 @@ warmup_requests=1
 max_batch=
 startup_timeout_s=600
 label=
+commit=
 extra=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
@@ -67,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --max_batch) max_batch=$2; shift 2 ;;
     --startup_timeout_s) startup_timeout_s=$2; shift 2 ;;
     --label) label=$2; shift 2 ;;
+    --commit) commit=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage ;;
     *) echo "run_matrix.sh: unknown option $1" >&2; usage ;;
@@ -90,9 +94,11 @@ if [[ -z $label ]]; then
     label="$label; GPU: ${gpu:-unknown}"
   fi
 fi
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-  commit="$commit (modified)"
+if [[ -z $commit ]]; then
+  commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    commit="$commit (modified)"
+  fi
 fi
 
 mkdir -p "$out"

@@ -3,10 +3,9 @@
 //
 // Each measured request leaves a RequestRecord of client-side timestamps.
 // RunStats counts output tokens and finished requests inside the
-// measurement window only: a run that stops at a deadline lets in-flight
-// requests finish, but what arrives after the deadline is not throughput.
-// Latency percentiles take every successful measured request, including
-// those that end after the deadline, so long requests are not left out.
+// measurement window only (the load generator ends the window with the
+// last measured request, so there that is all of them). Latency
+// percentiles take every successful measured request, inside or not.
 #ifndef TINYLM_TOOLS_BENCH_RUN_STATS_H_
 #define TINYLM_TOOLS_BENCH_RUN_STATS_H_
 
