@@ -7,15 +7,10 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
+#include "models/splitmix64.h"
+
 namespace tinylm {
 namespace {
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 bool IsGreedy(const SamplingParams& p) {
   return p.temperature == 0.0 || p.top_k == 1;

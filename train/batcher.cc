@@ -5,26 +5,17 @@
 
 #include <ATen/ATen.h>
 
+#include "models/splitmix64.h"
+
 namespace tinylm {
-namespace {
-
-// SplitMix64 finaliser: decorrelates nearby (seed, step) pairs.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 TokenBatcher::TokenBatcher(std::vector<uint16_t> tokens, int64_t block_size)
     : tokens_(std::move(tokens)), block_size_(block_size) {}
 
 Batch TokenBatcher::Sample(uint64_t seed, int64_t step, int64_t micro_step,
                            int64_t batch_size) const {
-  std::mt19937_64 rng(Mix(Mix(Mix(seed) ^ uint64_t(step)) ^
-                          uint64_t(micro_step)));
+  std::mt19937_64 rng(SplitMix64(SplitMix64(SplitMix64(seed) ^ uint64_t(step)) ^
+                                 uint64_t(micro_step)));
   // Modulo bias is below 2^-40 for any corpus that fits in memory.
   const uint64_t range = tokens_.size() - block_size_;
   std::vector<int64_t> starts(batch_size);
