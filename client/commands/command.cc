@@ -87,21 +87,6 @@ absl::StatusOr<std::string> ResolveModel(CommandContext& context) {
                    names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
 }
 
-const char* FinishReasonName(v1::FinishReason reason) {
-  switch (reason) {
-    case v1::FINISH_REASON_LENGTH:
-      return "length";
-    case v1::FINISH_REASON_STOP:
-      return "stop";
-    case v1::FINISH_REASON_EOS:
-      return "eos";
-    case v1::FINISH_REASON_CANCELLED:
-      return "cancelled";
-    default:
-      return "unspecified";
-  }
-}
-
 void FillSampling(const SamplingOptions& in, v1::SamplingParams* out) {
   if (in.temperature) out->set_temperature(*in.temperature);
   out->set_top_k(in.top_k);

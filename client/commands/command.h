@@ -87,9 +87,6 @@ absl::Status SetPrompt(const CommandContext& context, Request* request) {
   return absl::OkStatus();
 }
 
-// "length", "stop", "eos", "cancelled" ("unspecified" otherwise).
-const char* FinishReasonName(v1::FinishReason reason);
-
 // SamplingOptions as the API's message.
 void FillSampling(const SamplingOptions& in, v1::SamplingParams* out);
 

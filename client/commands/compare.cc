@@ -16,6 +16,7 @@
 #include "client/json_output.h"
 #include "client/text_table.h"
 #include "client/topk_format.h"
+#include "proto/finish_reason.h"
 
 namespace tinylm {
 namespace {
@@ -26,7 +27,7 @@ nlohmann::json ComparisonJson(const v1::ModelComparison& c) {
       {"continuation", c.continuation()},
       {"continuation_ids", std::vector<int32_t>(c.continuation_ids().begin(),
                                                 c.continuation_ids().end())},
-      {"finish_reason", FinishReasonName(c.finish_reason())},
+      {"finish_reason", FinishReasonLabel(c.finish_reason())},
       {"prompt_tokens", c.prompt_tokens()},
       {"top_k", TopKJson(c.top_k())},
       {"attention_entropy", std::vector<float>(c.attention_entropy().begin(),
@@ -66,7 +67,7 @@ void PrintTable(const v1::CompareResponse& response, const std::string& prompt,
     std::string lines = FormatTopK(c.top_k());
     if (!lines.empty()) lines.pop_back();  // the last '\n'
     top.push_back(lines);
-    finish.push_back(absl::StrCat(FinishReasonName(c.finish_reason()), ", ",
+    finish.push_back(absl::StrCat(FinishReasonLabel(c.finish_reason()), ", ",
                                   c.continuation_ids_size(), " tokens"));
     entropy.push_back(Entropy(c));
   }

@@ -11,6 +11,7 @@
 #include "client/commands/command.h"
 #include "client/interrupt.h"
 #include "client/json_output.h"
+#include "proto/finish_reason.h"
 
 namespace tinylm {
 namespace {
@@ -31,7 +32,7 @@ nlohmann::json TokenJson(const v1::GeneratedToken& token) {
 }
 
 nlohmann::json SummaryJson(const v1::GenerateSummary& s) {
-  return {{"finish_reason", FinishReasonName(s.finish_reason())},
+  return {{"finish_reason", FinishReasonLabel(s.finish_reason())},
           {"prompt_tokens", s.prompt_tokens()},
           {"generated_tokens", s.generated_tokens()},
           {"seed", s.seed()},
@@ -43,7 +44,7 @@ nlohmann::json SummaryJson(const v1::GenerateSummary& s) {
 }
 
 std::string SummaryLine(const v1::GenerateSummary& s) {
-  std::string reason = FinishReasonName(s.finish_reason());
+  std::string reason = FinishReasonLabel(s.finish_reason());
   if (!s.stop().empty()) reason += " \"" + s.stop() + "\"";
   return absl::StrFormat(
       "[%s: %d prompt + %d new tokens, seed %d, first token %.1f ms, "

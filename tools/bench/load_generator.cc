@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "proto/finish_reason.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
 namespace tinylm {
@@ -41,21 +42,6 @@ class StartBarrier {
   int waiting_;
   Clock::time_point start_;
 };
-
-std::string FinishReasonName(v1::FinishReason reason) {
-  switch (reason) {
-    case v1::FINISH_REASON_LENGTH:
-      return "length";
-    case v1::FINISH_REASON_STOP:
-      return "stop";
-    case v1::FINISH_REASON_EOS:
-      return "eos";
-    case v1::FINISH_REASON_CANCELLED:
-      return "cancelled";
-    default:
-      return "unspecified";
-  }
-}
 
 void SetSampling(const SamplingOptions& s, int64_t ordinal,
                  v1::SamplingParams* out) {
@@ -113,7 +99,7 @@ RequestRecord OneRequest(v1::TinyLM::Stub* stub, RunState* state) {
       ids.push_back(response.token().id());
     } else if (response.has_summary()) {
       const v1::GenerateSummary& summary = response.summary();
-      record.finish_reason = FinishReasonName(summary.finish_reason());
+      record.finish_reason = FinishReasonLabel(summary.finish_reason());
       record.server_ttft_ms = summary.timings().time_to_first_token_ms();
       record.server_queue_ms = summary.timings().queue_ms();
     }
