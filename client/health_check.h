@@ -1,9 +1,6 @@
-// A client of the standard gRPC health service (grpc.health.v1.Health).
-//
-// Debian ships no health.proto, so there is no generated stub to link:
-// the call goes through gRPC's generic stub and the two tiny messages
-// (a string field and an enum field) are encoded here with Protobuf's wire
-// format primitives.
+// A client of the standard gRPC health service (grpc.health.v1.Health),
+// through the stub generated from proto/grpc_health_v1/health.proto. Used
+// by `tinylm health` and by the benchmark's wait for its server.
 #ifndef TINYLM_CLIENT_HEALTH_CHECK_H_
 #define TINYLM_CLIENT_HEALTH_CHECK_H_
 
@@ -12,29 +9,15 @@
 #include <memory>
 #include <string>
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "grpc_health_v1/health.pb.h"
 
 namespace tinylm {
 
-// grpc.health.v1.HealthCheckResponse.ServingStatus, same numbers.
-enum class ServingStatus {
-  kUnknown = 0,
-  kServing = 1,
-  kNotServing = 2,
-  kServiceUnknown = 3,
-};
+using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
-// "SERVING", "NOT_SERVING", ... as the proto spells them.
-const char* ServingStatusName(ServingStatus status);
-
-// HealthCheckRequest{service} in wire format.
-std::string EncodeHealthCheckRequest(absl::string_view service);
-
-// The status of a HealthCheckResponse in wire format (unknown fields are
-// skipped); DATA_LOSS for bytes that do not parse.
-absl::StatusOr<ServingStatus> DecodeHealthCheckResponse(
-    absl::string_view bytes);
+// "SERVING", "NOT_SERVING", ... as the proto spells them; "UNKNOWN" for a
+// number the proto does not name (proto3 enums keep unknown values).
+std::string ServingStatusName(ServingStatus status);
 
 // Calls Health/Check for `service` ("" = the whole server) and waits for
 // the answer. `context` carries deadline and cancellation.

@@ -18,7 +18,7 @@ absl::Status RunHealth(CommandContext& context) {
   grpc::ClientContext call;
   context.Prepare(&call);
   CancelOnInterrupt cancel(&call);
-  ServingStatus serving = ServingStatus::kUnknown;
+  ServingStatus serving = grpc::health::v1::HealthCheckResponse::UNKNOWN;
   const grpc::Status status =
       CheckHealth(context.channel, &call, service, &serving);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -27,7 +27,7 @@ absl::Status RunHealth(CommandContext& context) {
         service, " (see tinylm models)"));
   }
   if (!status.ok()) return context.Fail(status);
-  const char* name = ServingStatusName(serving);
+  const std::string name = ServingStatusName(serving);
   if (context.options.json) {
     PrintJson({{"server", context.options.server},
                {"service", service},
@@ -35,7 +35,7 @@ absl::Status RunHealth(CommandContext& context) {
   } else {
     std::cout << name << std::endl;
   }
-  if (serving != ServingStatus::kServing) {
+  if (serving != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::FailedPreconditionError(
         absl::StrCat(context.options.server, " reports ", name,
                      model.empty() ? "" : absl::StrCat(" for model ", model)));

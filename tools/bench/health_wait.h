@@ -1,9 +1,6 @@
 // Waiting for a tinylm server to report SERVING on the standard health
 // service (grpc.health.v1.Health/Check, service "" = the whole server).
-//
-// Debian ships no health.proto, so the call goes through gRPC's generic
-// stub; the request for service "" is the empty message and only the
-// response's `status` field (1, an enum) is read.
+// The probe itself is the client's CheckHealth (client/health_check.h).
 #ifndef TINYLM_TOOLS_BENCH_HEALTH_WAIT_H_
 #define TINYLM_TOOLS_BENCH_HEALTH_WAIT_H_
 
