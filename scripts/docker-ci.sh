@@ -174,17 +174,24 @@ if [ -n "$CCACHE_SRC" ] && [ -d "$CCACHE_SRC" ]; then
   mkdir -p "$SEED"
   (cd "$CCACHE_SRC" && find . -type f -mmin -240 -print0 \
      | xargs -0 -r cp -a --parents -t "$SEED")
+  # The statistics printed by the build stage then count only its own calls.
+  CCACHE_DIR="$SEED" ccache --zero-stats >/dev/null
   echo "docker-ci: compiler cache for the image build: $(du -sh "$SEED" | cut -f1)"
 fi
+stamp() {  # prefixes each line with the time of day
+  local line
+  while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done
+}
 set +e
 $DOCKER build --network host --build-arg BASE_IMAGE="$BASE" \
   ${TINYLM_DOCKER_JOBS:+--build-arg JOBS="$TINYLM_DOCKER_JOBS"} \
-  -f docker/Dockerfile -t "$IMAGE" . >"$W/build.log" 2>&1
-rc=$?
+  -f docker/Dockerfile -t "$IMAGE" . 2>&1 | stamp >"$W/build.log"
+rc=${PIPESTATUS[0]}
 set -e
-# The steps, the compile progress and the cache statistics; all on failure.
-grep -E '^(Step |Sending build context)|^\[[0-9]+/[0-9]+\] (Build|Linking)|^(Cacheable|  (Hits|Misses)|Hits|Misses|Cache size)' \
-  "$W/build.log" | sed 's/^/  /' | cut -c1-160
+# The steps (with the time each began), the compile progress and the cache
+# statistics; the end of the log on failure.
+grep -E '^[0-9:]{8} (Step |Sending build context|Successfully built|\[[0-9]+/[0-9]+\] (Build|Linking)|Cacheable|  (Hits|Misses|  Direct|  Preprocessed)|Hits|Misses)' \
+  "$W/build.log" | sed 's/^/  /' | cut -c1-150
 if [ $rc -ne 0 ]; then
   echo "docker-ci: docker build failed ($rc):" >&2
   tail -60 "$W/build.log" >&2
