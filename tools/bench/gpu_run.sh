@@ -4,8 +4,8 @@
 # matrix (every model x concurrency 1, 8, 32, 64, 128) through gRPC, then the
 # decode baselines on the same prompts and lengths, and plots both.
 # Needs .deps/debs (tools/gpu/fetch-debs.sh). From the project root, with
-# $OUT a directory for the results:
-#   OUT=/tmp/out bash tools/bench/gpu_run.sh
+# a directory for the results as the argument:
+#   bash tools/bench/gpu_run.sh /tmp/results
 # Environment knobs (defaults): DURATION_S (10) measured seconds per matrix
 # run, CONCURRENCY (1,8,32,64,128), BATCH_SIZES (the same), MAX_NEW_TOKENS
 # (128), PROMPT_TOKENS (32), PROMPTS_FILE (tests/data/corpus-sample.txt:
@@ -13,11 +13,11 @@
 # REPEATS (5), BUILD_DIR (/tmp/tinylm-bench-build), COMMIT (recorded in the
 # report; the copied tree on the GPU host is no git checkout, so pass
 # COMMIT=$(git rev-parse --short HEAD) from here).
-# Results, flat in $OUT: bench.json, bench.md (matrix), baselines.jsonl,
+# Results, flat in RESULTS_DIR: bench.json, bench.md (matrix), baselines.jsonl,
 # summary.md (baseline and target tables), throughput.svg (matrix +
 # baselines), server.log, run.log.
 set -uo pipefail
-: "${OUT:?set OUT to a results directory}"
+RESULTS_DIR=${1:?usage: tools/bench/gpu_run.sh RESULTS_DIR}
 DURATION_S=${DURATION_S:-10}
 CONCURRENCY=${CONCURRENCY:-1,8,32,64,128}
 BATCH_SIZES=${BATCH_SIZES:-$CONCURRENCY}
@@ -27,8 +27,8 @@ PROMPTS_FILE=${PROMPTS_FILE:-tests/data/corpus-sample.txt}
 IMPLS=${IMPLS:-hf,eager,graph,graph_streamed,compile}
 REPEATS=${REPEATS:-5}
 B=${BUILD_DIR:-/tmp/tinylm-bench-build}
-mkdir -p "$OUT"
-exec > >(tee -a "$OUT/run.log") 2>&1
+mkdir -p "$RESULTS_DIR"
+exec > >(tee -a "$RESULTS_DIR/run.log") 2>&1
 
 source tools/gpu/env.sh || exit 1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -45,27 +45,27 @@ echo "build: $(( $(date +%s) - T0 )) s"
 
 T0=$(date +%s)
 bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
-  --bench_bin "$B/bin/tinylm-bench" --device cuda --out "$OUT" \
+  --bench_bin "$B/bin/tinylm-bench" --device cuda --out "$RESULTS_DIR" \
   --concurrency "$CONCURRENCY" --duration_s "$DURATION_S" \
   --max_new_tokens "$MAX_NEW_TOKENS" --prompt_tokens "$PROMPT_TOKENS" \
   --prompts_file "$PROMPTS_FILE" --commit "${COMMIT:-unknown}"
 echo "matrix: status $?, $(( $(date +%s) - T0 )) s"
 
 T0=$(date +%s)
-rm -f "$OUT/baselines.jsonl"
+rm -f "$RESULTS_DIR/baselines.jsonl"
 # The very prompts the matrix sent; synthetic ones if the matrix failed.
 prompts=()
-[[ -f $OUT/bench.json ]] && prompts=(--prompts_from "$OUT/bench.json")
+[[ -f $RESULTS_DIR/bench.json ]] && prompts=(--prompts_from "$RESULTS_DIR/bench.json")
 python3 tools/bench/decode_baselines.py --checkpoint models/checkpoints/base \
   "${prompts[@]}" --model_name base --device cuda \
   --prompt_tokens "$PROMPT_TOKENS" \
   --impls "$IMPLS" --batch_sizes "$BATCH_SIZES" \
   --new_tokens "$MAX_NEW_TOKENS" --repeats "$REPEATS" \
-  --out "$OUT/baselines.jsonl" > /dev/null
+  --out "$RESULTS_DIR/baselines.jsonl" > /dev/null
 echo "baselines: status $?, $(( $(date +%s) - T0 )) s"
-grep -h '"kind": "check"\|"kind": "skipped"' "$OUT/baselines.jsonl"
+grep -h '"kind": "check"\|"kind": "skipped"' "$RESULTS_DIR/baselines.jsonl"
 
-python3 tools/bench/plot_matrix.py "$OUT/bench.json" "$OUT/throughput.svg" \
-  --baselines "$OUT/baselines.jsonl"
-python3 tools/bench/summarize.py "$OUT/bench.json" "$OUT/baselines.jsonl" \
-  > "$OUT/summary.md"
+python3 tools/bench/plot_matrix.py "$RESULTS_DIR/bench.json" "$RESULTS_DIR/throughput.svg" \
+  --baselines "$RESULTS_DIR/baselines.jsonl"
+python3 tools/bench/summarize.py "$RESULTS_DIR/bench.json" "$RESULTS_DIR/baselines.jsonl" \
+  > "$RESULTS_DIR/summary.md"
