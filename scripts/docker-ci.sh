@@ -16,9 +16,11 @@
 # take about as long as the host build again. The image build therefore
 # reuses the host build's compiler cache: this script copies the ccache
 # directory into the build context (.cache/docker-ccache), the Dockerfile
-# points ccache at it, and CCACHE_BASEDIR (set by .ci/run for the host build
-# and by the Dockerfile for the image build) makes the cache entries
-# independent of the tree's location. The Dockerfile's build stage still
+# points ccache at it, and CCACHE_BASEDIR and CCACHE_SLOPPINESS=locale (set
+# by .ci/run for the host build and by the Dockerfile for the image build)
+# make the cache entries independent of the tree's location and of the
+# locale variables (ccache hashes LANG and LC_*, which differ between the
+# host and the build stage). The Dockerfile's build stage still
 # configures, compiles (with cache hits for unchanged inputs) and links
 # everything itself, so the check proves that stage works; without a cache
 # (users' builds) it compiles from scratch.
