@@ -31,9 +31,9 @@ for cfg in "cpu float32" "cuda float32" "cuda bfloat16"; do
   set -- $cfg
   /tmp/b/bin/greedy_dump $ck $1 $2 48 > $LOG_DIR/greedy_$1_$2.txt 2> $LOG_DIR/greedy_$1_$2.err || cat $LOG_DIR/greedy_$1_$2.err
 done
-python3 - <<'PY'
-import os
-out = os.environ["OUT"]
+python3 - "$LOG_DIR" <<'PY'
+import sys
+out = sys.argv[1]
 def load(n):
     return {tuple(l.split("\t")[:2]): l.split("\t")[2].split() for l in open(f"{out}/greedy_{n}.txt")}
 cpu = load("cpu_float32")
