@@ -56,6 +56,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
 }
 
 void CausalSelfAttentionImpl::Project(const torch::Tensor& a,
+                                      const AttentionContext& ctx,
                                       torch::Tensor& q, torch::Tensor& k,
                                       torch::Tensor& v) {
   const int64_t hs = config_.head_size();
@@ -63,20 +64,22 @@ void CausalSelfAttentionImpl::Project(const torch::Tensor& a,
   auto activate = [&](const at::Tensor& x) {
     return config_.qkv_activation ? at::gelu(x) : x;
   };
-  at::Tensor q_flat, k_flat, v_flat;  // [B, T, n * hs]
+  at::Tensor qk_flat, v_flat;  // [B, T, (H + G) * hs], [B, T, G * hs]
   if (config_.separate_qkv) {
-    q_flat = activate(q_->forward(a));
-    k_flat = activate(k_->forward(a));
+    qk_flat = at::cat({activate(q_->forward(a)), activate(k_->forward(a))},
+                      -1);
     v_flat = activate(v_->forward(a));
   } else {
     // Layout of the fused output: [q (H·hs) | k (G·hs) | v (G·hs)].
     const at::Tensor qkv = activate(qkv_->forward(a));
-    q_flat = qkv.narrow(-1, 0, H * hs);
-    k_flat = qkv.narrow(-1, H * hs, G * hs);
+    qk_flat = qkv.narrow(-1, 0, (H + G) * hs);
     v_flat = qkv.narrow(-1, (H + G) * hs, G * hs);
   }
-  q = SplitHeads(q_flat, H, hs);
-  k = SplitHeads(k_flat, G, hs);
+  // q and k heads side by side, rotated together: [B, H + G, T, hs].
+  const at::Tensor qk =
+      ApplyRope(SplitHeads(qk_flat, H + G, hs), ctx.cos, ctx.signed_sin);
+  q = qk.narrow(1, 0, H);
+  k = qk.narrow(1, H, G);
   v = SplitHeads(v_flat, G, hs);
 }
 
@@ -94,6 +97,7 @@ torch::Tensor CausalSelfAttentionImpl::ExtraScore(
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
+                                               const torch::Tensor& residual,
                                                const AttentionContext& ctx,
                                                int64_t layer,
                                                torch::Tensor* probs) {
@@ -101,13 +105,10 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
   const int64_t H = config_.n_head, G = config_.n_query_groups;
   const int64_t hs = config_.head_size();
 
-  // 1. Project to q [B, H, T, hs] and k, v [B, G, T, hs].
+  // 1, 2. Project to q [B, H, T, hs] and k, v [B, G, T, hs]; rotate q and k
+  //       by their absolute positions.
   at::Tensor q, k, v;
-  Project(a, q, k, v);
-
-  // 2. Rotate q and k by their absolute positions.
-  q = ApplyRope(q, ctx.cos, ctx.sin);
-  k = ApplyRope(k, ctx.cos, ctx.sin);
+  Project(a, ctx, q, k, v);
 
   // 3. With a cache, keys and values come from it: L = kv_length positions.
   if (ctx.cache != nullptr) {
@@ -128,16 +129,19 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
   at::Tensor y;  // [B, H, T, hs]
 #if TORCH_VERSION_MAJOR >= 2
   if (ctx.fused && probs == nullptr) {
-    // Training: one fused kernel. score_fcn rides in as an additive mask.
-    if (config_.score_fcn) {
-      const at::Tensor mask = extra.to(q.scalar_type())
-                                  .masked_fill(ctx.visible.logical_not(),
-                                               -std::numeric_limits<float>::infinity());
-      y = at::scaled_dot_product_attention(q, k, v, mask);
-    } else {
-      y = at::scaled_dot_product_attention(q, k, v, {}, 0.0,
-                                           /*is_causal=*/true);
+    // One fused kernel; the mask and score_fcn's term ride in as a bias.
+    at::Tensor bias = ctx.bias;
+    if (extra.defined()) {
+      bias = bias.defined()
+                 ? extra.to(q.scalar_type()) + bias
+                 : extra.to(q.scalar_type())
+                       .masked_fill(ctx.visible.logical_not(),
+                                    -std::numeric_limits<float>::infinity());
     }
+    y = bias.defined()
+            ? at::scaled_dot_product_attention(q, k, v, bias)
+            : at::scaled_dot_product_attention(q, k, v, {}, 0.0,
+                                               /*is_causal=*/true);
   }
 #endif
   if (!y.defined()) {
@@ -155,8 +159,12 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
     y = at::matmul(weights, v);
   }
 
-  // 7. Merge heads and project back to C.
-  return proj_->forward(y.transpose(1, 2).reshape({B, T, H * hs}));
+  // 7. Merge heads, project back to C and add the residual, in one product.
+  const int64_t C = residual.size(-1);
+  const at::Tensor merged = y.transpose(1, 2).reshape({B * T, H * hs});
+  return at::addmm(residual.reshape({B * T, C}), merged,
+                   proj_->weight.t())
+      .view({B, T, C});
 }
 
 }  // namespace tinylm

@@ -24,7 +24,7 @@ class KvCache;
 // What every layer of one forward pass shares; built once per forward by
 // Transformer (see model.h for the meaning of slots and positions).
 struct AttentionContext {
-  at::Tensor cos, sin;      // [B, 1, T, hs] RoPE rows of the query positions
+  at::Tensor cos, signed_sin;  // [B, 1, T, hs] RoPE rows (rope.h)
   at::Tensor visible;       // [B, 1, T, L] bool: key j visible to query t
   at::Tensor key_positions; // [B, L] absolute key positions (score_fcn)
   bool keys_are_prefix = true;  // key positions are 0..L-1 for every row
@@ -37,24 +37,32 @@ struct AttentionContext {
   int64_t slot_begin = -1;       // >= 0 when slots are consecutive
   int64_t kv_length = 0;         // L when reading from the cache
 
-  // Training on LibTorch 2.x: fused scaled_dot_product_attention.
+  // LibTorch 2.x: fused scaled_dot_product_attention when no weights are
+  // requested. `bias` [B, 1, T, L] in the model dtype is 0 where visible and
+  // -inf elsewhere; undefined when plain causal masking (T == L, no cache)
+  // is all that is needed.
   bool fused = false;
+  at::Tensor bias;
 };
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit CausalSelfAttentionImpl(const ModelConfig& config);
 
-  // a: [B, T, C] (the normed block input). Returns [B, T, C]. When `probs`
-  // is not null it receives the post-softmax weights [B, H, T, L], as float32
+  // a: [B, T, C] (the normed block input), residual: [B, T, C] (the block
+  // input). Returns residual + attention output, [B, T, C]; the sum is
+  // folded into the output projection's matrix product. When `probs` is not
+  // null it receives the post-softmax weights [B, H, T, L], as float32
   // values of exactly the tensor multiplied with v.
-  torch::Tensor forward(const torch::Tensor& a, const AttentionContext& ctx,
-                        int64_t layer, torch::Tensor* probs);
+  torch::Tensor forward(const torch::Tensor& a, const torch::Tensor& residual,
+                        const AttentionContext& ctx, int64_t layer,
+                        torch::Tensor* probs);
 
  private:
-  // Step 1: q [B, H, T, hs], k and v [B, G, T, hs], before RoPE.
-  void Project(const torch::Tensor& a, torch::Tensor& q, torch::Tensor& k,
-               torch::Tensor& v);
+  // Steps 1 and 2: q [B, H, T, hs] and k [B, G, T, hs] rotated by RoPE (in
+  // one call over both), v [B, G, T, hs].
+  void Project(const torch::Tensor& a, const AttentionContext& ctx,
+               torch::Tensor& q, torch::Tensor& k, torch::Tensor& v);
   // The additive score_fcn term [B, H, T, L] for the context's keys.
   torch::Tensor ExtraScore(const torch::Tensor& a,
                            const AttentionContext& ctx, int64_t num_keys);

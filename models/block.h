@@ -17,8 +17,9 @@ namespace tinylm {
 class SwiGluMlpImpl : public torch::nn::Module {
  public:
   explicit SwiGluMlpImpl(const ModelConfig& config);
-  // x: [B, T, C] -> [B, T, C]
-  torch::Tensor forward(const torch::Tensor& x);
+  // x: [B, T, C] (normed), residual: [B, T, C] -> residual + MLP(x); the
+  // sum is folded into the last matrix product.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
 
  private:
   torch::nn::Linear fc_1_{nullptr}, fc_2_{nullptr};  // C -> intermediate

@@ -1,10 +1,12 @@
 #include "models/model.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
+#include <torch/version.h>
 
 #include "models/attention.h"
 #include "models/block.h"
@@ -107,31 +109,43 @@ torch::Tensor TransformerImpl::Run(const ForwardInput& input,
   ctx.positions = positions;
   ctx.cos = rope_cos_.index_select(0, positions.reshape({-1}))
                 .view({B, 1, T, -1});
-  ctx.sin = rope_sin_.index_select(0, positions.reshape({-1}))
-                .view({B, 1, T, -1});
+  ctx.signed_sin = SignedSin(rope_sin_.index_select(0, positions.reshape({-1}))
+                                 .view({B, 1, T, -1}));
 
   if (input.cache != nullptr) {
     ctx.cache = input.cache;
     // One upload per forward, shared by every layer's cache write.
     ctx.slot_rows =
-        at::tensor(input.slots, at::kLong).to(tokens.device()).view({B, 1});
+        input.slot_rows.defined()
+            ? input.slot_rows.view({B, 1})
+            : at::tensor(input.slots, at::kLong).to(tokens.device()).view({B, 1});
     ctx.kv_length = input.kv_length;
     ctx.keys_are_prefix = true;  // cached keys sit at positions 0..L-1
     ctx.key_positions = at::arange(input.kv_length, long_opts)
                             .unsqueeze(0)
                             .expand({B, input.kv_length});
-    bool consecutive = true;
+    bool consecutive = !input.slots.empty();
     for (size_t i = 1; i < input.slots.size(); ++i) {
       consecutive &= input.slots[i] == input.slots[0] + int64_t(i);
     }
     ctx.slot_begin = consecutive ? input.slots[0] : -1;
   } else {
     ctx.key_positions = positions;
-    ctx.fused = input.fused_attention;
   }
   // visible[b, 0, t, j]: key j is at or before query t.
   ctx.visible = (ctx.key_positions.unsqueeze(1) <= positions.unsqueeze(2))
                     .unsqueeze(1);
+#if TORCH_VERSION_MAJOR >= 2
+  ctx.fused = input.fused_attention;
+  const bool plain_causal =
+      input.cache == nullptr && !input.positions.defined();
+  if (ctx.fused && !plain_causal) {
+    ctx.bias = at::zeros(ctx.visible.sizes(),
+                         tokens.options().dtype(wte_->weight.scalar_type()))
+                   .masked_fill_(ctx.visible.logical_not(),
+                                 -std::numeric_limits<float>::infinity());
+  }
+#endif
 
   at::Tensor x = wte_->forward(tokens);  // [B, T, C]
   if (attention != nullptr) attention->resize(config_.n_layer);

@@ -45,9 +45,15 @@ struct ForwardInput {
   torch::Tensor positions;  // [B, T] int64, optional without a cache
   KvCache* cache = nullptr;
   std::vector<int64_t> slots;  // B slots of `cache`
+  // The slots as a [B] int64 tensor on the model's device, when the caller
+  // keeps them there (a captured CUDA graph may not upload). Without
+  // `slots`, the rows are read through an index rather than a slice.
+  torch::Tensor slot_rows;
   int64_t kv_length = 0;
   bool return_attention = false;
-  bool fused_attention = false;  // training on LibTorch 2.x only
+  // LibTorch 2.x: fused attention kernels where no maps are requested
+  // (training, the server's static steps); ignored on 1.x.
+  bool fused_attention = false;
 };
 
 struct ForwardOutput {

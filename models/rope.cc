@@ -16,14 +16,17 @@ RopeTable MakeRopeTable(int64_t block_size, int64_t head_size, double base) {
   return RopeTable{full.cos().to(at::kFloat), full.sin().to(at::kFloat)};
 }
 
+at::Tensor SignedSin(const at::Tensor& sin) {
+  const int64_t half = sin.size(-1) / 2;
+  return at::cat({-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)}, -1);
+}
+
 at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos,
-                     const at::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
-  const at::Tensor x1 = x.narrow(-1, 0, half);
-  const at::Tensor x2 = x.narrow(-1, half, half);
-  const at::Tensor rotated = at::cat({-x2, x1}, -1);
+                     const at::Tensor& signed_sin) {
+  // rotate_half([x1, x2]) = [-x2, x1] = roll([x1, x2], half) * [-1, 1].
   const at::Tensor x32 = x.to(at::kFloat);
-  return (x32 * cos + rotated.to(at::kFloat) * sin).to(x.scalar_type());
+  const at::Tensor rolled = at::roll(x32, x.size(-1) / 2, -1);
+  return at::addcmul(x32 * cos, rolled, signed_sin).to(x.scalar_type());
 }
 
 }  // namespace tinylm

@@ -15,10 +15,16 @@ struct RopeTable {
 };
 RopeTable MakeRopeTable(int64_t block_size, int64_t head_size, double base);
 
-// x: [B, H, T, hs]; cos, sin: [B, 1, T, hs] (the table rows of the tokens'
-// positions). Returns x * cos + rotate_half(x) * sin in x's dtype.
+// sin rows with their first half negated: rotate_half(x) * sin equals
+// roll(x, hs / 2) * SignedSin(sin), one kernel instead of three. Computed
+// once per forward and shared by every layer.
+at::Tensor SignedSin(const at::Tensor& sin);
+
+// x: [B, H, T, hs]; cos, signed_sin: [B, 1, T, hs] (the table rows of the
+// tokens' positions, sin through SignedSin). Returns, in x's dtype and
+// computed in float32, x * cos + rotate_half(x) * sin.
 at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos,
-                     const at::Tensor& sin);
+                     const at::Tensor& signed_sin);
 
 }  // namespace tinylm
 

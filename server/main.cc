@@ -30,6 +30,11 @@ ABSL_FLAG(std::string, dtype, "",
           "float32 | bfloat16 (default: bfloat16 on CUDA, float32 on CPU)");
 ABSL_FLAG(int64_t, max_batch, 16, "sequences decoded together per model");
 ABSL_FLAG(int64_t, max_queued, 256, "queued requests per model");
+ABSL_FLAG(std::string, step_shapes, "auto",
+          "auto | dynamic | static: shapes of the model steps (auto: static "
+          "where CUDA graphs are captured, else dynamic)");
+ABSL_FLAG(bool, cuda_graphs, true,
+          "capture the static model steps as CUDA graphs (LibTorch 2.x, CUDA)");
 ABSL_FLAG(int64_t, max_new_tokens, 1024, "limit on max_new_tokens");
 ABSL_FLAG(int64_t, max_attention_bytes, 3 << 20,
           "limit on an AttentionMaps response's matrix bytes");
@@ -73,10 +78,24 @@ tinylm::ServerOptions OptionsFromFlags() {
   registry.tokenizer_module = absl::GetFlag(FLAGS_tokenizer_module);
   registry.scheduler.max_batch = absl::GetFlag(FLAGS_max_batch);
   registry.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
+  registry.scheduler.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   options.limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   options.limits.max_attention_bytes =
       absl::GetFlag(FLAGS_max_attention_bytes);
   return options;
+}
+
+bool ParseStepShapes(const std::string& name, tinylm::StepShapes* shapes) {
+  if (name == "auto") {
+    *shapes = tinylm::StepShapes::kAuto;
+  } else if (name == "dynamic") {
+    *shapes = tinylm::StepShapes::kDynamic;
+  } else if (name == "static") {
+    *shapes = tinylm::StepShapes::kStatic;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 bool LimitsValid(const tinylm::ServerOptions& options) {
@@ -99,9 +118,16 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage("Serves tinylm checkpoints over gRPC.");
   absl::ParseCommandLine(argc, argv);
-  const tinylm::ServerOptions options = OptionsFromFlags();
+  tinylm::ServerOptions options = OptionsFromFlags();
   if (!LimitsValid(options)) {
     std::cerr << "tinylm-server: --max_* flags must be positive\n";
+    return 2;
+  }
+  const std::string step_shapes = absl::GetFlag(FLAGS_step_shapes);
+  if (!ParseStepShapes(step_shapes,
+                       &options.registry.scheduler.step_shapes)) {
+    std::cerr << "tinylm-server: --step_shapes must be auto, dynamic or "
+                 "static, got \"" << step_shapes << "\"\n";
     return 2;
   }
 
@@ -113,6 +139,12 @@ int main(int argc, char** argv) {
   std::cout << "tinylm-server: serving " << (*server)->registry().Names()
             << " from " << options.registry.checkpoints_dir << " on port "
             << (*server)->port() << std::endl;
+  // After the port line, which scripts and tests read first.
+  for (const auto& model : (*server)->registry().models()) {
+    std::cout << "tinylm-server: " << model->name << " on "
+              << model->device.str() << ": "
+              << model->scheduler->step_description() << std::endl;
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

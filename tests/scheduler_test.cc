@@ -1,6 +1,8 @@
-// The engine without gRPC: batching gives the same tokens as solo runs,
-// seeds do not depend on the batch, cancellation and deadlines stop work at
-// the next step, the queue is bounded, shutdown ends everything.
+// The engine without gRPC: static steps compute what dynamic steps do, and
+// a row's static decode does not depend on the other rows; batching gives
+// the same tokens as solo runs with either kind of step, seeds do not
+// depend on the batch, cancellation and deadlines stop work at the next
+// step, the queue is bounded, shutdown ends everything.
 #include "server/engine/scheduler.h"
 
 #include <stdlib.h>
@@ -10,7 +12,12 @@
 
 #include <gtest/gtest.h>
 
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
 #include "models/checkpoint.h"
+#include "models/kv_cache.h"
+#include "server/engine/step_runner.h"
 #include "tests/test_checkpoints.h"
 
 namespace tinylm {
@@ -40,13 +47,17 @@ class SchedulerTest : public ::testing::Test {
     delete scratch_;
   }
 
-  static std::unique_ptr<Scheduler> MakeScheduler(int64_t max_batch,
-                                                  int64_t max_queued = 64) {
+  static std::unique_ptr<Scheduler> MakeScheduler(
+      int64_t max_batch, int64_t max_queued = 64,
+      StepShapes shapes = StepShapes::kDynamic) {
     SchedulerOptions options;
     options.max_batch = max_batch;
     options.max_queued = max_queued;
-    return std::make_unique<Scheduler>(checkpoint_->model, tokenizer_,
-                                       options);
+    options.step_shapes = shapes;
+    auto scheduler =
+        Scheduler::Create(checkpoint_->model, tokenizer_, options);
+    EXPECT_TRUE(scheduler.ok()) << scheduler.status();
+    return std::move(scheduler).value();
   }
 
   static std::shared_ptr<Job> MakeJob(const std::string& text,
@@ -80,10 +91,10 @@ class SchedulerTest : public ::testing::Test {
 
   // Runs each job alone on a fresh scheduler.
   static std::vector<std::vector<int64_t>> Solo(
-      const std::vector<std::shared_ptr<Job>>& jobs) {
+      const std::vector<std::shared_ptr<Job>>& jobs, StepShapes shapes) {
     std::vector<std::vector<int64_t>> out;
     for (const auto& original : jobs) {
-      auto scheduler = MakeScheduler(1);
+      auto scheduler = MakeScheduler(1, 64, shapes);
       scheduler->Start();
       auto job = std::make_shared<Job>();
       job->request = original->request;
@@ -106,10 +117,10 @@ class SchedulerTest : public ::testing::Test {
 
   // Queues all jobs before the thread starts, so that the first iteration
   // admits as many as there are slots in one batched prefill.
-  static void CheckBatchedEqualsSolo(double temperature) {
+  static void CheckBatchedEqualsSolo(double temperature, StepShapes shapes) {
     const auto jobs = Jobs(temperature);
-    const auto solo = Solo(jobs);
-    auto scheduler = MakeScheduler(3);  // fewer slots than jobs
+    const auto solo = Solo(jobs, shapes);
+    auto scheduler = MakeScheduler(3, 64, shapes);  // fewer slots than jobs
     for (const auto& job : jobs) ASSERT_TRUE(scheduler->Submit(job).ok());
     scheduler->Start();
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -128,12 +139,86 @@ std::string* SchedulerTest::scratch_ = nullptr;
 LoadedCheckpoint* SchedulerTest::checkpoint_ = nullptr;
 Tokenizer* SchedulerTest::tokenizer_ = nullptr;
 
+// Three sequences in scattered slots, one long enough to need the second
+// prefill bucket (16 -> 32 tokens).
+class StepRunnerTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    for (const char* text :
+         {"吾輩は猫である。", "The cat",
+          "Once upon a time there was a cat who lived in a small house"}) {
+      auto ids = tokenizer_->Encode(text);
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      sequences_.push_back(*ids);
+    }
+    ASSERT_GT(sequences_[2].size(), 16u);
+    rows_ = {{&sequences_[0], 2}, {&sequences_[1], 0}, {&sequences_[2], 1}};
+  }
+
+  KvCache MakeCache() const {
+    const ModelConfig& config = checkpoint_->model->config();
+    return KvCache(config, /*num_slots=*/4, config.block_size, c10::kCPU,
+                   c10::kFloat);
+  }
+
+  void AppendArgmax(const at::Tensor& logits) {
+    for (size_t b = 0; b < sequences_.size(); ++b) {
+      sequences_[b].push_back(logits[b].argmax().item<int64_t>());
+    }
+  }
+
+  c10::NoGradGuard no_grad_;
+  std::vector<std::vector<int64_t>> sequences_;
+  std::vector<StepRow> rows_;
+};
+
+TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
+  KvCache dynamic_cache = MakeCache(), static_cache = MakeCache();
+  Transformer& model = checkpoint_->model;
+  auto dynamic_steps = MakeDynamicStepRunner(model, dynamic_cache);
+  auto static_steps =
+      MakeStaticStepRunner(model, static_cache, /*capture_graphs=*/false);
+  at::Tensor expected = dynamic_steps->Prefill(rows_);
+  at::Tensor actual = static_steps->Prefill(rows_);
+  for (int step = 0; step < 4; ++step) {
+    ASSERT_EQ(actual.sizes(), expected.sizes());
+    EXPECT_LT((actual - expected).abs().max().item<float>(), 1e-4)
+        << "step " << step;
+    AppendArgmax(expected);
+    expected = dynamic_steps->Decode(rows_);
+    actual = static_steps->Decode(rows_);
+  }
+}
+
+TEST_F(StepRunnerTest, StaticDecodeOfARowDoesNotDependOnTheOtherRows) {
+  KvCache cache = MakeCache();
+  auto steps = MakeStaticStepRunner(checkpoint_->model, cache,
+                                    /*capture_graphs=*/false);
+  AppendArgmax(steps->Prefill(rows_));
+  // The same position decoded again rewrites the same keys and values.
+  const at::Tensor together = steps->Decode(rows_);
+  for (size_t b = 0; b < rows_.size(); ++b) {
+    const at::Tensor alone = steps->Decode({rows_[b]});
+    EXPECT_TRUE(at::equal(alone[0], together[b])) << "row " << b;
+  }
+  // Rows left out wrote nothing into their slots: all three still match.
+  EXPECT_TRUE(at::equal(steps->Decode(rows_), together));
+}
+
 TEST_F(SchedulerTest, BatchedGreedyEqualsSoloGreedy) {
-  CheckBatchedEqualsSolo(0.0);
+  CheckBatchedEqualsSolo(0.0, StepShapes::kDynamic);
 }
 
 TEST_F(SchedulerTest, SeededSamplingDoesNotDependOnTheBatch) {
-  CheckBatchedEqualsSolo(1.0);
+  CheckBatchedEqualsSolo(1.0, StepShapes::kDynamic);
+}
+
+TEST_F(SchedulerTest, StaticStepsBatchedGreedyEqualsSoloGreedy) {
+  CheckBatchedEqualsSolo(0.0, StepShapes::kStatic);
+}
+
+TEST_F(SchedulerTest, StaticStepsSeededSamplingDoesNotDependOnTheBatch) {
+  CheckBatchedEqualsSolo(1.0, StepShapes::kStatic);
 }
 
 TEST_F(SchedulerTest, CancelAfterTheFirstTokenStopsAtTheNextStep) {

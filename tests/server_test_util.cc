@@ -66,6 +66,10 @@ void ServerTest::SetUpTestSuite() {
     options.registry.dtype = dtype;
   }
   options.registry.scheduler.max_batch = kMaxBatch;
+  const char* shapes = std::getenv("TINYLM_TEST_STEP_SHAPES");
+  if (shapes != nullptr && std::string(shapes) == "static") {
+    options.registry.scheduler.step_shapes = StepShapes::kStatic;
+  }
   options.limits = TestLimits();
   auto server = TinyLmServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();

@@ -29,7 +29,9 @@ struct GenerateResult {
 };
 
 // The device the fixture's server uses: $TINYLM_TEST_DEVICE, default "cpu";
-// its dtype is $TINYLM_TEST_DTYPE, default the server's for that device.
+// its dtype is $TINYLM_TEST_DTYPE, default the server's for that device;
+// $TINYLM_TEST_STEP_SHAPES=static makes it run static steps (step_runner.h)
+// where it would otherwise choose.
 std::string TestDevice();
 
 // The limits the fixture's server runs with (small attention bound so that

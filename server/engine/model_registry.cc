@@ -72,9 +72,10 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
         model->tokenizer->vocab_size(), " pieces but ", dir,
         "/config.json says vocab_size = ", model->config().vocab_size));
   }
-  model->scheduler = std::make_unique<Scheduler>(
-      model->checkpoint.model, model->tokenizer.get(), options.scheduler);
-  TINYLM_RETURN_IF_ERROR(model->scheduler->WarmUp());
+  TINYLM_ASSIGN_OR_RETURN(
+      model->scheduler,
+      Scheduler::Create(model->checkpoint.model, model->tokenizer.get(),
+                        options.scheduler));
   return model;
 }
 

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/engine/analysis.h"
-#include "server/engine/model_step.h"
+#include "server/engine/step_graph.h"
 
 namespace tinylm {
 namespace {
@@ -65,8 +65,10 @@ Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
     : model_(std::move(model)),
       tokenizer_(tokenizer),
       options_(options),
-      cache_(model_->config(), options.max_batch, model_->config().block_size,
-             ModelDevice(model_), ModelDtype(model_)),
+      // One slot more than sequences: the static steps' scratch slot.
+      cache_(model_->config(), options.max_batch + 1,
+             model_->config().block_size, ModelDevice(model_),
+             ModelDtype(model_)),
       queue_(options.max_queued) {
   for (int64_t slot = options.max_batch - 1; slot >= 0; --slot) {
     free_slots_.push_back(slot);
@@ -75,13 +77,39 @@ Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
 
 Scheduler::~Scheduler() { Shutdown(); }
 
-absl::Status Scheduler::WarmUp() {
-  return Guarded("warm-up", [&] {
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
+    Transformer model, const Tokenizer* tokenizer,
+    const SchedulerOptions& options) {
+  std::unique_ptr<Scheduler> scheduler(
+      new Scheduler(std::move(model), tokenizer, options));
+  const absl::Status status = scheduler->PrepareSteps();
+  if (!status.ok()) return status;
+  return scheduler;
+}
+
+absl::Status Scheduler::PrepareSteps() {
+  return Guarded("preparing the model steps", [&] {
     at::NoGradGuard no_grad;
+    const bool graphs =
+        options_.cuda_graphs && CudaGraphsAvailable(ModelDevice(model_));
+    const bool static_shapes =
+        options_.step_shapes == StepShapes::kStatic ||
+        (options_.step_shapes == StepShapes::kAuto && graphs);
+    if (static_shapes) {
+      runner_ = MakeStaticStepRunner(model_, cache_, graphs);
+      step_description_ =
+          graphs ? absl::StrCat("static shapes, CUDA graphs (decode step: ",
+                                runner_->decode_graph_kernels(), " kernels)")
+                 : "static shapes, eager";
+    } else {
+      runner_ = MakeDynamicStepRunner(model_, cache_);
+      step_description_ = "dynamic shapes, eager";
+    }
+    // One request's worth of work through every stage before serving.
     const std::vector<int64_t> tokens = {0, 0};
     const std::vector<int64_t> prompt = {0};
-    PrefillLogits(model_, cache_, {{&prompt, 0}});
-    const at::Tensor logits = DecodeLogits(model_, cache_, {{&tokens, 0}});
+    runner_->Prefill({{&prompt, 0}});
+    const at::Tensor logits = runner_->Decode({{&tokens, 0}});
     SampleTokens(logits, {SampleRow()}, 1);
   });
 }
@@ -178,8 +206,8 @@ void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
   }
   std::vector<SampledToken> sampled;
   const absl::Status status = Guarded("model step", [&] {
-    const at::Tensor logits = prefill ? PrefillLogits(model_, cache_, rows)
-                                      : DecodeLogits(model_, cache_, rows);
+    const at::Tensor logits =
+        prefill ? runner_->Prefill(rows) : runner_->Decode(rows);
     sampled = SampleTokens(logits, sample_rows, top_n);
   });
   for (size_t i = 0; i < seqs.size(); ++i) {

@@ -19,35 +19,48 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
 #include "models/tokenizer.h"
 #include "server/engine/request_queue.h"
+#include "server/engine/step_runner.h"
 #include "server/engine/text_assembler.h"
 
 namespace tinylm {
 
+// The shapes of the model steps (step_runner.h).
+enum class StepShapes {
+  kAuto,     // static where CUDA graphs can be captured, else dynamic
+  kDynamic,  // follow the batch
+  kStatic,   // all slots every step, prompts alone in bucket lengths
+};
+
 struct SchedulerOptions {
   int64_t max_batch = 16;    // KV cache slots = sequences per step
   int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
+  StepShapes step_shapes = StepShapes::kAuto;
+  bool cuda_graphs = true;   // capture static steps where possible
 };
 
 class Scheduler {
  public:
   // `tokenizer` must outlive the scheduler. Allocates the KV cache on the
-  // model's device; the thread starts with Start().
-  Scheduler(Transformer model, const Tokenizer* tokenizer,
-            const SchedulerOptions& options);
+  // model's device, prepares the model steps (capturing CUDA graphs where
+  // they are used) and runs one prefill and one decode step through them.
+  // The thread starts with Start().
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
+      Transformer model, const Tokenizer* tokenizer,
+      const SchedulerOptions& options);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // One prefill and one decode step through the cache, before serving.
-  absl::Status WarmUp();
   void Start();
 
   // Queues `job`; its events arrive on job->stream. Errors: see
@@ -59,9 +72,16 @@ class Scheduler {
   void Shutdown();
 
   int64_t max_batch() const { return options_.max_batch; }
+  // How the steps run, for the start-up log: e.g. "static shapes, CUDA
+  // graphs (decode step: 212 kernels)".
+  const std::string& step_description() const { return step_description_; }
 
  private:
   struct Sequence;
+
+  Scheduler(Transformer model, const Tokenizer* tokenizer,
+            const SchedulerOptions& options);
+  absl::Status PrepareSteps();
 
   void Loop();
   void Admit(std::vector<std::shared_ptr<Job>> jobs);
@@ -78,6 +98,8 @@ class Scheduler {
   const Tokenizer* tokenizer_;
   const SchedulerOptions options_;
   KvCache cache_;
+  std::unique_ptr<StepRunner> runner_;
+  std::string step_description_;
   RequestQueue queue_;
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
   std::vector<int64_t> free_slots_;                // scheduler thread only

@@ -1,8 +1,9 @@
-#include "server/engine/model_step.h"
-
+// The dynamic StepRunner (step_runner.h): shapes follow the batch.
 #include <algorithm>
 
 #include <ATen/ATen.h>
+
+#include "server/engine/step_runner.h"
 
 namespace tinylm {
 namespace {
@@ -13,10 +14,20 @@ std::vector<int64_t> Slots(const std::vector<StepRow>& rows) {
   return slots;
 }
 
-}  // namespace
+class DynamicStepRunner : public StepRunner {
+ public:
+  DynamicStepRunner(Transformer& model, KvCache& cache)
+      : model_(model), cache_(cache) {}
 
-at::Tensor PrefillLogits(Transformer& model, KvCache& cache,
-                         const std::vector<StepRow>& rows) {
+  at::Tensor Prefill(const std::vector<StepRow>& rows) override;
+  at::Tensor Decode(const std::vector<StepRow>& rows) override;
+
+ private:
+  Transformer& model_;
+  KvCache& cache_;
+};
+
+at::Tensor DynamicStepRunner::Prefill(const std::vector<StepRow>& rows) {
   const int64_t B = rows.size();
   int64_t T = 0;
   for (const StepRow& row : rows) T = std::max<int64_t>(T, row.tokens->size());
@@ -29,23 +40,22 @@ at::Tensor PrefillLogits(Transformer& model, KvCache& cache,
     std::copy(ids.begin(), ids.end(), tokens[b].data_ptr<int64_t>());
     last[b] = int64_t(ids.size()) - 1;
   }
-  const c10::Device device = cache.keys(0).device();
+  const c10::Device device = cache_.keys(0).device();
   ForwardInput input;
   input.tokens = tokens.to(device);
   input.positions = at::arange(T, input.tokens.options())
                         .unsqueeze(0)
                         .expand({B, T});
-  input.cache = &cache;
+  input.cache = &cache_;
   input.slots = Slots(rows);
   input.kv_length = T;
-  const at::Tensor logits = model->Forward(input).logits;  // [B, T, V]
+  const at::Tensor logits = model_->Forward(input).logits;  // [B, T, V]
   const at::Tensor rows_index = at::arange(B, input.tokens.options());
   const at::Tensor last_index = at::tensor(last, at::kLong).to(device);
   return logits.index({rows_index, last_index});  // [B, V]
 }
 
-at::Tensor DecodeLogits(Transformer& model, KvCache& cache,
-                        const std::vector<StepRow>& rows) {
+at::Tensor DynamicStepRunner::Decode(const std::vector<StepRow>& rows) {
   const int64_t B = rows.size();
   std::vector<int64_t> tokens(B), positions(B);
   int64_t kv_length = 0;
@@ -55,14 +65,21 @@ at::Tensor DecodeLogits(Transformer& model, KvCache& cache,
     positions[b] = int64_t(ids.size()) - 1;
     kv_length = std::max<int64_t>(kv_length, ids.size());
   }
-  const c10::Device device = cache.keys(0).device();
+  const c10::Device device = cache_.keys(0).device();
   ForwardInput input;
   input.tokens = at::tensor(tokens, at::kLong).view({B, 1}).to(device);
   input.positions = at::tensor(positions, at::kLong).view({B, 1}).to(device);
-  input.cache = &cache;
+  input.cache = &cache_;
   input.slots = Slots(rows);
   input.kv_length = kv_length;
-  return model->Forward(input).logits.select(1, 0);  // [B, V]
+  return model_->Forward(input).logits.select(1, 0);  // [B, V]
+}
+
+}  // namespace
+
+std::unique_ptr<StepRunner> MakeDynamicStepRunner(Transformer& model,
+                                                  KvCache& cache) {
+  return std::make_unique<DynamicStepRunner>(model, cache);
 }
 
 }  // namespace tinylm

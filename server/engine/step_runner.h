@@ -1,0 +1,70 @@
+// StepRunner: how the scheduler runs its model over the KV cache. Two
+// kinds of step produce next-token logits for a batch of sequences:
+//   Prefill  feeds each row's whole token list (its prompt) from position 0;
+//   Decode   feeds each row's last token at position len - 1 (all earlier
+//            positions are cached).
+// Each row sits in its own cache slot and attends only to its own positions.
+//
+// Two implementations:
+//   dynamic  shapes follow the batch: one forward over exactly the given
+//            rows, prompts right-padded to the longest. Least work; the
+//            default on CPU.
+//   static   fixed shapes: decode always runs all servable slots at once with
+//            every cached position in view (masked), and each prompt is
+//            prefilled alone, padded to a bucket length. Inputs live in
+//            preallocated buffers, so each step can be captured once as a
+//            CUDA graph (step_graph.h) and replayed. Fixed shapes also keep
+//            a row's arithmetic independent of what else is in the batch:
+//            the same kernels run whatever the batch, so greedy decoding in
+//            a batch reproduces decoding alone bit for bit, in bfloat16 too.
+//
+// All methods run on the scheduler thread and may throw c10::Error.
+#ifndef TINYLM_SERVER_ENGINE_STEP_RUNNER_H_
+#define TINYLM_SERVER_ENGINE_STEP_RUNNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "models/kv_cache.h"
+#include "models/model.h"
+
+namespace tinylm {
+
+struct StepRow {
+  const std::vector<int64_t>* tokens;  // the sequence so far
+  int64_t slot;                        // its KV cache slot
+};
+
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+
+  // Both return [B, V] float32 logits in row order: the next-token logits
+  // after each row's last token. The tensor stays valid across later steps.
+  virtual at::Tensor Prefill(const std::vector<StepRow>& rows) = 0;
+  virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
+
+  // Kernels launched per decode step when it is a CUDA graph, else 0.
+  virtual int64_t decode_graph_kernels() const { return 0; }
+};
+
+// `model` and `cache` must outlive the runner.
+std::unique_ptr<StepRunner> MakeDynamicStepRunner(Transformer& model,
+                                                  KvCache& cache);
+
+// The cache's last slot is the static runner's scratch space: the rows of
+// slots outside a decode batch write their keys and values there, so slots
+// 0 .. num_slots - 2 serve sequences.
+// Allocates the buffers and, when `capture_graphs` and the device allows
+// (step_graph.h), captures the decode step and one prefill step per bucket
+// length (powers of two from 16 up to the cache length).
+std::unique_ptr<StepRunner> MakeStaticStepRunner(Transformer& model,
+                                                 KvCache& cache,
+                                                 bool capture_graphs);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_ENGINE_STEP_RUNNER_H_
