@@ -153,6 +153,11 @@ torch::Tensor TransformerImpl::Run(const ForwardInput& input,
     at::Tensor* probs = attention ? &(*attention)[layer] : nullptr;
     x = h_[layer]->as<Block>()->forward(x, ctx, layer, probs);
   }
+  if (input.logits_at.defined()) {
+    const at::Tensor index =
+        input.logits_at.view({B, 1, 1}).expand({B, 1, x.size(-1)});
+    x = x.gather(1, index);  // [B, 1, C]
+  }
   return lm_head_->forward(ln_f_->forward(x));
 }
 

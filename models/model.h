@@ -54,10 +54,14 @@ struct ForwardInput {
   // LibTorch 2.x: fused attention kernels where no maps are requested
   // (training, the server's static steps); ignored on 1.x.
   bool fused_attention = false;
+  // [B] int64 on the device, optional: the one position t of each row whose
+  // logits are wanted (e.g. a padded prompt's last token); the output is
+  // then [B, 1, V] and the vocabulary projection skips the other positions.
+  torch::Tensor logits_at;
 };
 
 struct ForwardOutput {
-  torch::Tensor logits;  // [B, T, V], float32
+  torch::Tensor logits;  // [B, T, V] (or [B, 1, V], see logits_at), float32
   // When requested: n_layer tensors [B, H, T, L] of post-softmax weights,
   // L = T without a cache, kv_length with one; exactly zero where masked.
   std::vector<torch::Tensor> attention;

@@ -24,9 +24,10 @@ at::Tensor SignedSin(const at::Tensor& sin) {
 at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& cos,
                      const at::Tensor& signed_sin) {
   // rotate_half([x1, x2]) = [-x2, x1] = roll([x1, x2], half) * [-1, 1].
-  const at::Tensor x32 = x.to(at::kFloat);
-  const at::Tensor rolled = at::roll(x32, x.size(-1) / 2, -1);
-  return at::addcmul(x32 * cos, rolled, signed_sin).to(x.scalar_type());
+  // The float32 tables promote the products to float32, as if x were
+  // converted first, without a kernel for the conversion.
+  const at::Tensor rolled = at::roll(x, x.size(-1) / 2, -1);
+  return at::addcmul(x * cos, rolled, signed_sin).to(x.scalar_type());
 }
 
 }  // namespace tinylm

@@ -190,6 +190,17 @@ TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
   }
 }
 
+TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
+  KvCache cache = MakeCache();
+  auto steps = MakeStaticStepRunner(checkpoint_->model, cache,
+                                    /*capture_graphs=*/false);
+  const at::Tensor together = steps->Prefill(rows_);
+  for (size_t b = 0; b < rows_.size(); ++b) {
+    EXPECT_TRUE(at::equal(steps->Prefill({rows_[b]})[0], together[b]))
+        << "row " << b;
+  }
+}
+
 TEST_F(StepRunnerTest, StaticDecodeOfARowDoesNotDependOnTheOtherRows) {
   KvCache cache = MakeCache();
   auto steps = MakeStaticStepRunner(checkpoint_->model, cache,

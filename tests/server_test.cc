@@ -127,7 +127,8 @@ TEST_F(ServerTest, GreedyGenerateStreamsTokensThenASummary) {
   ASSERT_THAT(top.tokens(), SizeIs(1));
   ASSERT_FALSE(result.tokens.empty());
   EXPECT_EQ(result.tokens[0].id(), top.tokens(0).id());
-  EXPECT_NEAR(result.tokens[0].logprob(), top.tokens(0).logprob(), 1e-4);
+  EXPECT_NEAR(result.tokens[0].logprob(), top.tokens(0).logprob(),
+              LogprobTolerance());
 }
 
 TEST_F(ServerTest, AlternativesAreTheMostProbableTokens) {

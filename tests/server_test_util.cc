@@ -45,6 +45,14 @@ std::string TestDevice() {
   return env != nullptr && *env != '\0' ? env : "cpu";
 }
 
+double LogprobTolerance() {
+  const char* env = std::getenv("TINYLM_TEST_DTYPE");
+  const std::string dtype = env != nullptr ? env : "";
+  const bool bfloat16 = dtype == "bfloat16" ||
+                        (dtype.empty() && TestDevice().rfind("cuda", 0) == 0);
+  return bfloat16 ? 2e-2 : 1e-4;
+}
+
 void SetDeadline(grpc::ClientContext& context,
                  std::chrono::milliseconds timeout) {
   context.set_deadline(std::chrono::system_clock::now() + timeout);

@@ -34,6 +34,11 @@ struct GenerateResult {
 // where it would otherwise choose.
 std::string TestDevice();
 
+// How far two log-probabilities of one token may differ when computed by
+// different kernels (a generation step and an analysis forward): float32
+// agrees to 1e-4; bfloat16 (the CUDA default) rounds differently per kernel.
+double LogprobTolerance();
+
 // The limits the fixture's server runs with (small attention bound so that
 // a too-large request is easy to make).
 ServiceLimits TestLimits();

@@ -21,6 +21,7 @@ class DynamicStepRunner : public StepRunner {
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
+  std::string Describe() const override { return "dynamic shapes, eager"; }
 
  private:
   Transformer& model_;

@@ -95,16 +95,8 @@ absl::Status Scheduler::PrepareSteps() {
     const bool static_shapes =
         options_.step_shapes == StepShapes::kStatic ||
         (options_.step_shapes == StepShapes::kAuto && graphs);
-    if (static_shapes) {
-      runner_ = MakeStaticStepRunner(model_, cache_, graphs);
-      step_description_ =
-          graphs ? absl::StrCat("static shapes, CUDA graphs (decode step: ",
-                                runner_->decode_graph_kernels(), " kernels)")
-                 : "static shapes, eager";
-    } else {
-      runner_ = MakeDynamicStepRunner(model_, cache_);
-      step_description_ = "dynamic shapes, eager";
-    }
+    runner_ = static_shapes ? MakeStaticStepRunner(model_, cache_, graphs)
+                            : MakeDynamicStepRunner(model_, cache_);
     // One request's worth of work through every stage before serving.
     const std::vector<int64_t> tokens = {0, 0};
     const std::vector<int64_t> prompt = {0};

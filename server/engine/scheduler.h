@@ -72,9 +72,8 @@ class Scheduler {
   void Shutdown();
 
   int64_t max_batch() const { return options_.max_batch; }
-  // How the steps run, for the start-up log: e.g. "static shapes, CUDA
-  // graphs (decode step: 212 kernels)".
-  const std::string& step_description() const { return step_description_; }
+  // How the steps run, for the start-up log (StepRunner::Describe).
+  std::string step_description() const { return runner_->Describe(); }
 
  private:
   struct Sequence;
@@ -99,7 +98,6 @@ class Scheduler {
   const SchedulerOptions options_;
   KvCache cache_;
   std::unique_ptr<StepRunner> runner_;
-  std::string step_description_;
   RequestQueue queue_;
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
   std::vector<int64_t> free_slots_;                // scheduler thread only

@@ -2,11 +2,17 @@
 // buffers, each step a CapturedStep (a CUDA graph where available).
 #include <algorithm>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/engine/step_graph.h"
 #include "server/engine/step_runner.h"
 
@@ -14,6 +20,10 @@ namespace tinylm {
 namespace {
 
 constexpr int64_t kSmallestBucket = 16;
+// Prompts prefilled together, at most: every prefill step runs this many
+// rows (fewer only with fewer slots), so a burst of new requests costs a few
+// steps rather than one per request.
+constexpr int64_t kPrefillRows = 16;
 
 class StaticStepRunner : public StepRunner {
  public:
@@ -21,19 +31,19 @@ class StaticStepRunner : public StepRunner {
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
-  int64_t decode_graph_kernels() const override {
-    return decode_->kernel_count();
-  }
+  std::string Describe() const override;
 
  private:
-  // Logits [1, V] after one row's prompt, prefilled alone.
-  at::Tensor PrefillOne(const StepRow& row);
+  // Logits [n, V] after the prompts of rows[indices[0..n)], all in bucket
+  // `bucket`, n <= prefill_rows_, prefilled in one step.
+  at::Tensor PrefillGroup(const std::vector<StepRow>& rows,
+                          const std::vector<size_t>& indices, size_t bucket);
   // The smallest bucket that holds `length` tokens.
   size_t BucketFor(int64_t length) const;
 
   Transformer& model_;
   KvCache& cache_;
-  const int64_t num_slots_, max_len_;
+  const int64_t num_slots_, max_len_, prefill_rows_;
   GraphPool pool_;
 
   // Decode inputs, one upload per step: [4, S] int64 over the S servable
@@ -43,12 +53,16 @@ class StaticStepRunner : public StepRunner {
   // (first B entries): the slots of the requested rows in order.
   at::Tensor decode_host_, decode_inputs_;
   std::unique_ptr<CapturedStep> decode_;
+  double decode_ms_ = 0.0;  // measured at start-up
 
-  // Prefill inputs: [1 + max_len] int64, the slot and then the prompt,
-  // zero-padded. Padding writes keys past the prompt that the prompt's own
-  // tokens never see and decoding overwrites before it reads them.
+  // Prefill inputs, one upload per step: [P, 2 + max_len] int64, per row
+  // the slot to write (scratch for unused rows), the index of the prompt's
+  // last token, then the prompt, zero-padded. Padding writes keys past the
+  // prompt that the prompt's own tokens never see and decoding overwrites
+  // before it reads them. A row's prefill shape depends only on its own
+  // length (its bucket), never on the other prompts.
   at::Tensor prefill_host_, prefill_inputs_;
-  at::Tensor positions_;  // [1, max_len] int64 0..max_len-1 on the device
+  at::Tensor positions_;  // [P, max_len] int64, each row 0..max_len-1
   std::vector<int64_t> bucket_lengths_;
   std::vector<std::unique_ptr<CapturedStep>> prefill_;  // one per bucket
 };
@@ -59,15 +73,18 @@ StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
       cache_(cache),
       num_slots_(cache.num_slots() - 1),
       max_len_(cache.max_len()),
+      prefill_rows_(std::min(kPrefillRows, num_slots_)),
       pool_(cache.keys(0).device(), capture_graphs) {
+  TORCH_CHECK(num_slots_ > 0, "static steps need a cache of 2+ slots");
   const c10::Device device = cache.keys(0).device();
   const auto on_device = at::TensorOptions().dtype(at::kLong).device(device);
-  TORCH_CHECK(num_slots_ > 0, "static steps need a cache of 2+ slots");
   decode_host_ = at::zeros({4, num_slots_}, at::kLong);
   decode_inputs_ = at::zeros({4, num_slots_}, on_device);
-  prefill_host_ = at::zeros({1 + max_len_}, at::kLong);
-  prefill_inputs_ = at::zeros({1 + max_len_}, on_device);
-  positions_ = at::arange(max_len_, on_device).view({1, max_len_});
+  prefill_host_ = at::zeros({prefill_rows_, 2 + max_len_}, at::kLong);
+  prefill_inputs_ = at::zeros({prefill_rows_, 2 + max_len_}, on_device);
+  positions_ = at::arange(max_len_, on_device)
+                   .view({1, max_len_})
+                   .repeat({prefill_rows_, 1});
 
   std::vector<int64_t> every_slot(num_slots_);
   for (int64_t s = 0; s < num_slots_; ++s) every_slot[s] = s;
@@ -91,17 +108,38 @@ StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
     prefill_.push_back(std::make_unique<CapturedStep>(
         [this, T] {
           ForwardInput input;
-          input.tokens = prefill_inputs_.narrow(0, 1, T).view({1, T});
+          input.tokens = prefill_inputs_.narrow(1, 2, T);
           input.positions = positions_.narrow(1, 0, T);
           input.cache = &cache_;
-          input.slot_rows = prefill_inputs_.narrow(0, 0, 1);
+          input.slot_rows = prefill_inputs_.select(1, 0);
           input.kv_length = T;
           input.fused_attention = true;
-          return model_->Forward(input).logits;  // [1, T, V]
+          input.logits_at = prefill_inputs_.select(1, 1);
+          return model_->Forward(input).logits.select(1, 0);  // [P, V]
         },
         pool_));
     if (T == max_len_) break;
   }
+
+  // The decode step's own time, for the start-up log: before serving, so
+  // the writes (slot 0, position 0) land where a prefill will overwrite.
+  constexpr int kTimedSteps = 20;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kTimedSteps; ++i) decode_->Run();
+  decode_->Run().sum().item<float>();  // waits for the device
+  decode_ms_ = absl::ToDoubleMilliseconds(absl::Now() - start) /
+               (kTimedSteps + 1);
+}
+
+std::string StaticStepRunner::Describe() const {
+  return absl::StrFormat(
+      "static shapes, %s; decode step over %d slots: %s%.3f ms; "
+      "prefill: up to %d prompts per step, buckets of %s tokens",
+      pool_.capturing() ? "CUDA graphs" : "eager", num_slots_,
+      pool_.capturing()
+          ? absl::StrCat(decode_->kernel_count(), " kernels, ")
+          : "",
+      decode_ms_, prefill_rows_, absl::StrJoin(bucket_lengths_, "/"));
 }
 
 size_t StaticStepRunner::BucketFor(int64_t length) const {
@@ -112,26 +150,55 @@ size_t StaticStepRunner::BucketFor(int64_t length) const {
   return bucket;
 }
 
-at::Tensor StaticStepRunner::PrefillOne(const StepRow& row) {
-  const std::vector<int64_t>& ids = *row.tokens;
-  const int64_t n = ids.size();
-  const size_t bucket = BucketFor(n);
+at::Tensor StaticStepRunner::PrefillGroup(const std::vector<StepRow>& rows,
+                                          const std::vector<size_t>& indices,
+                                          size_t bucket) {
+  const int64_t width = 2 + max_len_;
+  const int64_t T = bucket_lengths_[bucket];
   int64_t* host = prefill_host_.data_ptr<int64_t>();
-  host[0] = row.slot;
-  std::copy(ids.begin(), ids.end(), host + 1);
-  std::fill(host + 1 + n, host + 1 + bucket_lengths_[bucket], 0);
+  for (int64_t r = 0; r < prefill_rows_; ++r) {
+    int64_t* row = host + r * width;
+    std::fill(row, row + 2 + T, 0);
+    row[0] = num_slots_;  // scratch, unless a prompt takes the row
+  }
+  for (size_t r = 0; r < indices.size(); ++r) {
+    const StepRow& step_row = rows[indices[r]];
+    const std::vector<int64_t>& ids = *step_row.tokens;
+    TORCH_CHECK(step_row.slot >= 0 && step_row.slot < num_slots_, "slot ",
+                step_row.slot, " of ", num_slots_);
+    int64_t* row = host + r * width;
+    row[0] = step_row.slot;
+    row[1] = int64_t(ids.size()) - 1;
+    std::copy(ids.begin(), ids.end(), row + 2);
+  }
   // From pageable memory the copy returns once the data is staged, so the
   // host buffer may be refilled right away.
   prefill_inputs_.copy_(prefill_host_, /*non_blocking=*/true);
   // Copied out: the next replay of any graph of the pool overwrites it.
-  return prefill_[bucket]->Run().select(1, n - 1).clone();  // [1, V]
+  return prefill_[bucket]->Run().narrow(0, 0, indices.size()).clone();
 }
 
 at::Tensor StaticStepRunner::Prefill(const std::vector<StepRow>& rows) {
-  std::vector<at::Tensor> logits;
-  logits.reserve(rows.size());
-  for (const StepRow& row : rows) logits.push_back(PrefillOne(row));
-  return at::cat(logits, 0);  // [B, V]
+  // Rows grouped by bucket, at most prefill_rows_ per step.
+  std::vector<std::vector<size_t>> by_bucket(bucket_lengths_.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    by_bucket[BucketFor(rows[i].tokens->size())].push_back(i);
+  }
+  std::vector<at::Tensor> logits(rows.size());
+  for (size_t bucket = 0; bucket < by_bucket.size(); ++bucket) {
+    const std::vector<size_t>& members = by_bucket[bucket];
+    for (size_t begin = 0; begin < members.size(); begin += prefill_rows_) {
+      const size_t end =
+          std::min(members.size(), begin + size_t(prefill_rows_));
+      const std::vector<size_t> group(members.begin() + begin,
+                                      members.begin() + end);
+      const at::Tensor out = PrefillGroup(rows, group, bucket);  // [n, V]
+      for (size_t r = 0; r < group.size(); ++r) {
+        logits[group[r]] = out.narrow(0, r, 1);
+      }
+    }
+  }
+  return at::cat(logits, 0);  // [B, V] in row order
 }
 
 at::Tensor StaticStepRunner::Decode(const std::vector<StepRow>& rows) {

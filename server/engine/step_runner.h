@@ -10,8 +10,9 @@
 //            rows, prompts right-padded to the longest. Least work; the
 //            default on CPU.
 //   static   fixed shapes: decode always runs all servable slots at once with
-//            every cached position in view (masked), and each prompt is
-//            prefilled alone, padded to a bucket length. Inputs live in
+//            every cached position in view (masked); prompts are padded to
+//            a bucket length and prefilled by bucket, in steps of a fixed
+//            number of rows (unused rows idle). Inputs live in
 //            preallocated buffers, so each step can be captured once as a
 //            CUDA graph (step_graph.h) and replayed. Fixed shapes also keep
 //            a row's arithmetic independent of what else is in the batch:
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -47,8 +49,8 @@ class StepRunner {
   virtual at::Tensor Prefill(const std::vector<StepRow>& rows) = 0;
   virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
 
-  // Kernels launched per decode step when it is a CUDA graph, else 0.
-  virtual int64_t decode_graph_kernels() const { return 0; }
+  // How the steps run, for the start-up log.
+  virtual std::string Describe() const = 0;
 };
 
 // `model` and `cache` must outlive the runner.
