@@ -72,8 +72,10 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
         model->tokenizer->vocab_size(), " pieces but ", dir,
         "/config.json says vocab_size = ", model->config().vocab_size));
   }
+  SchedulerOptions scheduler = options.scheduler;
+  if (options.metrics) scheduler.metrics = options.metrics(name);
   model->scheduler = std::make_unique<Scheduler>(
-      model->checkpoint.model, model->tokenizer.get(), options.scheduler);
+      model->checkpoint.model, model->tokenizer.get(), scheduler);
   TINYLM_RETURN_IF_ERROR(model->scheduler->WarmUp());
   return model;
 }

@@ -27,6 +27,7 @@
 #include "models/model.h"
 #include "models/tokenizer.h"
 #include "server/engine/request_queue.h"
+#include "server/engine/scheduler_metrics.h"
 #include "server/engine/text_assembler.h"
 
 namespace tinylm {
@@ -34,6 +35,7 @@ namespace tinylm {
 struct SchedulerOptions {
   int64_t max_batch = 16;    // KV cache slots = sequences per step
   int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
+  std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
 };
 
 class Scheduler {
@@ -59,6 +61,8 @@ class Scheduler {
   void Shutdown();
 
   int64_t max_batch() const { return options_.max_batch; }
+  // Requests waiting for a KV cache slot (any thread).
+  int64_t queued() const { return queue_.size(); }
 
  private:
   struct Sequence;
