@@ -104,9 +104,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
     if (!content.ok()) return content.status();
     const std::string token(absl::StripAsciiWhitespace(*content));
     if (token.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--auth_token_file=", security.auth_token_file,
-          ": the file holds no token"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_token_file=", security.auth_token_file,
+                       ": the file holds no token"));
     }
     factories.push_back(std::make_unique<BearerFactory>(token));
   }

@@ -15,15 +15,14 @@ constexpr char kRetryAfterPayload[] = "tinylm.dev/retry-after-ms";
 
 absl::Status WithRetryAfter(const absl::Status& status, absl::Duration delay) {
   const int64_t ms = absl::ToInt64Milliseconds(delay);
-  absl::Status out(status.code(), absl::StrCat(status.message(),
-                                               "; retry after ", ms, " ms"));
+  absl::Status out(status.code(),
+                   absl::StrCat(status.message(), "; retry after ", ms, " ms"));
   out.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(ms)));
   return out;
 }
 
 std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
-  const auto payload =
-      status.GetPayload(kRetryAfterPayload);
+  const auto payload = status.GetPayload(kRetryAfterPayload);
   int64_t ms = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms)) {
     return std::nullopt;
@@ -53,8 +52,7 @@ Admission::Admission(const std::vector<std::string>& models, int64_t limit,
   }
 }
 
-absl::StatusOr<Admission::Ticket> Admission::Acquire(
-    const std::string& model) {
+absl::StatusOr<Admission::Ticket> Admission::Acquire(const std::string& model) {
   auto it = in_flight_.find(model);
   if (it == in_flight_.end()) {
     return absl::NotFoundError(

@@ -51,8 +51,8 @@ CallRecord::CallRecord(grpc::CallbackServerContext* context, std::string rpc,
       peer_(context->peer()) {
   const std::optional<absl::string_view> sent =
       ClientMetadata(*context, kRequestIdKey);
-  request_id_ = sent && UsableRequestId(*sent) ? std::string(*sent)
-                                               : NewRequestId();
+  request_id_ =
+      sent && UsableRequestId(*sent) ? std::string(*sent) : NewRequestId();
   context_->AddInitialMetadata(kRequestIdKey, request_id_);
 }
 
@@ -96,8 +96,7 @@ void CallRecord::AddSummary(const Summary& summary) {
   generated_tokens_ += summary.generated.size();
   if (!summary.generated.empty()) {
     // A Compare reports its slowest model.
-    ttft_ms_ = std::max(ttft_ms_.value_or(0.0),
-                        summary.time_to_first_token_ms);
+    ttft_ms_ = std::max(ttft_ms_.value_or(0.0), summary.time_to_first_token_ms);
   }
 }
 

@@ -70,8 +70,8 @@ class CallRecord {
 
   // Records the end with `status`: trailing metadata (the request id, and
   // for a load refusal (admission.h) the retry hint as "retry-after-ms" and
-  // "grpc-retry-pushback-ms"), metrics, log line. Returns the status to finish the call with. Call once, before
-  // the call's Finish.
+  // "grpc-retry-pushback-ms"), metrics, log line. Returns the status to finish
+  // the call with. Call once, before the call's Finish.
   grpc::Status End(const absl::Status& status);
 
  private:
@@ -85,14 +85,14 @@ class CallRecord {
   std::string peer_;
 
   std::mutex mu_;
-  std::string model_;                           // guarded by mu_
-  std::vector<Admission::Ticket> tickets_;      // guarded by mu_
-  int64_t prompt_tokens_ = 0;                   // guarded by mu_
-  int64_t generated_tokens_ = 0;                // guarded by mu_
-  int64_t streamed_tokens_ = 0;                 // guarded by mu_
-  std::optional<absl::Time> first_streamed_;    // guarded by mu_
-  std::optional<double> ttft_ms_;               // guarded by mu_
-  bool ended_ = false;                          // guarded by mu_
+  std::string model_;                         // guarded by mu_
+  std::vector<Admission::Ticket> tickets_;    // guarded by mu_
+  int64_t prompt_tokens_ = 0;                 // guarded by mu_
+  int64_t generated_tokens_ = 0;              // guarded by mu_
+  int64_t streamed_tokens_ = 0;               // guarded by mu_
+  std::optional<absl::Time> first_streamed_;  // guarded by mu_
+  std::optional<double> ttft_ms_;             // guarded by mu_
+  bool ended_ = false;                        // guarded by mu_
 };
 
 }  // namespace tinylm

@@ -117,9 +117,8 @@ absl::Status CheckLimits(const ServerOptions& o) {
            InRange("max_batch", s.max_batch, 1, 4096),
            InRange("max_queued", s.max_queued, 1),
            InRange("max_streams_per_model", l.max_streams_per_model, 1),
-           InRange("retry_after_ms",
-                   absl::ToInt64Milliseconds(l.retry_after), 1,
-                   24 * 3600 * 1000),
+           InRange("retry_after_ms", absl::ToInt64Milliseconds(l.retry_after),
+                   1, 24 * 3600 * 1000),
            InRange("max_prompt_tokens", l.max_prompt_tokens, 1),
            InRange("max_prompt_bytes", l.max_prompt_bytes, 1),
            InRange("max_new_tokens", l.max_new_tokens, 1),
@@ -133,8 +132,7 @@ absl::Status CheckLimits(const ServerOptions& o) {
   if (l.max_attention_bytes >= o.max_send_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_attention_bytes=", l.max_attention_bytes,
-        " must stay below --max_send_message_bytes=",
-        o.max_send_message_bytes,
+        " must stay below --max_send_message_bytes=", o.max_send_message_bytes,
         " (the response also carries the tokens); raise that one too"));
   }
   return absl::OkStatus();
@@ -143,9 +141,9 @@ absl::Status CheckLimits(const ServerOptions& o) {
 absl::StatusOr<absl::Duration> DeadlineFromFlag() {
   const double seconds = absl::GetFlag(FLAGS_default_deadline_seconds);
   if (!(seconds >= 0 && seconds <= 7 * 24 * 3600)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--default_deadline_seconds=", seconds,
-        ": must be in [0, 604800] (0 = no deadline)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default_deadline_seconds=", seconds,
+                     ": must be in [0, 604800] (0 = no deadline)"));
   }
   return seconds == 0 ? absl::InfiniteDuration() : absl::Seconds(seconds);
 }
@@ -153,9 +151,9 @@ absl::StatusOr<absl::Duration> DeadlineFromFlag() {
 // The security flags: TLS files, and the token file.
 absl::Status ReadSecurity(ServerOptions& o) {
   TINYLM_ASSIGN_OR_RETURN(
-      o.tls, LoadTlsFiles(absl::GetFlag(FLAGS_tls_cert),
-                          absl::GetFlag(FLAGS_tls_key),
-                          absl::GetFlag(FLAGS_tls_client_ca)));
+      o.tls,
+      LoadTlsFiles(absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                   absl::GetFlag(FLAGS_tls_client_ca)));
   const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
   if (!token_file.empty()) {
     TINYLM_ASSIGN_OR_RETURN(o.auth_token, ReadTokenFile(token_file));

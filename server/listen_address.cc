@@ -23,8 +23,8 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view flag,
     return bad();  // an IPv6 address needs its brackets
   }
   out.host = std::string(host);
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &out.port) ||
-      out.port < 0 || out.port > 65535) {
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &out.port) || out.port < 0 ||
+      out.port > 65535) {
     return bad();
   }
   return out;

@@ -37,7 +37,8 @@ void ConfigureUsage() {
 bool Loopback(const std::string& listen) {
   return absl::StartsWith(listen, "127.") ||
          absl::StartsWith(listen, "localhost:") ||
-         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
+         absl::StartsWith(listen, "[::1]:") ||
+         absl::StartsWith(listen, "unix:");
 }
 
 }  // namespace
@@ -55,8 +56,7 @@ int main(int argc, char** argv) {
   tinylm::ParseServerFlags(argc, argv);
   const absl::StatusOr<tinylm::ServerOptions> options =
       tinylm::ServerOptionsFromFlags();
-  const absl::StatusOr<absl::Duration> grace =
-      tinylm::ShutdownGraceFromFlags();
+  const absl::StatusOr<absl::Duration> grace = tinylm::ShutdownGraceFromFlags();
   for (const absl::Status& status : {options.status(), grace.status()}) {
     if (!status.ok()) {
       std::cerr << "tinylm-server: " << status.message() << "\n";
@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cout << "tinylm-server: signal " << signal_number
-            << ", shutting down" << std::endl;
+  std::cout << "tinylm-server: signal " << signal_number << ", shutting down"
+            << std::endl;
   (*server)->Shutdown(*grace);
   return 0;
 }

@@ -28,8 +28,8 @@ using prometheus::Histogram;
 // CPU generation; batch sizes are the powers of two up to a large batch.
 const Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* buckets = new Histogram::BucketBoundaries{
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
-      0.5,   1,      2.5,   5,    10,    30,   60,   300};
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+      0.5,   1,      2.5,   5,    10,    30,   60,  300};
   return *buckets;
 }
 const Histogram::BucketBoundaries& TokenGapBuckets() {
@@ -99,16 +99,16 @@ struct ServerMetrics::Impl {
           .Name("tinylm_request_duration_seconds")
           .Help("Duration of TinyLM calls, from arrival to status")
           .Register(registry);
-  Family<Counter>& tokens =
-      BuildCounter()
-          .Name("tinylm_generated_tokens_total")
-          .Help("Tokens generated (every request kind)")
-          .Register(registry);
+  Family<Counter>& tokens = BuildCounter()
+                                .Name("tinylm_generated_tokens_total")
+                                .Help("Tokens generated (every request kind)")
+                                .Register(registry);
   Family<Histogram>& ttft =
       BuildHistogram()
           .Name("tinylm_time_to_first_token_seconds")
-          .Help("From a request's arrival (queueing included) to its first "
-                "generated token")
+          .Help(
+              "From a request's arrival (queueing included) to its first "
+              "generated token")
           .Register(registry);
   Family<Histogram>& token_gap =
       BuildHistogram()
@@ -118,30 +118,29 @@ struct ServerMetrics::Impl {
   Family<Histogram>& batch =
       BuildHistogram()
           .Name("tinylm_batch_size")
-          .Help("Sequences per batched forward pass (phase: prefill of "
-                "newcomers, or decode step)")
+          .Help(
+              "Sequences per batched forward pass (phase: prefill of "
+              "newcomers, or decode step)")
           .Register(registry);
-  Family<Gauge>& queued =
-      BuildGauge()
-          .Name("tinylm_queue_depth")
-          .Help("Requests waiting for a KV cache slot")
-          .Register(registry);
+  Family<Gauge>& queued = BuildGauge()
+                              .Name("tinylm_queue_depth")
+                              .Help("Requests waiting for a KV cache slot")
+                              .Register(registry);
   Family<Gauge>& in_flight =
       BuildGauge()
           .Name("tinylm_streams_in_flight")
-          .Help("Calls in flight per model (queued, running, or still "
-                "sending), bounded by --max_streams_per_model")
+          .Help(
+              "Calls in flight per model (queued, running, or still "
+              "sending), bounded by --max_streams_per_model")
           .Register(registry);
-  Family<Gauge>& slots_used =
-      BuildGauge()
-          .Name("tinylm_kv_cache_slots_used")
-          .Help("KV cache slots holding a sequence")
-          .Register(registry);
-  Family<Gauge>& slots =
-      BuildGauge()
-          .Name("tinylm_kv_cache_slots")
-          .Help("KV cache slots (--max_batch)")
-          .Register(registry);
+  Family<Gauge>& slots_used = BuildGauge()
+                                  .Name("tinylm_kv_cache_slots_used")
+                                  .Help("KV cache slots holding a sequence")
+                                  .Register(registry);
+  Family<Gauge>& slots = BuildGauge()
+                             .Name("tinylm_kv_cache_slots")
+                             .Help("KV cache slots (--max_batch)")
+                             .Register(registry);
   Family<Gauge>& resident =
       BuildGauge()
           .Name("process_resident_memory_bytes")

@@ -32,8 +32,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   auto impl = std::make_unique<Impl>();
   httplib::Server& http = impl->http;
   http.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
-  http.Get("/metrics", [render = std::move(render)](
-                           const httplib::Request&, httplib::Response& res) {
+  http.Get("/metrics", [render = std::move(render)](const httplib::Request&,
+                                                    httplib::Response& res) {
     res.set_content(render(), kContentType);
   });
   int port = address.port;

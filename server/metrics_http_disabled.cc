@@ -1,7 +1,7 @@
 // MetricsEndpoint for builds without cpp-httplib and prometheus-cpp.
-#include "server/metrics_http.h"
-
 #include <utility>
+
+#include "server/metrics_http.h"
 
 namespace tinylm {
 

@@ -38,8 +38,8 @@ absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name) {
   if (name == "json") return LogFormat::kJson;
   if (name == "text") return LogFormat::kText;
   if (name == "off") return LogFormat::kOff;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--log_requests=", name, ": expected json, text or off"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--log_requests=", name, ": expected json, text or off"));
 }
 
 std::string FormatJson(const RequestLogEntry& e) {
@@ -65,8 +65,8 @@ std::string FormatText(const RequestLogEntry& e) {
       Timestamp(e.time), " request_id=", TextValue(e.request_id),
       " rpc=", e.rpc, " model=", TextValue(e.model), " code=", e.code,
       " prompt_tokens=", e.prompt_tokens,
-      " generated_tokens=", e.generated_tokens, " ttft_ms=",
-      e.ttft_ms ? absl::StrFormat("%.3f", *e.ttft_ms) : "-",
+      " generated_tokens=", e.generated_tokens,
+      " ttft_ms=", e.ttft_ms ? absl::StrFormat("%.3f", *e.ttft_ms) : "-",
       absl::StrFormat(" total_ms=%.3f", e.total_ms),
       " peer=", TextValue(e.peer));
   if (!e.error.empty()) {

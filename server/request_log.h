@@ -22,13 +22,13 @@ enum class LogFormat { kOff, kJson, kText };
 absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name);
 
 struct RequestLogEntry {
-  absl::Time time;         // when the call ended
+  absl::Time time;  // when the call ended
   std::string request_id;
-  std::string rpc;         // "Generate", "TopK", ...
-  std::string model;       // comma-separated for Compare; "" when unknown
-  std::string code;        // gRPC status code name, e.g. "OK"
-  std::string error;       // the status message when not OK
-  std::string peer;        // the client's address
+  std::string rpc;               // "Generate", "TopK", ...
+  std::string model;             // comma-separated for Compare; "" when unknown
+  std::string code;              // gRPC status code name, e.g. "OK"
+  std::string error;             // the status message when not OK
+  std::string peer;              // the client's address
   int64_t prompt_tokens = 0;     // summed over a Compare's models
   int64_t generated_tokens = 0;  // likewise
   std::optional<double> ttft_ms;  // arrival to first token, when one came

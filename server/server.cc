@@ -70,8 +70,8 @@ absl::StatusOr<std::unique_ptr<TinyLmServer>> TinyLmServer::Start(
   ServiceHooks hooks;
   hooks.auth = server->auth_.get();
   hooks.observers = {server->metrics_.get(), server->log_.get()};
-  server->service_ = std::make_unique<TinyLmService>(
-      server->registry_.get(), options.limits, hooks);
+  server->service_ = std::make_unique<TinyLmService>(server->registry_.get(),
+                                                     options.limits, hooks);
 
   if (server->metrics_ != nullptr) {
     TinyLmServer* self = server.get();

@@ -40,9 +40,9 @@ struct ServerOptions {
   // gRPC's bounds on one message, every service.
   int64_t max_receive_message_bytes = 4 << 20;
   int64_t max_send_message_bytes = 4 << 20;
-  TlsPem tls;                  // empty cert_chain: plaintext
-  std::string auth_token;      // empty: TinyLM calls need no token
-  std::string metrics_listen;  // HOST:PORT of /metrics; empty: none
+  TlsPem tls;                              // empty cert_chain: plaintext
+  std::string auth_token;                  // empty: TinyLM calls need no token
+  std::string metrics_listen;              // HOST:PORT of /metrics; empty: none
   LogFormat log_format = LogFormat::kOff;  // one line per call
   std::ostream* log_stream = &std::cerr;   // outlives the server
 };

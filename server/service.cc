@@ -89,7 +89,8 @@ TinyLmService::Call TinyLmService::Begin(grpc::CallbackServerContext* context,
   Call call;
   call.record = std::make_shared<CallRecord>(context, rpc, hooks_.observers);
   if (hooks_.auth != nullptr) {
-    call.allowed = hooks_.auth->Check(ClientMetadata(*context, "authorization"));
+    call.allowed =
+        hooks_.auth->Check(ClientMetadata(*context, "authorization"));
   }
   return call;
 }
@@ -129,8 +130,7 @@ TinyLmService::Submit(std::vector<ValidRequest> requests, CallRecord& call) {
     if (status.code() == absl::StatusCode::kResourceExhausted) {
       status = WithRetryAfter(
           absl::ResourceExhaustedError(absl::StrCat(
-              "model \"", model, "\": ", status.message(),
-              " (--max_queued)")),
+              "model \"", model, "\": ", status.message(), " (--max_queued)")),
           limits_.retry_after);
     }
     if (!status.ok()) return refuse(status);
@@ -232,8 +232,7 @@ grpc::ServerUnaryReactor* TinyLmService::Compare(
         record.SetModel(absl::StrJoin(names, ","));
         const uint64_t seed = valid.front().request.sampling.seed;
         Plan<Out> plan;
-        TINYLM_ASSIGN_OR_RETURN(plan.streams,
-                                Submit(std::move(valid), record));
+        TINYLM_ASSIGN_OR_RETURN(plan.streams, Submit(std::move(valid), record));
         plan.fill = [models, seed](const std::vector<Summary>& s, Out& out) {
           out.set_seed(seed);
           for (size_t i = 0; i < models.size(); ++i) {

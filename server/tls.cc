@@ -28,8 +28,8 @@ using Bio = std::unique_ptr<BIO, BioFree>;
 
 absl::Status Bad(const char* flag, const std::string& path,
                  const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", path, ": ",
-                                                 why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", path, ": ", why));
 }
 
 absl::StatusOr<std::string> ReadFile(const char* flag,

@@ -33,8 +33,7 @@ void RemoveScratch() {
 const std::string& OpsScratch() {
   static const std::string* dir = [] {
     std::string pattern =
-        (std::filesystem::temp_directory_path() / "tinylm_ops.XXXXXX")
-            .string();
+        (std::filesystem::temp_directory_path() / "tinylm_ops.XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) std::abort();
     std::atexit(RemoveScratch);
     return new std::string(pattern);

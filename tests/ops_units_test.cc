@@ -1,11 +1,11 @@
 // Units of the operations layer: admission counting, the bearer token
 // check, request-log formats, listen addresses, and the metrics text.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -60,9 +60,8 @@ TEST(AdmissionTest, MovedTicketsReleaseOnce) {
 TEST(AdmissionTest, OnlyMarkedStatusesCarryARetryHint) {
   EXPECT_FALSE(RetryAfter(absl::ResourceExhaustedError("too big")));
   EXPECT_FALSE(RetryAfter(absl::OkStatus()));
-  const absl::Status marked =
-      WithRetryAfter(absl::ResourceExhaustedError("queue full"),
-                     absl::Seconds(2));
+  const absl::Status marked = WithRetryAfter(
+      absl::ResourceExhaustedError("queue full"), absl::Seconds(2));
   EXPECT_EQ(marked.message(), "queue full; retry after 2000 ms");
   EXPECT_EQ(RetryAfter(marked), absl::Seconds(2));
 }

@@ -1,10 +1,10 @@
 // Limits, backpressure, default deadline, request ids and the request log,
 // through in-process servers configured for each case.
-#include <sstream>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
 
 #include "nlohmann/json.hpp"
 #include "tests/ops_test_util.h"
@@ -12,10 +12,10 @@
 namespace tinylm {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Pair;
-using ::testing::Contains;
 
 std::unique_ptr<TinyLmServer> Start(ServerOptions options) {
   auto server = StartOpsServer(std::move(options));
@@ -24,8 +24,8 @@ std::unique_ptr<TinyLmServer> Start(ServerOptions options) {
 }
 
 std::unique_ptr<v1::TinyLM::Stub> Stub(const TinyLmServer& server) {
-  return v1::TinyLM::NewStub(grpc::CreateChannel(
-      Address(server), grpc::InsecureChannelCredentials()));
+  return v1::TinyLM::NewStub(
+      grpc::CreateChannel(Address(server), grpc::InsecureChannelCredentials()));
 }
 
 TEST(LimitsTest, PromptTokensOverTheLimitAreRefused) {
@@ -72,8 +72,7 @@ TEST(LimitsTest, RefusalForLoadCarriesARetryHint) {
   SetTestDeadline(generate);
   const grpc::Status status = GenerateAll(*stub, generate, SmallGenerate());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(status.error_message(),
-              HasSubstr("--max_streams_per_model)"));
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_streams_per_model)"));
   EXPECT_THAT(status.error_message(), HasSubstr("retry after 250 ms"));
   EXPECT_THAT(Trailers(generate), Contains(Pair("retry-after-ms", "250")));
   EXPECT_THAT(Trailers(generate),
@@ -112,9 +111,9 @@ TEST(LimitsTest, SizeLimitHasNoRetryHint) {
   grpc::ClientContext context;
   SetTestDeadline(context);
   v1::AttentionMapsResponse response;
-  EXPECT_EQ(Stub(*server)->AttentionMaps(&context, request, &response)
-                .error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(
+      Stub(*server)->AttentionMaps(&context, request, &response).error_code(),
+      grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(Trailers(context).count("retry-after-ms"), 0u);
   EXPECT_EQ(Trailers(context).count("grpc-retry-pushback-ms"), 0u);
 }

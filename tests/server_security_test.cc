@@ -1,12 +1,12 @@
 // TLS, mutual TLS and the bearer token, end to end over loopback: servers
 // started with the certificates of tests/tls/make_test_certs.sh, clients
 // made by the CLI's own channel code (client/channel.h).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "client/channel.h"
 #include "client/health_check.h"
@@ -22,8 +22,8 @@ constexpr char kToken[] = "s3cret-token_for.tests";
 
 std::shared_ptr<grpc::Channel> Channel(const TinyLmServer& server,
                                        const ChannelSecurity& security) {
-  auto channel = MakeClientChannel(Address(server), security,
-                                   grpc::ChannelArguments());
+  auto channel =
+      MakeClientChannel(Address(server), security, grpc::ChannelArguments());
   EXPECT_TRUE(channel.ok()) << channel.status();
   return channel.ok() ? *channel : nullptr;
 }
@@ -226,9 +226,8 @@ TEST_F(TlsTokenTest, HealthNeedsNoToken) {
 class MutualTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<TlsPem> tls =
-        LoadTlsFiles(CertPath("server.pem"), CertPath("server.key"),
-                     CertPath("ca.pem"));
+    absl::StatusOr<TlsPem> tls = LoadTlsFiles(
+        CertPath("server.pem"), CertPath("server.key"), CertPath("ca.pem"));
     ASSERT_TRUE(tls.ok()) << tls.status();
     ServerOptions options;
     options.tls = *tls;
