@@ -186,7 +186,10 @@ std::vector<char*> ParseServerFlags(int argc, char** argv) {
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   ServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
-  if (!absl::StartsWith(o.listen, "unix:")) {  // gRPC also serves sockets
+  // gRPC also listens on Unix (and abstract) sockets and vsock; their
+  // addresses are left to it.
+  if (!absl::StartsWith(o.listen, "unix") &&
+      !absl::StartsWith(o.listen, "vsock:")) {
     TINYLM_RETURN_IF_ERROR(ParseListenAddress("listen", o.listen).status());
   }
   RegistryOptions& registry = o.registry;

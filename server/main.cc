@@ -38,7 +38,7 @@ bool Loopback(const std::string& listen) {
   return absl::StartsWith(listen, "127.") ||
          absl::StartsWith(listen, "localhost:") ||
          absl::StartsWith(listen, "[::1]:") ||
-         absl::StartsWith(listen, "unix:");
+         absl::StartsWith(listen, "unix");
 }
 
 }  // namespace
