@@ -23,6 +23,21 @@ ABSL_FLAG(bool, json, false,
           "attention: also a JSON file of the matrices)");
 ABSL_FLAG(int32_t, width, 0, "table width in columns (0 = the terminal's)");
 
+ABSL_FLAG(bool, tls, false,
+          "connect with TLS, verifying the server against the system's CA "
+          "certificates (implied by the other --tls_* flags)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates that verify the server (TLS)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for servers that require one (mTLS; "
+          "with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "name the server's certificate must carry, when it differs from "
+          "--server's host");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding the server's bearer token, sent with every call");
+
 ABSL_FLAG(uint32_t, max_new_tokens, 0,
           "tokens to generate (0 = server default: 64 for generate, 32 for "
           "compare, capped by the context)");
@@ -153,6 +168,12 @@ absl::StatusOr<CliOptions> OptionsFromFlags() {
         parsed == absl::ZeroDuration() ? absl::InfiniteDuration() : parsed;
   }
   o.json = absl::GetFlag(FLAGS_json);
+  o.security.tls = absl::GetFlag(FLAGS_tls);
+  o.security.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  o.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  o.security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.security.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  o.security.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   o.width = absl::GetFlag(FLAGS_width);
   if (o.width < 0) return BadFlag("width", absl::StrCat(o.width), ">= 0");
 
@@ -193,6 +214,10 @@ const char* UsageText() {
 
 Usage: tinylm [--server=HOST:PORT] [--model=NAME] [flags] SUBCOMMAND [ARGS]
 
+A server with TLS needs --tls_ca (or --tls for the system's CA certificates),
+one that requires client certificates also --tls_cert and --tls_key, one with
+a bearer token --auth_token_file.
+
 Subcommands:
   generate PROMPT    stream a continuation as it is generated (Ctrl-C stops it)
   topk PROMPT        the --k (5) most probable next tokens, as "p:0.33, 町"
@@ -218,6 +243,7 @@ Exit codes:
   6    server busy or a size limit reached (e.g. attention of a long prompt:
        try fewer --layers, --head, or --fp16)
   7    health: not SERVING
+  8    the server refused the credentials (--auth_token_file)
   130  cancelled with Ctrl-C
 )";
 }

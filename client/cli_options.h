@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 
 namespace tinylm {
 
@@ -36,6 +37,7 @@ struct CliOptions {
   std::optional<absl::Duration> timeout;
   bool json = false;
   int width = 0;  // of tables; 0 = the terminal's
+  ChannelSecurity security;  // TLS and bearer token
 
   // generate (sampling also for compare and attention's continuation).
   uint32_t max_new_tokens = 0;

@@ -23,6 +23,8 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitNotServing;
     case absl::StatusCode::kCancelled:
       return kExitInterrupted;
+    case absl::StatusCode::kUnauthenticated:
+      return kExitUnauthenticated;
     default:
       return kExitError;
   }
@@ -54,6 +56,12 @@ absl::Status FromRpc(const grpc::Status& status, const std::string& server,
                              "help)"));
     case grpc::StatusCode::CANCELLED:
       return absl::Status(code, absl::StrCat("cancelled: ", details));
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return absl::Status(
+          code, absl::StrCat("the server at ", server,
+                             " refused the credentials (--auth_token_file "
+                             "gives the token): ",
+                             details));
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return absl::Status(code, absl::StrCat("over a server limit: ", details));
     case grpc::StatusCode::UNIMPLEMENTED:

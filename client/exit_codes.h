@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitTimeout = 5,          // no answer within --timeout
   kExitBusy = 6,             // the server's queue or a size limit was full
   kExitNotServing = 7,       // health: the server or model is not SERVING
+  kExitUnauthenticated = 8,  // the server refused the credentials
   kExitInterrupted = 130,    // Ctrl-C cancelled the call
 };
 

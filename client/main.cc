@@ -41,7 +41,13 @@ int main(int argc, char** argv) {
     tinylm::CommandContext context;
     context.options = *options;
     context.args.assign(positional.begin() + 2, positional.end());
-    context.channel = tinylm::MakeChannel(context.options.server);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        tinylm::MakeChannel(context.options);
+    if (!channel.ok()) {
+      std::cerr << "tinylm: " << channel.status().message() << "\n";
+      return tinylm::kExitInvalidArgument;
+    }
+    context.channel = *std::move(channel);
     context.stub = tinylm::v1::TinyLM::NewStub(context.channel);
     const absl::Status status = command.run(context);
     if (status.ok()) return tinylm::kExitOk;

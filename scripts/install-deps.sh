@@ -9,7 +9,9 @@ PACKAGES=(
   libtorch-dev                       # LibTorch 1.13, CPU
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsentencepiece-dev sentencepiece
-  libabsl-dev nlohmann-json3-dev libssl-dev
+  libabsl-dev nlohmann-json3-dev libssl-dev openssl
+  prometheus-cpp-dev libcpp-httplib-dev  # /metrics (prometheus-cpp core, HTTP)
+  prometheus                         # promtool validates the metrics text
   libcairo2-dev fonts-noto-cjk       # heatmaps and plots, Japanese labels
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy python3-torch
@@ -21,6 +23,15 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  # Only tools are wanted: no package may start its service (the prometheus
+  # package would start a Prometheus server on port 9090). policy-rc.d
+  # tells invoke-rc.d so; one already present is left alone.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -3,44 +3,49 @@
 #include <utility>
 
 #include "server/convert.h"
-#include "server/grpc_status.h"
 #include "server/wire.h"
+#include "server/write_pump.h"
 
 namespace tinylm {
 namespace {
 
 class FailedWriteReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit FailedWriteReactor(const absl::Status& status) {
-    Finish(ToGrpcStatus(status));
-  }
+  explicit FailedWriteReactor(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedWriter(
-    const absl::Status& status) {
+    const grpc::Status& status) {
   return new FailedWriteReactor(status);
 }
 
 // ---------------------------------------------------------- GenerateReactor
 
 GenerateReactor* GenerateReactor::Start(
-    std::shared_ptr<GenerationStream> stream, const Tokenizer* tokenizer) {
+    std::shared_ptr<GenerationStream> stream, const Tokenizer* tokenizer,
+    std::shared_ptr<CallRecord> call, WritePump* pump) {
   std::shared_ptr<GenerateReactor> reactor(
-      new GenerateReactor(std::move(stream), tokenizer));
+      new GenerateReactor(std::move(stream), tokenizer, std::move(call)));
   reactor->self_ = reactor;
   std::weak_ptr<GenerateReactor> weak = reactor;
-  reactor->stream_->SetWakeup([weak] {
-    if (auto r = weak.lock()) r->Pump();
+  // The wake-up runs on the scheduler thread: it only hands over.
+  reactor->stream_->SetWakeup([weak, pump] {
+    pump->Post([weak] {
+      if (auto r = weak.lock()) r->Pump();
+    });
   });
   return reactor.get();
 }
 
 GenerateReactor::GenerateReactor(std::shared_ptr<GenerationStream> stream,
-                                 const Tokenizer* tokenizer)
-    : stream_(std::move(stream)), tokenizer_(tokenizer) {}
+                                 const Tokenizer* tokenizer,
+                                 std::shared_ptr<CallRecord> call)
+    : stream_(std::move(stream)),
+      tokenizer_(tokenizer),
+      call_(std::move(call)) {}
 
 void GenerateReactor::Pump() {
   StreamEvent event;
@@ -48,6 +53,7 @@ void GenerateReactor::Pump() {
   response_.Clear();
   switch (event.kind) {
     case StreamEvent::Kind::kToken:
+      call_->CountStreamedToken();
       FillToken(event.token, *tokenizer_, response_.mutable_token());
       SerializeResponse(response_, &bytes_);
       StartWrite(&bytes_);
@@ -55,11 +61,13 @@ void GenerateReactor::Pump() {
     case StreamEvent::Kind::kDone:
       FillSummary(event.summary, response_.mutable_summary());
       SerializeResponse(response_, &bytes_);
-      StartWriteAndFinish(&bytes_, grpc::WriteOptions(), grpc::Status::OK);
+      call_->AddSummary(event.summary);
+      StartWriteAndFinish(&bytes_, grpc::WriteOptions(),
+                          call_->End(absl::OkStatus()));
       return;
     case StreamEvent::Kind::kError:
       // The write slot stays taken: nothing follows the last event.
-      Finish(ToGrpcStatus(event.status));
+      Finish(call_->End(event.status));
       return;
   }
 }
@@ -81,9 +89,10 @@ void GenerateReactor::OnDone() {
 // ----------------------------------------------------------- CollectReactor
 
 CollectReactor* CollectReactor::Start(
-    std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond) {
-  std::shared_ptr<CollectReactor> reactor(
-      new CollectReactor(std::move(streams), std::move(respond)));
+    std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond,
+    std::shared_ptr<CallRecord> call) {
+  std::shared_ptr<CollectReactor> reactor(new CollectReactor(
+      std::move(streams), std::move(respond), std::move(call)));
   reactor->self_ = reactor;
   std::weak_ptr<CollectReactor> weak = reactor;
   for (size_t i = 0; i < reactor->streams_.size(); ++i) {
@@ -95,9 +104,11 @@ CollectReactor* CollectReactor::Start(
 }
 
 CollectReactor::CollectReactor(
-    std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond)
+    std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond,
+    std::shared_ptr<CallRecord> call)
     : streams_(std::move(streams)),
       respond_(std::move(respond)),
+      call_(std::move(call)),
       summaries_(streams_.size()),
       errors_(streams_.size()),
       remaining_(streams_.size()) {}
@@ -118,9 +129,10 @@ void CollectReactor::OnEvent(size_t index) {
 
 void CollectReactor::Complete() {
   for (const absl::Status& error : errors_) {
-    if (!error.ok()) return Finish(ToGrpcStatus(error));
+    if (!error.ok()) return Finish(call_->End(error));
   }
-  Finish(ToGrpcStatus(respond_(summaries_)));
+  for (const Summary& summary : summaries_) call_->AddSummary(summary);
+  Finish(call_->End(respond_(summaries_)));
 }
 
 void CollectReactor::OnCancel() {

@@ -5,15 +5,21 @@
 // Health service names: "" (the whole server), "tinylm.v1.TinyLM", and one
 // per model: "tinylm.v1.TinyLM/<model name>". All are SERVING once every
 // model is loaded and warmed up, NOT_SERVING from the start of shutdown.
+// With a bearer token, only TinyLM calls need it: health checks (load
+// balancers, orchestrators) and reflection stay open.
 #ifndef TINYLM_SERVER_SERVER_H_
 #define TINYLM_SERVER_SERVER_H_
 
+#include <cstdint>
+#include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/engine/model_registry.h"
+#include "server/request_log.h"
+#include "server/tls.h"
 #include "server/validate.h"
 
 namespace grpc {
@@ -22,12 +28,23 @@ class Server;
 
 namespace tinylm {
 
+class BearerAuth;
+class MetricsEndpoint;
+class ServerMetrics;
 class TinyLmService;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
   RegistryOptions registry;
   ServiceLimits limits;
+  // gRPC's bounds on one message, every service.
+  int64_t max_receive_message_bytes = 4 << 20;
+  int64_t max_send_message_bytes = 4 << 20;
+  TlsPem tls;                              // empty cert_chain: plaintext
+  std::string auth_token;                  // empty: TinyLM calls need no token
+  std::string metrics_listen;              // HOST:PORT of /metrics; empty: none
+  LogFormat log_format = LogFormat::kOff;  // one line per call
+  std::ostream* log_stream = &std::cerr;   // outlives the server
 };
 
 // The health service name of a model.
@@ -40,6 +57,7 @@ class TinyLmServer {
   ~TinyLmServer();
 
   int port() const { return port_; }
+  int metrics_port() const;  // 0 without a metrics endpoint
   const ModelRegistry& registry() const { return *registry_; }
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls run
@@ -48,10 +66,17 @@ class TinyLmServer {
 
  private:
   TinyLmServer() = default;
+  std::string RenderMetrics() const;
 
+  // Declared in dependency order: later members use earlier ones, and are
+  // destroyed first.
+  std::unique_ptr<ServerMetrics> metrics_;  // null: no metrics
   std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<BearerAuth> auth_;
+  std::unique_ptr<RequestLog> log_;
   std::unique_ptr<TinyLmService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   int port_ = 0;
   bool stopped_ = false;
 };

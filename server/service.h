@@ -5,10 +5,15 @@
 #ifndef TINYLM_SERVER_SERVICE_H_
 #define TINYLM_SERVER_SERVICE_H_
 
+#include <memory>
 #include <vector>
 
+#include "server/admission.h"
+#include "server/auth.h"
+#include "server/call_record.h"
 #include "server/engine/model_registry.h"
 #include "server/validate.h"
+#include "server/write_pump.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
 namespace tinylm {
@@ -24,11 +29,22 @@ using TinyLmRawService = v1::TinyLM::WithRawCallbackMethod_Generate<
                         v1::TinyLM::WithRawCallbackMethod_ListModels<
                             v1::TinyLM::Service>>>>>>>;
 
+// What the service checks and reports besides the requests themselves.
+struct ServiceHooks {
+  const BearerAuth* auth = nullptr;  // null: calls need no token
+  CallObservers observers;           // metrics and request log
+};
+
 class TinyLmService final : public TinyLmRawService {
  public:
-  // `registry` outlives the service.
-  TinyLmService(ModelRegistry* registry, const ServiceLimits& limits)
-      : registry_(registry), limits_(limits) {}
+  // `registry` and what `hooks` point to outlive the service.
+  TinyLmService(ModelRegistry* registry, const ServiceLimits& limits,
+                const ServiceHooks& hooks = {});
+
+  // Calls in flight on `model` (see admission.h).
+  int64_t InFlight(const std::string& model) const {
+    return admission_.InFlight(model);
+  }
 
   using Raw = grpc::ByteBuffer;
   grpc::ServerWriteReactor<Raw>* Generate(grpc::CallbackServerContext* context,
@@ -51,8 +67,23 @@ class TinyLmService final : public TinyLmRawService {
                                        Raw* response) override;
 
  private:
+  // A call's record and whether it may proceed (authentication).
+  struct Call {
+    std::shared_ptr<CallRecord> record;
+    absl::Status allowed;
+  };
+  Call Begin(grpc::CallbackServerContext* context, const char* rpc);
+  absl::Time Deadline(const grpc::CallbackServerContext* context) const;
+  // Admits and queues every request, or none (see SubmitAll in .cc).
+  absl::StatusOr<std::vector<std::shared_ptr<GenerationStream>>> Submit(
+      std::vector<ValidRequest> requests, CallRecord& call);
+
   ModelRegistry* registry_;
   const ServiceLimits limits_;
+  const ServiceHooks hooks_;
+  Admission admission_;
+  // Last: joined first, while everything its tasks touch still exists.
+  WritePump write_pump_;
 };
 
 }  // namespace tinylm

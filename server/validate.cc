@@ -47,6 +47,14 @@ absl::Status CheckText(absl::string_view field, absl::string_view text,
   return absl::OkStatus();
 }
 
+absl::Status CheckPromptTokens(absl::string_view field, int64_t tokens,
+                               const ServiceLimits& limits) {
+  if (tokens <= limits.max_prompt_tokens) return absl::OkStatus();
+  return Invalid(field, absl::StrCat(tokens, " tokens exceed the server "
+                                     "limit of ", limits.max_prompt_tokens,
+                                     " (--max_prompt_tokens)"));
+}
+
 absl::StatusOr<std::vector<int64_t>> EncodeText(absl::string_view field,
                                                 const std::string& text,
                                                 const ServedModel& model,
@@ -56,6 +64,7 @@ absl::StatusOr<std::vector<int64_t>> EncodeText(absl::string_view field,
   TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
                           model.tokenizer->Encode(text));
   if (ids.empty()) return Invalid(field, "encodes to no tokens");
+  TINYLM_RETURN_IF_ERROR(CheckPromptTokens(field, ids.size(), limits));
   return ids;
 }
 
@@ -85,6 +94,8 @@ absl::StatusOr<std::vector<int64_t>> PromptIds(const Request& in,
     case Request::kTokenIds: {
       const auto& ids = in.token_ids().ids();
       if (ids.empty()) return Invalid("prompt.token_ids", "must not be empty");
+      TINYLM_RETURN_IF_ERROR(
+          CheckPromptTokens("prompt.token_ids", ids.size(), limits));
       TINYLM_RETURN_IF_ERROR(CheckIds("prompt.token_ids.ids", ids, model));
       return std::vector<int64_t>(ids.begin(), ids.end());
     }

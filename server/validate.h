@@ -16,7 +16,9 @@
 
 namespace tinylm {
 
+// The server's limits (flags in server/flags.cc; docs/operations.md).
 struct ServiceLimits {
+  int64_t max_prompt_tokens = 4096;  // also bounded by each model's context
   int64_t max_new_tokens = 1024;
   // Bound on AttentionMaps payloads; below gRPC's default 4 MiB receive
   // limit of clients, with room for the rest of the message.
@@ -25,6 +27,12 @@ struct ServiceLimits {
   int64_t max_stop_strings = 8;
   int64_t max_stop_bytes = 256;
   int64_t max_prompt_bytes = 1 << 20;
+  // Calls in flight per model (server/admission.h) and the retry hint of a
+  // refusal for load.
+  int64_t max_streams_per_model = 512;
+  absl::Duration retry_after = absl::Seconds(1);
+  // The deadline of a call whose client set none; InfiniteDuration: none.
+  absl::Duration default_deadline = absl::Minutes(5);
 };
 
 // A request ready for a model's scheduler.

@@ -152,6 +152,7 @@ TEST(ExitCodeTest, EachFailureHasItsCode) {
   EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("")), kExitBusy);
   EXPECT_EQ(ExitCodeFor(absl::FailedPreconditionError("")), kExitNotServing);
   EXPECT_EQ(ExitCodeFor(absl::CancelledError("")), kExitInterrupted);
+  EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("")), kExitUnauthenticated);
   EXPECT_EQ(ExitCodeFor(absl::InternalError("")), kExitError);
   EXPECT_EQ(ExitCodeFor(absl::PermissionDeniedError("")), kExitError);
 }

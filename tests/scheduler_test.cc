@@ -7,8 +7,11 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -303,6 +306,71 @@ TEST_F(SchedulerTest, AnalysisOnlyRequestReturnsTopK) {
             last.summary.analysis->top_k[1].probability);
   EXPECT_EQ(int64_t(last.summary.analysis->entropy.size()),
             checkpoint_->config.n_layer);
+}
+
+// Records what the scheduler reports (server/metrics.h implements it).
+class RecordingMetrics : public SchedulerMetrics {
+ public:
+  void OnStep(int64_t rows, bool prefill) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    (prefill ? prefill_rows_ : decode_rows_).push_back(rows);
+  }
+  void OnToken(bool first, absl::Duration latency) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++(first ? first_tokens_ : later_tokens_);
+    if (latency < absl::ZeroDuration()) ++negative_latencies_;
+  }
+  void OnSlotsInUse(int64_t used) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    max_slots_used_ = std::max(max_slots_used_, used);
+  }
+
+  std::mutex mu_;
+  std::vector<int64_t> prefill_rows_, decode_rows_;
+  int64_t first_tokens_ = 0, later_tokens_ = 0, negative_latencies_ = 0;
+  int64_t max_slots_used_ = 0;
+};
+
+TEST_F(SchedulerTest, MetricsSeeEveryStepAndToken) {
+  auto metrics = std::make_shared<RecordingMetrics>();
+  SchedulerOptions options;
+  options.max_batch = 2;
+  options.metrics = metrics;
+  auto created = Scheduler::Create(checkpoint_->model, tokenizer_, options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Scheduler& scheduler = **created;
+  auto a = MakeJob("吾輩は猫である。", 6, 0.0, 1);
+  auto b = MakeJob("The cat", 9, 0.0, 2);
+  ASSERT_TRUE(scheduler.Submit(a).ok());
+  ASSERT_TRUE(scheduler.Submit(b).ok());
+  EXPECT_EQ(scheduler.queued(), 2);
+  scheduler.Start();
+  StreamEvent last;
+  const size_t a_tokens = Drain(*a->stream, &last).size();
+  const size_t b_tokens = Drain(*b->stream, &last).size();
+  EXPECT_EQ(scheduler.queued(), 0);
+  scheduler.Shutdown();  // every report is in after the join
+
+  std::lock_guard<std::mutex> lock(metrics->mu_);
+  // Both were queued before the start: one prefill of two rows.
+  EXPECT_EQ(metrics->prefill_rows_, std::vector<int64_t>({2}));
+  EXPECT_EQ(metrics->first_tokens_, 2);
+  EXPECT_EQ(metrics->first_tokens_ + metrics->later_tokens_,
+            int64_t(a_tokens + b_tokens));
+  // Each decode row gives one later token.
+  int64_t decode_rows = 0;
+  for (int64_t rows : metrics->decode_rows_) {
+    EXPECT_GE(rows, 1);
+    EXPECT_LE(rows, 2);
+    decode_rows += rows;
+  }
+  EXPECT_EQ(decode_rows, metrics->later_tokens_);
+  EXPECT_EQ(metrics->negative_latencies_, 0);
+  EXPECT_LE(metrics->max_slots_used_, 2);
+  // Both still running after the first iteration (prefill + one decode).
+  if (a_tokens >= 3 && b_tokens >= 3) {
+    EXPECT_EQ(metrics->max_slots_used_, 2);
+  }
 }
 
 }  // namespace

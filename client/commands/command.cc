@@ -40,11 +40,11 @@ const std::vector<Command>& Commands() {
   return kCommands;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const CliOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(),
-                                   arguments);
+  return MakeClientChannel(options.server, options.security, arguments);
 }
 
 absl::StatusOr<std::string> PromptText(const CommandContext& context,

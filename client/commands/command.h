@@ -52,9 +52,11 @@ absl::Status RunTokenize(CommandContext& context);
 absl::Status RunModels(CommandContext& context);
 absl::Status RunHealth(CommandContext& context);
 
-// A channel to --server that accepts large answers (attention matrices can
-// pass gRPC's 4 MiB default when the server allows it).
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server);
+// A channel to --server, secured as the --tls* and --auth_token_file flags
+// say, that accepts large answers (attention matrices can pass gRPC's 4 MiB
+// default when the server allows it).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const CliOptions& options);
 
 // The prompt text: the positional arguments joined by spaces, stdin for
 // "-"; INVALID_ARGUMENT when there is none (`what` names the argument).

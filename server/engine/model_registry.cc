@@ -72,10 +72,12 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
         model->tokenizer->vocab_size(), " pieces but ", dir,
         "/config.json says vocab_size = ", model->config().vocab_size));
   }
+  SchedulerOptions scheduler = options.scheduler;
+  if (options.metrics) scheduler.metrics = options.metrics(name);
   TINYLM_ASSIGN_OR_RETURN(
       model->scheduler,
       Scheduler::Create(model->checkpoint.model, model->tokenizer.get(),
-                        options.scheduler));
+                        scheduler));
   return model;
 }
 

@@ -8,6 +8,7 @@
 #ifndef TINYLM_SERVER_ENGINE_MODEL_REGISTRY_H_
 #define TINYLM_SERVER_ENGINE_MODEL_REGISTRY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,10 @@ struct RegistryOptions {
   std::string dtype;              // float32 | bfloat16; empty = by device
   std::string tokenizer_module;   // empty = Tokenizer's default search
   SchedulerOptions scheduler;
+  // Per-model metrics for the scheduler (SchedulerOptions::metrics); unset
+  // or returning null: none.
+  std::function<std::shared_ptr<SchedulerMetrics>(const std::string& model)>
+      metrics;
 };
 
 class ModelRegistry {

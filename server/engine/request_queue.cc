@@ -15,7 +15,7 @@ absl::Status RequestQueue::Push(std::shared_ptr<Job> job) {
     if (int64_t(jobs_.size()) >= capacity_) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "too many queued requests for this model (limit ", capacity_,
-          "); retry later"));
+          ")"));
     }
     jobs_.push_back(std::move(job));
   }

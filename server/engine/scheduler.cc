@@ -54,6 +54,7 @@ struct Scheduler::Sequence {
   TextAssembler text;
   absl::Time admitted;
   absl::Time first_token;
+  absl::Time last_token;  // for the inter-token latency metric
   bool done = false;
 
   const GenerationRequest& request() const { return job->request; }
@@ -130,6 +131,7 @@ void Scheduler::Loop() {
     DropStopped();
     if (!active_.empty()) DecodeStep();
     Retire();
+    if (options_.metrics) options_.metrics->OnSlotsInUse(active_.size());
   }
   DrainForShutdown();
 }
@@ -202,6 +204,9 @@ void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
         prefill ? runner_->Prefill(rows) : runner_->Decode(rows);
     sampled = SampleTokens(logits, sample_rows, top_n);
   });
+  if (status.ok() && options_.metrics) {
+    options_.metrics->OnStep(seqs.size(), prefill);
+  }
   for (size_t i = 0; i < seqs.size(); ++i) {
     if (status.ok()) {
       Accept(*seqs[i], sampled[i]);
@@ -214,6 +219,13 @@ void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
 void Scheduler::Accept(Sequence& seq, const SampledToken& token) {
   const GenerationRequest& request = seq.request();
   if (seq.generated() == 0) seq.first_token = absl::Now();
+  if (options_.metrics) {
+    const absl::Time now = absl::Now();
+    const bool first = seq.generated() == 0;
+    options_.metrics->OnToken(first,
+                              now - (first ? request.arrival : seq.last_token));
+    seq.last_token = now;
+  }
   seq.tokens.push_back(token.id);
   const bool eos = token.id == tokenizer_->eos_id();
   const bool length = seq.generated() >= request.max_new_tokens;

@@ -29,6 +29,7 @@
 #include "models/model.h"
 #include "models/tokenizer.h"
 #include "server/engine/request_queue.h"
+#include "server/engine/scheduler_metrics.h"
 #include "server/engine/step_runner.h"
 #include "server/engine/text_assembler.h"
 
@@ -46,6 +47,7 @@ struct SchedulerOptions {
   int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
   StepShapes step_shapes = StepShapes::kAuto;
   bool cuda_graphs = true;   // capture static steps where possible
+  std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
 };
 
 class Scheduler {
@@ -74,6 +76,8 @@ class Scheduler {
   int64_t max_batch() const { return options_.max_batch; }
   // How the steps run, for the start-up log (StepRunner::Describe).
   std::string step_description() const { return runner_->Describe(); }
+  // Requests waiting for a KV cache slot (any thread).
+  int64_t queued() const { return queue_.size(); }
 
  private:
   struct Sequence;

@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/channel.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 #include "tools/bench/health_wait.h"
 #include "tools/bench/load_generator.h"
@@ -34,6 +35,13 @@
 #include "tools/bench/report.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "tinylm-server address");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates that verify a TLS server (enables TLS)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for a server that requires one");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding the server's bearer token");
 ABSL_FLAG(std::string, models, "",
           "comma-separated models to measure (default: all that ListModels "
           "reports)");
@@ -118,8 +126,13 @@ absl::Status CheckFlags() {
   return absl::OkStatus();
 }
 
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
+absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> MakeChannels(
     const std::string& target, int64_t count) {
+  ChannelSecurity security;
+  security.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  security.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int64_t i = 0; i < count; ++i) {
     grpc::ChannelArguments args;
@@ -130,8 +143,10 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
     // Channels with equal arguments would share one connection.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("tinylm.bench_channel", static_cast<int>(i));
-    channels.push_back(grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        MakeClientChannel(target, security, args);
+    if (!channel.ok()) return channel.status();
+    channels.push_back(*std::move(channel));
   }
   return channels;
 }
@@ -265,8 +280,14 @@ int Run() {
     return kExitFlags;
   }
   const std::string server = absl::GetFlag(FLAGS_server);
-  const std::vector<std::shared_ptr<grpc::Channel>> channels =
+  absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> made =
       MakeChannels(server, absl::GetFlag(FLAGS_channels));
+  if (!made.ok()) {
+    std::cerr << "tinylm-bench: " << made.status().message() << "\n";
+    return kExitFlags;
+  }
+  const std::vector<std::shared_ptr<grpc::Channel>> channels =
+      *std::move(made);
   if (absl::GetFlag(FLAGS_wait_for_serving)) {
     const absl::Status serving = WaitForServing(
         channels[0], absl::Seconds(absl::GetFlag(FLAGS_wait_timeout_s)));

@@ -1,0 +1,41 @@
+// WritePump runs every posted task, on its own threads, including the ones
+// still queued when it is destroyed.
+#include "server/write_pump.h"
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tinylm {
+namespace {
+
+TEST(WritePumpTest, RunsTasksOffThePostingThread) {
+  WritePump pump(2);
+  std::promise<std::thread::id> ran_on;
+  pump.Post([&ran_on] { ran_on.set_value(std::this_thread::get_id()); });
+  EXPECT_NE(ran_on.get_future().get(), std::this_thread::get_id());
+}
+
+TEST(WritePumpTest, RunsEveryTaskPostedFromManyThreadsBeforeDestruction) {
+  constexpr int kPosters = 4, kTasksEach = 2000;
+  std::atomic<int> done{0};
+  {
+    WritePump pump(3);
+    std::vector<std::thread> posters;
+    for (int p = 0; p < kPosters; ++p) {
+      posters.emplace_back([&] {
+        for (int i = 0; i < kTasksEach; ++i) {
+          pump.Post([&done] { done.fetch_add(1); });
+        }
+      });
+    }
+    for (std::thread& poster : posters) poster.join();
+  }  // the destructor drains what is left
+  EXPECT_EQ(done.load(), kPosters * kTasksEach);
+}
+
+}  // namespace
+}  // namespace tinylm
