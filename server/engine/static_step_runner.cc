@@ -9,10 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "server/engine/step_graph.h"
 #include "server/engine/step_runner.h"
 
@@ -53,7 +50,6 @@ class StaticStepRunner : public StepRunner {
   // (first B entries): the slots of the requested rows in order.
   at::Tensor decode_host_, decode_inputs_;
   std::unique_ptr<CapturedStep> decode_;
-  double decode_ms_ = 0.0;  // measured at start-up
 
   // Prefill inputs, one upload per step: [P, 2 + max_len] int64, per row
   // the slot to write (scratch for unused rows), the index of the prompt's
@@ -120,26 +116,17 @@ StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
         pool_));
     if (T == max_len_) break;
   }
-
-  // The decode step's own time, for the start-up log: before serving, so
-  // the writes (slot 0, position 0) land where a prefill will overwrite.
-  constexpr int kTimedSteps = 20;
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < kTimedSteps; ++i) decode_->Run();
-  decode_->Run().sum().item<float>();  // waits for the device
-  decode_ms_ = absl::ToDoubleMilliseconds(absl::Now() - start) /
-               (kTimedSteps + 1);
 }
 
 std::string StaticStepRunner::Describe() const {
-  return absl::StrFormat(
-      "static shapes, %s; decode step over %d slots: %s%.3f ms; "
-      "prefill: up to %d prompts per step, buckets of %s tokens",
-      pool_.capturing() ? "CUDA graphs" : "eager", num_slots_,
+  return absl::StrCat(
+      "static shapes, ", pool_.capturing() ? "CUDA graphs" : "eager",
+      "; decode step over ", num_slots_, " slots",
       pool_.capturing()
-          ? absl::StrCat(decode_->kernel_count(), " kernels, ")
+          ? absl::StrCat(" (", decode_->kernel_count(), " kernels)")
           : "",
-      decode_ms_, prefill_rows_, absl::StrJoin(bucket_lengths_, "/"));
+      "; prefill: up to ", prefill_rows_, " prompts per step, buckets of ",
+      absl::StrJoin(bucket_lengths_, "/"), " tokens");
 }
 
 size_t StaticStepRunner::BucketFor(int64_t length) const {
