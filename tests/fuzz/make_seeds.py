@@ -125,6 +125,13 @@ def checkpoint_seeds():
                             n_query_groups=2, n_layer=2)))
     write("checkpoint_fuzz", "config_only",
           json.dumps(config(base)).encode())
+    # Regression: n_head + 2 * n_query_groups overflowed int64 (undefined
+    # behaviour) in the check of the config against the weights.
+    huge = config(base, n_embd=3 * 2**61, n_head=3 * 2**60,
+                  n_query_groups=3 * 2**60)
+    write("checkpoint_fuzz", "regression_qkv_rows_overflow",
+          json.dumps(huge).encode() + SEPARATOR
+          + safetensors([("a", "F32", [2, 2])]))
 
 
 def tokenizer_seeds():
@@ -167,6 +174,14 @@ def validate_seeds(stubs):
         "detokenize": (5, pb.DetokenizeRequest(model="wide",
                                                ids=[10, 20, 7999])),
         "unknown_model": (0, pb.GenerateRequest(model="nope", text="x")),
+        # Regressions: a float temperature or repetition penalty of 1e-40
+        # overflowed the sampler's logits to NaN (INTERNAL for the batch).
+        "regression_tiny_temperature": (0, pb.GenerateRequest(
+            model="small", text="x",
+            sampling=pb.SamplingParams(temperature=1e-40))),
+        "regression_tiny_penalty": (0, pb.GenerateRequest(
+            model="small", text="x",
+            sampling=pb.SamplingParams(repetition_penalty=1e-40))),
     }
     for name, (selector, message) in seeds.items():
         write("validate_fuzz", name,

@@ -12,6 +12,8 @@
 //     non-empty prompt of in-vocabulary ids that fits the context with the
 //     new tokens, sampling parameters in range, bounded stop strings,
 //     layer/head indices that exist, attention payloads within the limit.
+//   - Accepted sampling parameters sample a token from logits without
+//     error (a failed step fails the whole batch).
 //   - Accepted Tokenize text encodes; accepted Detokenize ids decode.
 #include <cstdint>
 #include <string>
@@ -27,6 +29,7 @@
 #include "models/checkpoint.h"
 #include "models/config.h"
 #include "models/model.h"
+#include "models/sampler.h"
 #include "models/utf8.h"
 #include "server/validate.h"
 #include "server/wire.h"
@@ -155,6 +158,32 @@ bool Parse(google::protobuf::Message& message, const uint8_t* data,
   return parsed.ok();
 }
 
+// Accepted sampling parameters must make a working sampler call: one
+// poisoned row fails the model step of every sequence in its batch.
+void CheckSampler(const ValidRequest& v) {
+  static const at::Tensor* logits = [] {
+    at::manual_seed(11);
+    // [1, V]: both models share the shipped tokenizer's vocabulary.
+    return new at::Tensor(at::randn({1, 8000}) * 8);
+  }();
+  SampleRow row;
+  row.params = v.request.sampling;
+  row.position = v.request.prompt.size();
+  row.history = &v.request.prompt;
+  try {
+    const std::vector<SampledToken> sampled =
+        SampleTokens(*logits, {row}, v.request.top_n);
+    FUZZ_CHECK(sampled.size() == 1, "one row");
+    FUZZ_CHECK(sampled[0].id >= 0 && sampled[0].id < logits->size(1),
+               absl::StrCat("sampled id ", sampled[0].id));
+    FUZZ_CHECK(int64_t(sampled[0].alternatives.size()) == v.request.top_n,
+               "alternatives");
+  } catch (const c10::Error& e) {
+    FUZZ_CHECK(false, absl::StrCat("SampleTokens threw: ",
+                                   e.what_without_backtrace()));
+  }
+}
+
 void FuzzGenerate(const uint8_t* data, size_t size) {
   v1::GenerateRequest in;
   if (!Parse(in, data, size)) return;
@@ -162,6 +191,7 @@ void FuzzGenerate(const uint8_t* data, size_t size) {
   if (!v.ok()) return CheckError(v.status());
   CheckValid(*v, 1);
   FUZZ_CHECK(!v->request.analysis.has_value(), "analysis");
+  CheckSampler(*v);
 }
 
 void FuzzTopK(const uint8_t* data, size_t size) {
@@ -183,6 +213,7 @@ void FuzzAttentionMaps(const uint8_t* data, size_t size) {
   CheckValid(*v, 0);
   CheckAnalysis(*v);
   FUZZ_CHECK(v->request.analysis->attention, "attention");
+  CheckSampler(*v);
 }
 
 void FuzzCompare(const uint8_t* data, size_t size) {
@@ -196,6 +227,7 @@ void FuzzCompare(const uint8_t* data, size_t size) {
   for (const ValidRequest& one : *v) {
     CheckValid(one, 1);
     CheckAnalysis(one);
+    CheckSampler(one);
     FUZZ_CHECK(one.request.sampling.seed == v->front().request.sampling.seed,
                "one seed for all models");
   }
