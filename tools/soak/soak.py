@@ -99,13 +99,13 @@ class Soak:
         r = self.rng
         s = self.pb.SamplingParams(seed=r.randrange(1 << 32))
         if r.random() < 0.8:
-            s.temperature = r.choice([0.0, 0.5, 0.8, 1.0, 1.5])
+            s.temperature = r.choice([0.0, 1e-30, 0.5, 0.8, 1.0, 1.5])
         s.top_k = r.choice([0, 1, 5, 40, vocab])
         if r.random() < 0.5:
             s.top_p = r.choice([0.5, 0.9, 1.0])
         s.min_p = r.choice([0.0, 0.0, 0.05])
         if r.random() < 0.3:
-            s.repetition_penalty = r.choice([1.0, 1.1, 1.3])
+            s.repetition_penalty = r.choice([0.01, 1.0, 1.1, 1.3])
         return s
 
     def prompt(self, message, vocab, field="text"):
@@ -297,6 +297,10 @@ class Soak:
              "INVALID_ARGUMENT"),
             ("Generate", pb.GenerateRequest(
                 model=name, text="x", sampling=pb.SamplingParams(top_p=1.5)),
+             "INVALID_ARGUMENT"),
+            ("Generate", pb.GenerateRequest(
+                model=name, text="x",
+                sampling=pb.SamplingParams(repetition_penalty=1e-40)),
              "INVALID_ARGUMENT"),
             ("Generate", pb.GenerateRequest(
                 model=name, text="x", max_new_tokens=context),
