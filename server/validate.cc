@@ -20,9 +20,10 @@ constexpr int64_t kDefaultCompareTopK = 5;
 // ones by the repetition penalty: a tiny temperature or penalty (a float
 // can be 1e-40) overflows them to inf and NaN, and the failed step fails
 // every sequence in the batch. Temperatures below this sample greedily
-// anyway, so they are greedy; penalties below the other are refused.
-constexpr double kGreedyBelowTemperature = 1e-5;
-constexpr double kMinRepetitionPenalty = 0.01;
+// anyway, so they are greedy; penalties below the other are refused. Both
+// are floats, as the API's fields are: 0.01f is a little below 0.01.
+constexpr float kGreedyBelowTemperature = 1e-5f;
+constexpr float kMinRepetitionPenalty = 0.01f;
 
 absl::Status Invalid(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));

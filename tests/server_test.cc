@@ -197,6 +197,15 @@ TEST_F(ServerTest, TinyTemperatureIsGreedyAndHarmsNoOtherStream) {
   EXPECT_EQ(neighbour.Ids(), greedy.Ids());
 }
 
+// The lowest repetition penalty the API allows, as the float a client
+// sends (0.01f is a little below 0.01), is accepted.
+TEST_F(ServerTest, LowestRepetitionPenaltyIsAccepted) {
+  v1::GenerateRequest request = Greedy("base", kPrompt, 2);
+  request.mutable_sampling()->set_repetition_penalty(0.01f);
+  const GenerateResult result = Generate(request);
+  EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+}
+
 // The first complete UTF-8 character of `raw` at or after `from`.
 std::string CharacterAt(const std::string& raw, size_t from) {
   for (size_t begin = from; begin < raw.size(); ++begin) {
