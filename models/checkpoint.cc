@@ -86,9 +86,9 @@ absl::Status CheckConfigFitsWeights(const ModelConfig& c,
         std::min(total + std::min(numel, int64_t{1} << 61), int64_t{1} << 61);
   }
   // A forged config can put n_head and n_query_groups near INT64_MAX.
-  const int64_t qkv_rows = SaturatingMul(
-      SaturatingAdd(c.n_head, SaturatingMul(2, c.n_query_groups)),
-      c.head_size());
+  const int64_t qkv_rows =
+      SaturatingMul(SaturatingAdd(c.n_head, SaturatingMul(2, c.n_query_groups)),
+                    c.head_size());
   int64_t largest = std::max({SaturatingMul(c.vocab_size, c.n_embd),
                               SaturatingMul(qkv_rows, c.n_embd),
                               SaturatingMul(c.intermediate_size, c.n_embd)});

@@ -12,14 +12,14 @@
 //     InvalidArgument: every problem is one of the files' content.
 //   - A loaded model has the config's parameter count and dtype, the file's
 //     digest, and runs a forward pass of one token to logits [1, 1, V].
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-
-#include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include "absl/strings/string_view.h"
 #include "models/checkpoint.h"
@@ -72,15 +72,14 @@ void CheckLoaded(LoadedCheckpoint& loaded) {
   }
   FUZZ_CHECK(parameters == loaded.config.ParameterCount(), "parameter count");
   FUZZ_CHECK(loaded.weights_sha256.size() == 64, loaded.weights_sha256);
-  FUZZ_CHECK(loaded.stored_dtype == at::kFloat ||
-                 loaded.stored_dtype == at::kBFloat16,
-             "stored dtype");
+  FUZZ_CHECK(
+      loaded.stored_dtype == at::kFloat || loaded.stored_dtype == at::kBFloat16,
+      "stored dtype");
   torch::NoGradGuard no_grad;
-  const at::Tensor logits =
-      loaded.model->forward(at::zeros({1, 1}, at::kLong));
-  FUZZ_CHECK(logits.sizes() ==
-                 at::IntArrayRef({1, 1, loaded.config.vocab_size}),
-             "logits shape");
+  const at::Tensor logits = loaded.model->forward(at::zeros({1, 1}, at::kLong));
+  FUZZ_CHECK(
+      logits.sizes() == at::IntArrayRef({1, 1, loaded.config.vocab_size}),
+      "logits shape");
 }
 
 }  // namespace

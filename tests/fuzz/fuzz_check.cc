@@ -1,10 +1,9 @@
 #include "tests/fuzz/fuzz_check.h"
 
+#include <ATen/Parallel.h>
 #include <stdlib.h>
 
 #include <filesystem>
-
-#include <ATen/Parallel.h>
 
 namespace tinylm {
 namespace fuzz {

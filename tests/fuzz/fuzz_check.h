@@ -13,14 +13,14 @@
 
 #include "absl/status/status.h"
 
-#define FUZZ_CHECK(condition, detail)                                    \
-  do {                                                                   \
-    if (!(condition)) {                                                  \
-      std::fprintf(stderr, "%s:%d: property failed: %s\n  %s\n",         \
-                   __FILE__, __LINE__, #condition,                       \
-                   ::tinylm::fuzz::Detail(detail).c_str());              \
-      std::abort();                                                      \
-    }                                                                    \
+#define FUZZ_CHECK(condition, detail)                                      \
+  do {                                                                     \
+    if (!(condition)) {                                                    \
+      std::fprintf(stderr, "%s:%d: property failed: %s\n  %s\n", __FILE__, \
+                   __LINE__, #condition,                                   \
+                   ::tinylm::fuzz::Detail(detail).c_str());                \
+      std::abort();                                                        \
+    }                                                                      \
   } while (false)
 
 namespace tinylm {

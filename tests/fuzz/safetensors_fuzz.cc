@@ -7,12 +7,12 @@
 //     holds exactly its bytes; entries altered to lie elsewhere are refused.
 //   - What the reader accepts, the writer writes back (unless a name is
 //     empty, which the writer refuses) and the reader reads back the same.
+#include <ATen/core/Tensor.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
-
-#include <ATen/core/Tensor.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -84,10 +84,10 @@ void CheckRoundTrip(const SafetensorsFile& file, const NamedTensors& tensors) {
     FUZZ_CHECK(read.ok(), read.status());
     FUZZ_CHECK(read->sizes() == tensor.sizes(), name);
     FUZZ_CHECK(read->nbytes() == tensor.nbytes(), name);
-    FUZZ_CHECK(tensor.nbytes() == 0 ||
-                   std::memcmp(read->data_ptr(), tensor.data_ptr(),
-                               tensor.nbytes()) == 0,
-               name);
+    FUZZ_CHECK(
+        tensor.nbytes() == 0 || std::memcmp(read->data_ptr(), tensor.data_ptr(),
+                                            tensor.nbytes()) == 0,
+        name);
   }
 }
 
@@ -106,9 +106,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!file.ok()) {
     FUZZ_CHECK(file.status().code() == absl::StatusCode::kInvalidArgument,
                file.status());
-    FUZZ_CHECK(absl::StartsWith(file.status().message(),
-                                absl::StrCat(kSource, ": ")),
-               file.status());
+    FUZZ_CHECK(
+        absl::StartsWith(file.status().message(), absl::StrCat(kSource, ": ")),
+        file.status());
     return 0;
   }
   NamedTensors tensors;

@@ -62,8 +62,7 @@ void CheckEncode(const Tokenizer& tokenizer, absl::string_view text) {
     return;
   }
   FUZZ_CHECK(ids.ok(), ids.status());
-  const std::string expected =
-      absl::StrReplaceAll(text, {{kSpaceSymbol, " "}});
+  const std::string expected = absl::StrReplaceAll(text, {{kSpaceSymbol, " "}});
   std::string joined;
   for (int64_t id : *ids) {
     FUZZ_CHECK(id >= 0 && id < tokenizer.vocab_size(), absl::StrCat(id));

@@ -15,14 +15,14 @@
 //   - Accepted sampling parameters sample a token from logits without
 //     error (a failed step fails the whole batch).
 //   - Accepted Tokenize text encodes; accepted Detokenize ids decode.
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include <ATen/ATen.h>
 #include <google/protobuf/stubs/logging.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -109,15 +109,16 @@ void CheckValid(const ValidRequest& v, int64_t min_new) {
   for (int64_t id : r.prompt) {
     FUZZ_CHECK(id >= 0 && id < config.vocab_size, absl::StrCat("id ", id));
   }
-  FUZZ_CHECK(r.max_new_tokens >= min_new &&
-                 r.max_new_tokens <= kLimits.max_new_tokens,
-             absl::StrCat("max_new_tokens ", r.max_new_tokens));
+  FUZZ_CHECK(
+      r.max_new_tokens >= min_new && r.max_new_tokens <= kLimits.max_new_tokens,
+      absl::StrCat("max_new_tokens ", r.max_new_tokens));
   FUZZ_CHECK(int64_t(r.prompt.size()) + r.max_new_tokens <= config.block_size,
              absl::StrCat(r.prompt.size(), " + ", r.max_new_tokens));
   CheckSampling(r.sampling, config.vocab_size);
   FUZZ_CHECK(int64_t(r.stop.size()) <= kLimits.max_stop_strings, "stops");
   for (const std::string& stop : r.stop) {
-    FUZZ_CHECK(!stop.empty() && int64_t(stop.size()) <= kLimits.max_stop_bytes &&
+    FUZZ_CHECK(!stop.empty() &&
+                   int64_t(stop.size()) <= kLimits.max_stop_bytes &&
                    IsValidUtf8(stop),
                "stop string");
   }
