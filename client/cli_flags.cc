@@ -51,7 +51,7 @@ ABSL_FLAG(std::string, top_p, "",
 ABSL_FLAG(double, min_p, 0.0,
           "drop tokens with p < min_p * p_max, in [0, 1) (0 = off)");
 ABSL_FLAG(std::string, repetition_penalty, "",
-          "in (0, 10]; > 1 discourages repeats (default 1.0)");
+          "in [0.01, 10]; > 1 discourages repeats (default 1.0)");
 ABSL_FLAG(std::string, seed, "",
           "random seed for reproducible sampling (default: the server picks "
           "one and reports it)");

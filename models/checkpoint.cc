@@ -62,6 +62,14 @@ int64_t SaturatingMul(int64_t a, int64_t b) {
   return out;
 }
 
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (__builtin_add_overflow(a, b, &out)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return out;
+}
+
 // A forged config.json could ask the model constructor for terabytes or
 // billions of layers before the tensor checks run. The file's tensors bound
 // what a consistent config can imply: no weight holds more values than the
@@ -77,8 +85,10 @@ absl::Status CheckConfigFitsWeights(const ModelConfig& c,
     total =
         std::min(total + std::min(numel, int64_t{1} << 61), int64_t{1} << 61);
   }
+  // A forged config can put n_head and n_query_groups near INT64_MAX.
   const int64_t qkv_rows =
-      SaturatingMul(c.n_head + 2 * c.n_query_groups, c.head_size());
+      SaturatingMul(SaturatingAdd(c.n_head, SaturatingMul(2, c.n_query_groups)),
+                    c.head_size());
   int64_t largest = std::max({SaturatingMul(c.vocab_size, c.n_embd),
                               SaturatingMul(qkv_rows, c.n_embd),
                               SaturatingMul(c.intermediate_size, c.n_embd)});

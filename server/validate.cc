@@ -16,6 +16,14 @@ namespace {
 constexpr int64_t kDefaultNewTokens = 64;
 constexpr int64_t kDefaultCompareTokens = 32;
 constexpr int64_t kDefaultCompareTopK = 5;
+// The sampler scales float32 logits by 1 / temperature and divides positive
+// ones by the repetition penalty: a tiny temperature or penalty (a float
+// can be 1e-40) overflows them to inf and NaN, and the failed step fails
+// every sequence in the batch. Temperatures below this sample greedily
+// anyway, so they are greedy; penalties below the other are refused. Both
+// are floats, as the API's fields are: 0.01f is a little below 0.01.
+constexpr float kGreedyBelowTemperature = 1e-5f;
+constexpr float kMinRepetitionPenalty = 0.01f;
 
 absl::Status Invalid(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
@@ -150,6 +158,7 @@ absl::StatusOr<SamplingParams> ToSampling(const v1::SamplingParams& in,
     return Invalid("sampling.temperature",
                    absl::StrCat("must be in [0, 100], got ", out.temperature));
   }
+  if (out.temperature < kGreedyBelowTemperature) out.temperature = 0.0;
   out.top_k = in.top_k();
   if (out.top_k > vocab) {
     return Invalid("sampling.top_k",
@@ -168,10 +177,11 @@ absl::StatusOr<SamplingParams> ToSampling(const v1::SamplingParams& in,
   }
   out.repetition_penalty =
       in.has_repetition_penalty() ? in.repetition_penalty() : 1.0;
-  if (!(out.repetition_penalty > 0.0 && out.repetition_penalty <= 10.0)) {
+  if (!(out.repetition_penalty >= kMinRepetitionPenalty &&
+        out.repetition_penalty <= 10.0)) {
     return Invalid("sampling.repetition_penalty",
-                   absl::StrCat("must be in (0, 10], got ",
-                                out.repetition_penalty));
+                   absl::StrCat("must be in [", kMinRepetitionPenalty,
+                                ", 10], got ", out.repetition_penalty));
   }
   out.seed = in.has_seed() ? in.seed() : RandomSeed();
   return out;

@@ -151,9 +151,16 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
       {"min_p one", C::INVALID_ARGUMENT, "sampling.min_p: must be in [0, 1)",
        Gen([](auto& r) { r.mutable_sampling()->set_min_p(1); })},
       {"repetition penalty zero", C::INVALID_ARGUMENT,
-       "sampling.repetition_penalty: must be in (0, 10]",
+       "sampling.repetition_penalty: must be in [0.01, 10]",
        Gen([](auto& r) {
          r.mutable_sampling()->set_repetition_penalty(0);
+       })},
+      // A tiny float penalty once overflowed the logits to NaN, and the
+      // failed step ended every stream of the batch with INTERNAL.
+      {"repetition penalty tiny", C::INVALID_ARGUMENT,
+       "sampling.repetition_penalty: must be in [0.01, 10], got 9.99995e-41",
+       Gen([](auto& r) {
+         r.mutable_sampling()->set_repetition_penalty(1e-40f);
        })},
       {"sampling top_k beyond the vocabulary", C::INVALID_ARGUMENT,
        "sampling.top_k: " + std::to_string(vocab + 1) + " exceeds",

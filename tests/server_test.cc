@@ -178,6 +178,35 @@ TEST_F(ServerTest, SameSeedSameTokens) {
   EXPECT_TRUE(any_differs);
 }
 
+// A float temperature can be tiny (1e-40): scaling the logits by its
+// inverse once overflowed them to NaN, failing the whole batch with
+// INTERNAL. It now samples greedily, next to a stream that must not suffer.
+TEST_F(ServerTest, TinyTemperatureIsGreedyAndHarmsNoOtherStream) {
+  v1::GenerateRequest tiny = Greedy("base", kPrompt, 6);
+  tiny.mutable_sampling()->set_temperature(1e-40f);
+  tiny.mutable_sampling()->set_seed(3);
+  const GenerateResult greedy = Generate(Greedy("base", kPrompt, 6));
+  ASSERT_TRUE(greedy.status.ok()) << greedy.status.error_message();
+
+  GenerateResult neighbour;
+  std::thread other([&] { neighbour = Generate(Greedy("base", kPrompt, 6)); });
+  const GenerateResult result = Generate(tiny);
+  other.join();
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.Ids(), greedy.Ids());
+  ASSERT_TRUE(neighbour.status.ok()) << neighbour.status.error_message();
+  EXPECT_EQ(neighbour.Ids(), greedy.Ids());
+}
+
+// The lowest repetition penalty the API allows, as the float a client
+// sends (0.01f is a little below 0.01), is accepted.
+TEST_F(ServerTest, LowestRepetitionPenaltyIsAccepted) {
+  v1::GenerateRequest request = Greedy("base", kPrompt, 2);
+  request.mutable_sampling()->set_repetition_penalty(0.01f);
+  const GenerateResult result = Generate(request);
+  EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+}
+
 // The first complete UTF-8 character of `raw` at or after `from`.
 std::string CharacterAt(const std::string& raw, size_t from) {
   for (size_t begin = from; begin < raw.size(); ++begin) {
