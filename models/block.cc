@@ -19,14 +19,8 @@ SwiGluMlpImpl::SwiGluMlpImpl(const ModelConfig& config)
       proj_(register_module(
           "proj", NoBias(config.intermediate_size, config.n_embd))) {}
 
-torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x,
-                                     const torch::Tensor& residual) {
-  const at::Tensor hidden = at::silu(fc_1_->forward(x)) * fc_2_->forward(x);
-  const int64_t rows = hidden.numel() / hidden.size(-1);
-  return at::addmm(residual.reshape({rows, residual.size(-1)}),
-                   hidden.reshape({rows, hidden.size(-1)}),
-                   proj_->weight.t())
-      .view(residual.sizes());
+torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x) {
+  return proj_->forward(at::silu(fc_1_->forward(x)) * fc_2_->forward(x));
 }
 
 BlockImpl::BlockImpl(const ModelConfig& config)
@@ -41,8 +35,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x,
                                  const AttentionContext& ctx, int64_t layer,
                                  torch::Tensor* probs) {
   const torch::Tensor h =
-      attn_->forward(norm_1_->forward(x), x, ctx, layer, probs);
-  return mlp_->forward(norm_2_->forward(h), h);
+      x + attn_->forward(norm_1_->forward(x), ctx, layer, probs);
+  return h + mlp_->forward(norm_2_->forward(h));
 }
 
 }  // namespace tinylm

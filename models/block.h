@@ -1,6 +1,6 @@
 // One transformer block, pre-norm (SPEC §2):
-//   x = x + proj(Attention(RMSNorm(x)))
-//   x = x + MLP(RMSNorm(x)),  MLP = proj(silu(fc_1 x) * fc_2 x), no bias
+//   x = x + Attention(RMSNorm(x))
+//   x = x + MLP(RMSNorm(x)),  MLP(x) = proj(silu(fc_1 x) * fc_2 x), no bias
 #ifndef TINYLM_MODELS_BLOCK_H_
 #define TINYLM_MODELS_BLOCK_H_
 
@@ -17,9 +17,8 @@ namespace tinylm {
 class SwiGluMlpImpl : public torch::nn::Module {
  public:
   explicit SwiGluMlpImpl(const ModelConfig& config);
-  // x: [B, T, C] (normed), residual: [B, T, C] -> residual + MLP(x); the
-  // sum is folded into the last matrix product.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
+  // x: [B, T, C] (normed) -> [B, T, C]
+  torch::Tensor forward(const torch::Tensor& x);
 
  private:
   torch::nn::Linear fc_1_{nullptr}, fc_2_{nullptr};  // C -> intermediate
@@ -30,7 +29,8 @@ TORCH_MODULE(SwiGluMlp);
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& config);
-  // x: [B, T, C] -> [B, T, C]; `probs` as in CausalSelfAttentionImpl.
+  // x: [B, T, C] -> [B, T, C]; `layer` and `probs` as in
+  // CausalSelfAttentionImpl::forward.
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& ctx,
                         int64_t layer, torch::Tensor* probs);
 

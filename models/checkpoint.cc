@@ -14,10 +14,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "models/file_io.h"
+#include "util/file_io.h"
 #include "models/safetensors.h"
-#include "models/sha256.h"
-#include "models/status_macros.h"
+#include "util/sha256.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {

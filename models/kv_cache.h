@@ -9,6 +9,7 @@
 #define TINYLM_MODELS_KV_CACHE_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -18,6 +19,15 @@
 #include "models/config.h"
 
 namespace tinylm {
+
+// Where the new tokens of one forward pass go in the cache, and which keys
+// they read.
+struct CacheRows {
+  at::Tensor slots;         // [B, 1] int64: each row's slot
+  int64_t slot_begin = -1;  // >= 0: the slots are slot_begin, +1, ... (a slice)
+  at::Tensor positions;     // [B, T] int64: each new token's position
+  int64_t kv_length = 0;    // L: positions 0..L-1 of each slot are read
+};
 
 class KvCache {
  public:
@@ -34,6 +44,13 @@ class KvCache {
   // [num_slots, max_len, n_query_groups, head_size] for layer `layer`.
   at::Tensor& keys(int64_t layer) { return keys_[layer]; }
   at::Tensor& values(int64_t layer) { return values_[layer]; }
+
+  // Writes the new tokens' keys and values k, v [B, G, T, hs] of `layer`
+  // at (slot, position), then returns keys and values 0..L-1 of the rows'
+  // slots: [B, G, L, hs] each.
+  std::pair<at::Tensor, at::Tensor> Update(int64_t layer, const at::Tensor& k,
+                                           const at::Tensor& v,
+                                           const CacheRows& rows);
 
   // Total bytes held by the cache (keys and values of all layers).
   int64_t bytes() const;

@@ -1,14 +1,11 @@
 #include "models/model.h"
 
 #include <cmath>
-#include <limits>
 #include <string>
 
 #include <ATen/ATen.h>
-#include <torch/nn/init.h>
-#include <torch/version.h>
 
-#include "models/attention.h"
+#include "models/attention_context.h"
 #include "models/block.h"
 #include "models/rope.h"
 
@@ -77,80 +74,17 @@ void TransformerImpl::RestoreFloatRope() {
   rope_sin_.set_data(rope.sin.to(rope_sin_.device()));
 }
 
-torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens,
-                                       bool fused) {
-  ForwardInput input;
-  input.tokens = tokens;
-  input.fused_attention = fused;
-  return Run(input, nullptr);
-}
-
 ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
+  const int64_t B = input.tokens.size(0);
+  const AttentionContext ctx = MakeAttentionContext(
+      input, rope_cos_, rope_sin_, wte_->weight.scalar_type());
   ForwardOutput out;
-  out.logits =
-      Run(input, input.return_attention ? &out.attention : nullptr)
-          .to(at::kFloat);
-  return out;
-}
+  if (input.return_attention) out.attention.resize(config_.n_layer);
 
-torch::Tensor TransformerImpl::Run(const ForwardInput& input,
-                                   std::vector<torch::Tensor>* attention) {
-  const at::Tensor& tokens = input.tokens;
-  const int64_t B = tokens.size(0), T = tokens.size(1);
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(
-      tokens.device());
-
-  AttentionContext ctx;
-  at::Tensor positions = input.positions;
-  ctx.keys_are_prefix = !positions.defined() && input.cache == nullptr;
-  if (!positions.defined()) {
-    positions = at::arange(T, long_opts).unsqueeze(0).expand({B, T});
-  }
-  ctx.positions = positions;
-  ctx.cos = rope_cos_.index_select(0, positions.reshape({-1}))
-                .view({B, 1, T, -1});
-  ctx.signed_sin = SignedSin(rope_sin_.index_select(0, positions.reshape({-1}))
-                                 .view({B, 1, T, -1}));
-
-  if (input.cache != nullptr) {
-    ctx.cache = input.cache;
-    // One upload per forward, shared by every layer's cache write.
-    ctx.slot_rows =
-        input.slot_rows.defined()
-            ? input.slot_rows.view({B, 1})
-            : at::tensor(input.slots, at::kLong).to(tokens.device()).view({B, 1});
-    ctx.kv_length = input.kv_length;
-    ctx.keys_are_prefix = true;  // cached keys sit at positions 0..L-1
-    ctx.key_positions = at::arange(input.kv_length, long_opts)
-                            .unsqueeze(0)
-                            .expand({B, input.kv_length});
-    bool consecutive = !input.slots.empty();
-    for (size_t i = 1; i < input.slots.size(); ++i) {
-      consecutive &= input.slots[i] == input.slots[0] + int64_t(i);
-    }
-    ctx.slot_begin = consecutive ? input.slots[0] : -1;
-  } else {
-    ctx.key_positions = positions;
-  }
-  // visible[b, 0, t, j]: key j is at or before query t.
-  ctx.visible = (ctx.key_positions.unsqueeze(1) <= positions.unsqueeze(2))
-                    .unsqueeze(1);
-#if TORCH_VERSION_MAJOR >= 2
-  ctx.fused = input.fused_attention;
-  const bool plain_causal =
-      input.cache == nullptr && !input.positions.defined();
-  if (ctx.fused && !plain_causal) {
-    ctx.bias = at::zeros(ctx.visible.sizes(),
-                         tokens.options().dtype(wte_->weight.scalar_type()))
-                   .masked_fill_(ctx.visible.logical_not(),
-                                 -std::numeric_limits<float>::infinity());
-  }
-#endif
-
-  at::Tensor x = wte_->forward(tokens);  // [B, T, C]
-  if (attention != nullptr) attention->resize(config_.n_layer);
+  at::Tensor x = wte_->forward(input.tokens);  // [B, T, C]
   for (int64_t layer = 0; layer < config_.n_layer; ++layer) {
-    at::Tensor* probs = attention ? &(*attention)[layer] : nullptr;
+    at::Tensor* probs =
+        input.return_attention ? &out.attention[layer] : nullptr;
     x = h_[layer]->as<Block>()->forward(x, ctx, layer, probs);
   }
   if (input.logits_at.defined()) {
@@ -158,7 +92,8 @@ torch::Tensor TransformerImpl::Run(const ForwardInput& input,
         input.logits_at.view({B, 1, 1}).expand({B, 1, x.size(-1)});
     x = x.gather(1, index);  // [B, 1, C]
   }
-  return lm_head_->forward(ln_f_->forward(x));
+  out.logits = lm_head_->forward(ln_f_->forward(x));  // [B, T or 1, V]
+  return out;
 }
 
 }  // namespace tinylm

@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "models/file_io.h"
+#include "util/file_io.h"
 #include "nlohmann/json.hpp"
 
 // Tensor bytes are copied as they lie in memory; the format is little-endian.

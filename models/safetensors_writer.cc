@@ -10,7 +10,7 @@
 #include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
-#include "models/file_io.h"
+#include "util/file_io.h"
 #include "nlohmann/json.hpp"
 
 namespace tinylm {

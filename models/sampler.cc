@@ -7,7 +7,7 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
-#include "models/splitmix64.h"
+#include "util/splitmix64.h"
 
 namespace tinylm {
 namespace {

@@ -25,16 +25,9 @@
 
 #include <ATen/core/Tensor.h>
 
-namespace tinylm {
+#include "models/sampling_params.h"
 
-struct SamplingParams {
-  double temperature = 1.0;        // 0 = greedy; must be >= 0
-  int64_t top_k = 0;               // 0 = no limit
-  double top_p = 1.0;              // in (0, 1]; 1 = no limit
-  double min_p = 0.0;              // in [0, 1); 0 = no limit
-  double repetition_penalty = 1.0; // > 0; 1 = none
-  uint64_t seed = 0;
-};
+namespace tinylm {
 
 // One row of a sampling call.
 struct SampleRow {
@@ -47,18 +40,14 @@ struct SampleRow {
   const std::vector<int64_t>* history = nullptr;
 };
 
-struct TokenLogprob {
-  int64_t id = 0;
-  float logprob = 0.0f;  // log_softmax of the raw logits
-};
-
 struct SampledToken {
   int64_t id = 0;
   float logprob = 0.0f;
   std::vector<TokenLogprob> alternatives;  // top_n most probable, raw dist.
 };
 
-// logits: [B, V] float32 on any device; rows.size() == B.
+// logits: [B, V] in any float dtype on any device (computed in float32);
+// rows.size() == B.
 // Returns B choices, each with `top_n` alternatives (0 = none).
 std::vector<SampledToken> SampleTokens(const at::Tensor& logits,
                                        const std::vector<SampleRow>& rows,

@@ -13,8 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "models/spm_loader.h"
-#include "models/status_macros.h"
-#include "models/utf8.h"
+#include "util/status_macros.h"
+#include "util/utf8.h"
 
 namespace tinylm {
 namespace {

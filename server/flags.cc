@@ -14,12 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "models/status_macros.h"
-#include "server/auth.h"
-#include "server/listen_address.h"
-#include "server/metrics.h"
-#include "server/request_log.h"
-#include "server/tls.h"
+#include "util/status_macros.h"
+#include "server/operations/auth.h"
+#include "server/operations/listen_address.h"
+#include "server/operations/metrics.h"
+#include "server/operations/request_log.h"
+#include "server/operations/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "HOST:PORT to listen on (port 0 picks a free one)");

@@ -88,9 +88,8 @@ int main(int argc, char** argv) {
             << " on port " << (*server)->port() << std::endl;
   // After the port line, which scripts and tests read first.
   for (const auto& model : (*server)->registry().models()) {
-    std::cout << "tinylm-server: " << model->name << " on "
-              << model->device.str() << ": "
-              << model->scheduler->step_description() << std::endl;
+    std::cout << "tinylm-server: " << model->name << " on " << model->device
+              << ": " << model->engine->step_description() << std::endl;
   }
 
   int signal_number = 0;

@@ -6,11 +6,11 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "absl/strings/str_cat.h"
-#include "models/status_macros.h"
-#include "server/auth.h"
-#include "server/metrics.h"
-#include "server/metrics_http.h"
-#include "server/service.h"
+#include "util/status_macros.h"
+#include "server/operations/auth.h"
+#include "server/operations/metrics.h"
+#include "server/operations/metrics_http.h"
+#include "server/rpc/service.h"
 
 namespace tinylm {
 namespace {
@@ -109,7 +109,7 @@ int TinyLmServer::metrics_port() const {
 std::string TinyLmServer::RenderMetrics() const {
   std::vector<ModelLoad> loads;
   for (const auto& model : registry_->models()) {
-    loads.push_back({model->name, model->scheduler->queued(),
+    loads.push_back({model->name, model->engine->queued(),
                      service_->InFlight(model->name)});
   }
   return metrics_->Render(loads);

@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/engine/model_registry.h"
-#include "server/request_log.h"
-#include "server/tls.h"
-#include "server/validate.h"
+#include "server/operations/request_log.h"
+#include "server/operations/tls.h"
+#include "server/rpc/service_limits.h"
 
 namespace grpc {
 class Server;

@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <torch/utils.h>
 
-#include "models/file_io.h"
+#include "util/file_io.h"
 #include "models/safetensors.h"
-#include "models/sha256.h"
+#include "util/sha256.h"
 
 namespace tinylm {
 namespace {

@@ -1,5 +1,5 @@
 // The absl -> gRPC status mapping, code by code.
-#include "server/grpc_status.h"
+#include "server/rpc/grpc_status.h"
 
 #include <gtest/gtest.h>
 

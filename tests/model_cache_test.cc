@@ -243,9 +243,9 @@ TEST_P(ModelCacheTest, PrefillBatchedWithAnotherSequencesDecodeStep) {
 TEST_P(ModelCacheTest, BatchRowsAreIndependentWithoutACache) {
   Transformer model = MakeRandomModel(config_, 13);
   const at::Tensor tokens = RandomTokens(3, 7, config_.vocab_size);
-  const at::Tensor batched = model->forward(tokens);
+  const at::Tensor batched = model->Forward(ForwardInput(tokens)).logits;
   for (int64_t b = 0; b < 3; ++b) {
-    EXPECT_LE(MaxAbsDiff(batched[b], model->forward(tokens.narrow(0, b, 1))[0]),
+    EXPECT_LE(MaxAbsDiff(batched[b], model->Forward(ForwardInput(tokens.narrow(0, b, 1))).logits[0]),
               kTolerance);
   }
 }

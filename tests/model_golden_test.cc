@@ -230,7 +230,7 @@ void ExpectModelMatchesReference(const ModelConfig& config,
   model->eval();
   torch::NoGradGuard no_grad;
   const at::Tensor logits =
-      model->forward(at::tensor(tokens, at::kLong).unsqueeze(0))[0];
+      model->Forward(ForwardInput(at::tensor(tokens, at::kLong).unsqueeze(0))).logits[0];
   const Mat expected = ReferenceLogits(config, weights, tokens);
   ASSERT_EQ(logits.size(0), int64_t(tokens.size()));
   ASSERT_EQ(logits.size(1), config.vocab_size);

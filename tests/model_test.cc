@@ -177,10 +177,10 @@ TEST(ModelParametersTest, RopeTablesStayFloat32WhenTheModelIsCast) {
     const at::Tensor tokens = RandomTokens(1, 6, config.vocab_size);
     ForwardInput input;
     input.tokens = tokens;
-    const at::Tensor low = model->Forward(input).logits;  // float32
+    const at::Tensor low = model->Forward(input).logits;  // bfloat16
     model->to(at::kFloat);
     EXPECT_TRUE(model->named_buffers()["rope_cos"].equal(expected.cos));
-    EXPECT_LE(MaxAbsDiff(low, model->forward(tokens)), 0.25);
+    EXPECT_LE(MaxAbsDiff(low, model->Forward(ForwardInput(tokens)).logits), 0.25);
   }
 }
 
@@ -192,12 +192,12 @@ TEST(ModelCausalityTest, ChangingATokenNeverChangesEarlierLogits) {
     Transformer model = MakeRandomModel(config, 1);
     const int64_t T = 12;
     const at::Tensor tokens = RandomTokens(2, T, config.vocab_size);
-    const at::Tensor logits = model->forward(tokens);  // [2, T, V]
+    const at::Tensor logits = model->Forward(ForwardInput(tokens)).logits;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor changed = tokens.clone();
       changed[1][t].fill_((tokens[1][t].item<int64_t>() + 1) %
                           config.vocab_size);
-      const at::Tensor after = model->forward(changed);
+      const at::Tensor after = model->Forward(ForwardInput(changed)).logits;
       EXPECT_LE(MaxAbsDiff(after.narrow(1, 0, t), logits.narrow(1, 0, t)),
                 1e-6)
           << "position " << t;
@@ -222,7 +222,9 @@ TEST(ModelFusedTest, FusedTrainingPathEqualsExplicitPath) {
     const at::Tensor tokens = RandomTokens(2, 11, config.vocab_size);
     auto run = [&](bool fused, std::vector<at::Tensor>& grads) {
       model->zero_grad();
-      const at::Tensor logits = model->forward(tokens, fused);
+      ForwardInput input(tokens);
+      input.fused_attention = fused;
+      const at::Tensor logits = model->Forward(input).logits;
       logits.pow(2).mean().backward();
       grads.clear();
       for (const at::Tensor& p : model->parameters()) {

@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "server/admission.h"
-#include "server/auth.h"
-#include "server/call_record.h"
-#include "server/listen_address.h"
-#include "server/metrics.h"
-#include "server/request_log.h"
+#include "server/operations/admission.h"
+#include "server/operations/auth.h"
+#include "server/operations/call_record.h"
+#include "server/operations/listen_address.h"
+#include "server/operations/metrics.h"
+#include "server/operations/request_log.h"
 #include "tests/ops_test_util.h"
 
 namespace tinylm {

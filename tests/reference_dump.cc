@@ -81,7 +81,7 @@ int Run(int argc, char** argv) {
   ForwardInput input;
   input.tokens = tokens;
   const at::Tensor logits =
-      loaded->model->Forward(input).logits[0].contiguous();  // [T, V] f32
+      loaded->model->Forward(input).logits[0].to(at::kFloat).contiguous();
   std::ofstream logits_file(out_dir + "/logits.f32", std::ios::binary);
   logits_file.write(static_cast<const char*>(logits.data_ptr()),
                     logits.numel() * sizeof(float));

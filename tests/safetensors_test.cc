@@ -12,7 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "models/file_io.h"
+#include "util/file_io.h"
 #include "nlohmann/json.hpp"
 
 namespace tinylm {

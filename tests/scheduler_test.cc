@@ -146,6 +146,8 @@ Tokenizer* SchedulerTest::tokenizer_ = nullptr;
 // prefill bucket (16 -> 32 tokens).
 class StepRunnerTest : public SchedulerTest {
  protected:
+  static constexpr int64_t kSlots = 3;  // the rows use slots 0, 1 and 2
+
   void SetUp() override {
     for (const char* text :
          {"吾輩は猫である。", "The cat",
@@ -156,12 +158,6 @@ class StepRunnerTest : public SchedulerTest {
     }
     ASSERT_GT(sequences_[2].size(), 16u);
     rows_ = {{&sequences_[0], 2}, {&sequences_[1], 0}, {&sequences_[2], 1}};
-  }
-
-  KvCache MakeCache() const {
-    const ModelConfig& config = checkpoint_->model->config();
-    return KvCache(config, /*num_slots=*/4, config.block_size, c10::kCPU,
-                   c10::kFloat);
   }
 
   void AppendArgmax(const at::Tensor& logits) {
@@ -176,11 +172,10 @@ class StepRunnerTest : public SchedulerTest {
 };
 
 TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
-  KvCache dynamic_cache = MakeCache(), static_cache = MakeCache();
   Transformer& model = checkpoint_->model;
-  auto dynamic_steps = MakeDynamicStepRunner(model, dynamic_cache);
+  auto dynamic_steps = MakeDynamicStepRunner(model, kSlots);
   auto static_steps =
-      MakeStaticStepRunner(model, static_cache, /*capture_graphs=*/false);
+      MakeStaticStepRunner(model, kSlots, /*capture_graphs=*/false);
   at::Tensor expected = dynamic_steps->Prefill(rows_);
   at::Tensor actual = static_steps->Prefill(rows_);
   for (int step = 0; step < 4; ++step) {
@@ -194,8 +189,7 @@ TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
 }
 
 TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
-  KvCache cache = MakeCache();
-  auto steps = MakeStaticStepRunner(checkpoint_->model, cache,
+  auto steps = MakeStaticStepRunner(checkpoint_->model, kSlots,
                                     /*capture_graphs=*/false);
   const at::Tensor together = steps->Prefill(rows_);
   for (size_t b = 0; b < rows_.size(); ++b) {
@@ -205,8 +199,7 @@ TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
 }
 
 TEST_F(StepRunnerTest, StaticDecodeOfARowDoesNotDependOnTheOtherRows) {
-  KvCache cache = MakeCache();
-  auto steps = MakeStaticStepRunner(checkpoint_->model, cache,
+  auto steps = MakeStaticStepRunner(checkpoint_->model, kSlots,
                                     /*capture_graphs=*/false);
   AppendArgmax(steps->Prefill(rows_));
   // The same position decoded again rewrites the same keys and values.
@@ -308,7 +301,7 @@ TEST_F(SchedulerTest, AnalysisOnlyRequestReturnsTopK) {
             checkpoint_->config.n_layer);
 }
 
-// Records what the scheduler reports (server/metrics.h implements it).
+// Records what the scheduler reports (server/operations/metrics.h implements it).
 class RecordingMetrics : public SchedulerMetrics {
  public:
   void OnStep(int64_t rows, bool prefill) override {

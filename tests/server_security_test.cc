@@ -10,7 +10,7 @@
 
 #include "client/channel.h"
 #include "client/health_check.h"
-#include "server/tls.h"
+#include "server/operations/tls.h"
 #include "tests/ops_test_util.h"
 
 namespace tinylm {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "models/checkpoint.h"
 #include "models/config.h"
-#include "models/status_macros.h"
+#include "util/status_macros.h"
 #include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
 

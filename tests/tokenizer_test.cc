@@ -17,7 +17,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "models/utf8.h"
+#include "util/utf8.h"
 
 #ifdef TINYLM_TEST_WITH_PROTOBUF
 #include "google/protobuf/empty.pb.h"

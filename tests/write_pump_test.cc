@@ -1,6 +1,6 @@
 // WritePump runs every posted task, on its own threads, including the ones
 // still queued when it is destroyed.
-#include "server/write_pump.h"
+#include "server/rpc/write_pump.h"
 
 #include <atomic>
 #include <future>

@@ -42,7 +42,7 @@ Result RunFull(Transformer& model, const at::Tensor& tokens) {
   in.tokens = tokens.to(model->parameters().front().device());
   in.return_attention = true;
   ForwardOutput out = model->Forward(in);
-  Result r{out.logits.cpu(), {}};
+  Result r{out.logits.to(at::kFloat).cpu(), {}};
   for (const at::Tensor& a : out.attention) r.attention.push_back(a.cpu());
   return r;
 }
@@ -64,7 +64,7 @@ at::Tensor RunCached(Transformer& model, const at::Tensor& tokens) {
     in.cache = &cache;
     in.slots = {0};
     in.kv_length = start + n;
-    logits.push_back(model->Forward(in).logits.cpu());
+    logits.push_back(model->Forward(in).logits.to(at::kFloat).cpu());
     start += n;
   }
   return at::cat(logits, 1);

@@ -5,7 +5,7 @@
 
 #include <ATen/ATen.h>
 
-#include "models/splitmix64.h"
+#include "util/splitmix64.h"
 
 namespace tinylm {
 

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "models/status_macros.h"
+#include "util/status_macros.h"
 #include "train/progress.h"
 
 namespace tinylm {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "models/kv_cache.h"
-#include "models/status_macros.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {
@@ -75,7 +75,7 @@ absl::StatusOr<std::vector<NextToken>> MostProbableNext(
                   .view({1, int64_t(ids.size())})
                   .to(model->parameters().front().device());
   const at::Tensor probs =
-      at::softmax(model->Forward(in).logits[0][-1], -1).cpu();
+      at::softmax(model->Forward(in).logits[0][-1].to(at::kFloat), -1).cpu();
   const auto top = probs.topk(k);
   std::vector<NextToken> out;
   for (int64_t i = 0; i < k; ++i) {

@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "models/status_macros.h"
+#include "util/status_macros.h"
 #include "models/tokenizer.h"
-#include "models/utf8.h"
+#include "util/utf8.h"
 #include "nlohmann/json.hpp"
 #include "train/token_file.h"
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "models/checkpoint.h"
-#include "models/status_macros.h"
+#include "util/status_macros.h"
 #include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "train/commands.h"

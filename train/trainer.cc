@@ -9,7 +9,6 @@
 #include <utility>
 
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
@@ -19,7 +18,8 @@
 #include "absl/strings/str_format.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
-#include "models/status_macros.h"
+#include "util/device.h"
+#include "util/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "train/autocast.h"
 #include "train/batcher.h"
@@ -34,17 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda" || name == "auto") {
-    if (torch::cuda::is_available()) return c10::Device(c10::kCUDA, 0);
-    if (name == "auto") return c10::Device(c10::kCPU);
-    return absl::FailedPreconditionError("--device=cuda but no CUDA device");
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown device '", name, "'; expected auto, cpu or cuda"));
-}
 
 absl::StatusOr<TokenBatcher> LoadSplit(const std::string& path,
                                        const ModelConfig& config) {
@@ -150,7 +139,8 @@ double Run::Evaluate() {
     const Batch batch =
         val_.Evaluation(i, options_.eval_batches, options_.batch_size);
     CudaBf16Autocast autocast(device_);
-    const at::Tensor logits = model_->forward(batch.inputs.to(device_));
+    const at::Tensor logits =
+        model_->Forward(ForwardInput(batch.inputs.to(device_))).logits;
     total += at::cross_entropy_loss(
         logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
         batch.targets.to(device_).reshape({-1}));
@@ -248,8 +238,9 @@ absl::StatusOr<TrainResult> Run::Loop() {
       at::Tensor loss;
       {
         CudaBf16Autocast autocast(device_);
-        const at::Tensor logits =
-            model_->forward(ToDevice(batch.inputs), fused_);
+        ForwardInput input(ToDevice(batch.inputs));
+        input.fused_attention = fused_;
+        const at::Tensor logits = model_->Forward(input).logits;
         loss = at::cross_entropy_loss(
                    logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
                    ToDevice(batch.targets).reshape({-1})) /

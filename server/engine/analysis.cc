@@ -78,7 +78,7 @@ AnalysisResult Analyze(Transformer& model, const std::vector<int64_t>& tokens,
 
   AnalysisResult result;
   if (options.top_k > 0) {
-    result.top_k = NextTokenTopK(output.logits.select(0, 0),
+    result.top_k = NextTokenTopK(output.logits.select(0, 0).to(at::kFloat),
                                  prompt_tokens - 1, options.top_k);
   }
   if (options.attention) result.maps = SelectMaps(output.attention, options);

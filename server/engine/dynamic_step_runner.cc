@@ -16,8 +16,11 @@ std::vector<int64_t> Slots(const std::vector<StepRow>& rows) {
 
 class DynamicStepRunner : public StepRunner {
  public:
-  DynamicStepRunner(Transformer& model, KvCache& cache)
-      : model_(model), cache_(cache) {}
+  DynamicStepRunner(Transformer& model, int64_t num_slots)
+      : model_(model),
+        cache_(model->config(), num_slots, model->config().block_size,
+               model->parameters().front().device(),
+               model->parameters().front().scalar_type()) {}
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
@@ -25,7 +28,7 @@ class DynamicStepRunner : public StepRunner {
 
  private:
   Transformer& model_;
-  KvCache& cache_;
+  KvCache cache_;
 };
 
 at::Tensor DynamicStepRunner::Prefill(const std::vector<StepRow>& rows) {
@@ -53,7 +56,7 @@ at::Tensor DynamicStepRunner::Prefill(const std::vector<StepRow>& rows) {
   const at::Tensor logits = model_->Forward(input).logits;  // [B, T, V]
   const at::Tensor rows_index = at::arange(B, input.tokens.options());
   const at::Tensor last_index = at::tensor(last, at::kLong).to(device);
-  return logits.index({rows_index, last_index});  // [B, V]
+  return logits.index({rows_index, last_index}).to(at::kFloat);  // [B, V]
 }
 
 at::Tensor DynamicStepRunner::Decode(const std::vector<StepRow>& rows) {
@@ -73,14 +76,14 @@ at::Tensor DynamicStepRunner::Decode(const std::vector<StepRow>& rows) {
   input.cache = &cache_;
   input.slots = Slots(rows);
   input.kv_length = kv_length;
-  return model_->Forward(input).logits.select(1, 0);  // [B, V]
+  return model_->Forward(input).logits.select(1, 0).to(at::kFloat);  // [B, V]
 }
 
 }  // namespace
 
 std::unique_ptr<StepRunner> MakeDynamicStepRunner(Transformer& model,
-                                                  KvCache& cache) {
-  return std::make_unique<DynamicStepRunner>(model, cache);
+                                                  int64_t num_slots) {
+  return std::make_unique<DynamicStepRunner>(model, num_slots);
 }
 
 }  // namespace tinylm

@@ -5,29 +5,63 @@
 #include <system_error>
 
 #include <c10/util/Exception.h>
-#include <torch/cuda.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "models/status_macros.h"
+#include "models/checkpoint.h"
+#include "nlohmann/json.hpp"
+#include "server/engine/scheduler.h"
+#include "util/device.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace fs = std::filesystem;
 namespace {
 
-// Subdirectories of `root` holding a config.json, sorted by name.
+// The type of `path` (links followed); not_found for nothing there, such
+// as a dangling link. Any other failure (a link loop, no permission) is an
+// error naming the path.
+absl::StatusOr<fs::file_type> TypeOf(const fs::path& path) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (status.type() == fs::file_type::not_found) {
+    return fs::file_type::not_found;
+  }
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path.string(), ": ", error.message()));
+  }
+  return status.type();
+}
+
+// Subdirectories of `root` holding a config.json, sorted by name. Uses only
+// the non-throwing filesystem calls: `root` and what lies in it come from
+// the user.
 absl::StatusOr<std::vector<std::string>> ListCheckpointDirs(
     const std::string& root) {
-  std::error_code error;
-  if (!fs::is_directory(root, error)) {
-    return absl::NotFoundError(
-        absl::StrCat("checkpoints directory ", root, " does not exist"));
+  TINYLM_ASSIGN_OR_RETURN(const fs::file_type root_type, TypeOf(root));
+  if (root_type != fs::file_type::directory) {
+    return absl::NotFoundError(absl::StrCat(
+        "checkpoints directory ", root,
+        root_type == fs::file_type::not_found ? " does not exist"
+                                              : " is not a directory"));
   }
+  std::error_code error;
+  fs::directory_iterator it(root, error);
   std::vector<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(root, error)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "config.json")) {
-      names.push_back(entry.path().filename().string());
+  for (; !error && it != fs::directory_iterator(); it.increment(error)) {
+    const fs::path dir = it->path();
+    TINYLM_ASSIGN_OR_RETURN(const fs::file_type type, TypeOf(dir));
+    if (type != fs::file_type::directory) continue;
+    TINYLM_ASSIGN_OR_RETURN(const fs::file_type config,
+                            TypeOf(dir / "config.json"));
+    if (config != fs::file_type::not_found) {
+      names.push_back(dir.filename().string());
     }
+  }
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoints directory ", root, ": ", error.message()));
   }
   std::sort(names.begin(), names.end());
   if (names.empty()) {
@@ -55,64 +89,38 @@ absl::StatusOr<std::vector<std::string>> SelectNames(
 absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
     const std::string& name, const std::string& dir, c10::Device device,
     c10::ScalarType dtype, const RegistryOptions& options) {
+  TINYLM_ASSIGN_OR_RETURN(LoadedCheckpoint checkpoint,
+                          LoadCheckpoint(dir, device, dtype));
   auto model = std::make_unique<ServedModel>();
   model->name = name;
   model->dir = dir;
-  model->device = device;
-  model->dtype = dtype;
-  TINYLM_ASSIGN_OR_RETURN(model->checkpoint,
-                          LoadCheckpoint(dir, device, dtype));
+  model->config = checkpoint.config;
+  model->device = device.str();
+  model->dtype = DtypeName(dtype);
+  model->weights_sha256 = checkpoint.weights_sha256;
+  if (!checkpoint.training.is_null()) {
+    // Replace, not throw, should the summary hold invalid UTF-8.
+    model->training_json = checkpoint.training.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   TINYLM_ASSIGN_OR_RETURN(
       model->tokenizer,
-      Tokenizer::Load(model->checkpoint.tokenizer_path,
-                      options.tokenizer_module));
-  if (model->tokenizer->vocab_size() != model->config().vocab_size) {
+      Tokenizer::Load(checkpoint.tokenizer_path, options.tokenizer_module));
+  if (model->tokenizer->vocab_size() != model->config.vocab_size) {
     return absl::FailedPreconditionError(absl::StrCat(
-        model->checkpoint.tokenizer_path, " has ",
-        model->tokenizer->vocab_size(), " pieces but ", dir,
-        "/config.json says vocab_size = ", model->config().vocab_size));
+        checkpoint.tokenizer_path, " has ", model->tokenizer->vocab_size(),
+        " pieces but ", dir, "/config.json says vocab_size = ",
+        model->config.vocab_size));
   }
   SchedulerOptions scheduler = options.scheduler;
   if (options.metrics) scheduler.metrics = options.metrics(name);
   TINYLM_ASSIGN_OR_RETURN(
-      model->scheduler,
-      Scheduler::Create(model->checkpoint.model, model->tokenizer.get(),
-                        scheduler));
+      model->engine, Scheduler::Create(std::move(checkpoint.model),
+                                       model->tokenizer.get(), scheduler));
   return model;
 }
 
 }  // namespace
-
-absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name) {
-  const bool cuda = torch::cuda::is_available();
-  if (name == "auto") return cuda ? c10::Device(c10::kCUDA) : c10::kCPU;
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name.substr(0, 4) == "cuda") {
-    if (!cuda) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "device ", name, " requested but CUDA is not available"));
-    }
-    try {
-      return c10::Device(std::string(name));
-    } catch (const c10::Error&) {
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "device must be auto, cpu, cuda or cuda:N, got \"", name, "\""));
-}
-
-absl::StatusOr<c10::ScalarType> ResolveDtype(absl::string_view name,
-                                             c10::Device device) {
-  if (name.empty()) return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
-  if (name == "float32") return c10::kFloat;
-  if (name == "bfloat16") return c10::kBFloat16;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "dtype must be float32 or bfloat16, got \"", name, "\""));
-}
-
-const char* DtypeName(c10::ScalarType dtype) {
-  return dtype == c10::kBFloat16 ? "bfloat16" : "float32";
-}
 
 absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(
     const RegistryOptions& options) {
@@ -140,7 +148,7 @@ absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Load(
   }
   std::sort(registry->models_.begin(), registry->models_.end(),
             [](const auto& a, const auto& b) { return a->name < b->name; });
-  for (auto& model : registry->models_) model->scheduler->Start();
+  for (auto& model : registry->models_) model->engine->Start();
   return registry;
 }
 
@@ -163,7 +171,7 @@ std::string ModelRegistry::Names() const {
 }
 
 void ModelRegistry::Shutdown() {
-  for (auto& model : models_) model->scheduler->Shutdown();
+  for (auto& model : models_) model->engine->Shutdown();
 }
 
 }  // namespace tinylm

@@ -13,27 +13,27 @@
 #include <string>
 #include <vector>
 
-#include <c10/core/Device.h>
-#include <c10/core/ScalarType.h>
-
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "models/checkpoint.h"
+#include "models/config.h"
 #include "models/tokenizer.h"
-#include "server/engine/scheduler.h"
+#include "server/engine/engine.h"
+#include "server/engine/scheduler_options.h"
 
 namespace tinylm {
 
+// A loaded model as the service sees it: plain data, its tokenizer and its
+// engine (which owns the weights on the device).
 struct ServedModel {
-  std::string name;
-  std::string dir;
-  LoadedCheckpoint checkpoint;
+  std::string name;            // the checkpoint's folder name
+  std::string dir;             // the checkpoint's folder
+  ModelConfig config;
+  std::string device;          // where it runs: "cpu", "cuda:0"
+  std::string dtype;           // "float32" or "bfloat16"
+  std::string weights_sha256;  // hex digest of model.safetensors
+  std::string training_json;   // config.json's "training" object, or empty
   std::unique_ptr<Tokenizer> tokenizer;
-  c10::Device device = c10::kCPU;
-  c10::ScalarType dtype = c10::kFloat;
-  std::unique_ptr<Scheduler> scheduler;
-
-  const ModelConfig& config() const { return checkpoint.config; }
+  std::unique_ptr<Engine> engine;
 };
 
 struct RegistryOptions {
@@ -73,13 +73,6 @@ class ModelRegistry {
   ModelRegistry() = default;
   std::vector<std::unique_ptr<ServedModel>> models_;
 };
-
-// "auto" -> CUDA when available, else CPU; InvalidArgument otherwise.
-absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name);
-// "" -> bfloat16 on CUDA, float32 on CPU.
-absl::StatusOr<c10::ScalarType> ResolveDtype(absl::string_view name,
-                                             c10::Device device);
-const char* DtypeName(c10::ScalarType dtype);
 
 }  // namespace tinylm
 

@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "models/sampler.h"
+#include "models/sampling_params.h"
 
 namespace tinylm {
 

@@ -13,14 +13,6 @@
 namespace tinylm {
 namespace {
 
-c10::Device ModelDevice(Transformer& model) {
-  return model->parameters().front().device();
-}
-
-c10::ScalarType ModelDtype(Transformer& model) {
-  return model->parameters().front().scalar_type();
-}
-
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
 StreamEvent ErrorEvent(absl::Status status) {
@@ -66,10 +58,6 @@ Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
     : model_(std::move(model)),
       tokenizer_(tokenizer),
       options_(options),
-      // One slot more than sequences: the static steps' scratch slot.
-      cache_(model_->config(), options.max_batch + 1,
-             model_->config().block_size, ModelDevice(model_),
-             ModelDtype(model_)),
       queue_(options.max_queued) {
   for (int64_t slot = options.max_batch - 1; slot >= 0; --slot) {
     free_slots_.push_back(slot);
@@ -92,12 +80,14 @@ absl::Status Scheduler::PrepareSteps() {
   return Guarded("preparing the model steps", [&] {
     at::NoGradGuard no_grad;
     const bool graphs =
-        options_.cuda_graphs && CudaGraphsAvailable(ModelDevice(model_));
+        options_.cuda_graphs &&
+        CudaGraphsAvailable(model_->parameters().front().device());
     const bool static_shapes =
         options_.step_shapes == StepShapes::kStatic ||
         (options_.step_shapes == StepShapes::kAuto && graphs);
-    runner_ = static_shapes ? MakeStaticStepRunner(model_, cache_, graphs)
-                            : MakeDynamicStepRunner(model_, cache_);
+    runner_ = static_shapes
+                  ? MakeStaticStepRunner(model_, options_.max_batch, graphs)
+                  : MakeDynamicStepRunner(model_, options_.max_batch);
     // One request's worth of work through every stage before serving.
     const std::vector<int64_t> tokens = {0, 0};
     const std::vector<int64_t> prompt = {0};

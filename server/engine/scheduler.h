@@ -25,59 +25,37 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "models/kv_cache.h"
 #include "models/model.h"
 #include "models/tokenizer.h"
+#include "server/engine/engine.h"
 #include "server/engine/request_queue.h"
-#include "server/engine/scheduler_metrics.h"
+#include "server/engine/scheduler_options.h"
 #include "server/engine/step_runner.h"
 #include "server/engine/text_assembler.h"
 
 namespace tinylm {
 
-// The shapes of the model steps (step_runner.h).
-enum class StepShapes {
-  kAuto,     // static where CUDA graphs can be captured, else dynamic
-  kDynamic,  // follow the batch
-  kStatic,   // all slots every step, prompts alone in bucket lengths
-};
-
-struct SchedulerOptions {
-  int64_t max_batch = 16;    // KV cache slots = sequences per step
-  int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
-  StepShapes step_shapes = StepShapes::kAuto;
-  bool cuda_graphs = true;   // capture static steps where possible
-  std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
-};
-
-class Scheduler {
+class Scheduler final : public Engine {
  public:
-  // `tokenizer` must outlive the scheduler. Allocates the KV cache on the
-  // model's device, prepares the model steps (capturing CUDA graphs where
-  // they are used) and runs one prefill and one decode step through them.
+  // `tokenizer` must outlive the scheduler. Prepares the model steps (which
+  // allocate the KV cache on the model's device and capture CUDA graphs
+  // where they are used) and runs one prefill and one decode step through
+  // them.
   // The thread starts with Start().
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       Transformer model, const Tokenizer* tokenizer,
       const SchedulerOptions& options);
-  ~Scheduler();
+  ~Scheduler() override;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  void Start();
-
-  // Queues `job`; its events arrive on job->stream. Errors: see
-  // RequestQueue::Push.
-  absl::Status Submit(std::shared_ptr<Job> job);
-
-  // Fails queued requests (UNAVAILABLE), ends active ones with
-  // FinishReason::kCancelled, and joins the thread.
-  void Shutdown();
-
-  int64_t max_batch() const { return options_.max_batch; }
-  // How the steps run, for the start-up log (StepRunner::Describe).
-  std::string step_description() const { return runner_->Describe(); }
-  // Requests waiting for a KV cache slot (any thread).
-  int64_t queued() const { return queue_.size(); }
+  // Engine: Shutdown() also joins the thread.
+  void Start() override;
+  absl::Status Submit(std::shared_ptr<Job> job) override;
+  void Shutdown() override;
+  int64_t max_batch() const override { return options_.max_batch; }
+  int64_t queued() const override { return queue_.size(); }
+  std::string step_description() const override { return runner_->Describe(); }
 
  private:
   struct Sequence;
@@ -100,7 +78,6 @@ class Scheduler {
   Transformer model_;
   const Tokenizer* tokenizer_;
   const SchedulerOptions options_;
-  KvCache cache_;
   std::unique_ptr<StepRunner> runner_;
   RequestQueue queue_;
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only

@@ -1,6 +1,6 @@
 // SchedulerMetrics: what a model's scheduler reports while it works, for
 // monitoring. The engine knows only this interface; the server implements it
-// (server/metrics.h) with Prometheus metrics of the model.
+// (server/operations/metrics.h) with Prometheus metrics of the model.
 //
 // Thread-safety: the scheduler calls it from its own thread; an
 // implementation must tolerate a concurrent reader (a metrics scrape) and

@@ -24,7 +24,7 @@ constexpr int64_t kPrefillRows = 16;
 
 class StaticStepRunner : public StepRunner {
  public:
-  StaticStepRunner(Transformer& model, KvCache& cache, bool capture_graphs);
+  StaticStepRunner(Transformer& model, int64_t num_slots, bool capture_graphs);
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
@@ -39,8 +39,8 @@ class StaticStepRunner : public StepRunner {
   size_t BucketFor(int64_t length) const;
 
   Transformer& model_;
-  KvCache& cache_;
   const int64_t num_slots_, max_len_, prefill_rows_;
+  KvCache cache_;  // num_slots_ + 1 slots: the last is the scratch slot
   GraphPool pool_;
 
   // Decode inputs, one upload per step: [4, S] int64 over the S servable
@@ -63,16 +63,18 @@ class StaticStepRunner : public StepRunner {
   std::vector<std::unique_ptr<CapturedStep>> prefill_;  // one per bucket
 };
 
-StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
+StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
                                    bool capture_graphs)
     : model_(model),
-      cache_(cache),
-      num_slots_(cache.num_slots() - 1),
-      max_len_(cache.max_len()),
+      num_slots_(num_slots),
+      max_len_(model->config().block_size),
       prefill_rows_(std::min(kPrefillRows, num_slots_)),
-      pool_(cache.keys(0).device(), capture_graphs) {
-  TORCH_CHECK(num_slots_ > 0, "static steps need a cache of 2+ slots");
-  const c10::Device device = cache.keys(0).device();
+      cache_(model->config(), num_slots_ + 1, max_len_,
+             model->parameters().front().device(),
+             model->parameters().front().scalar_type()),
+      pool_(cache_.keys(0).device(), capture_graphs) {
+  TORCH_CHECK(num_slots_ > 0, "static steps need a slot");
+  const c10::Device device = cache_.keys(0).device();
   const auto on_device = at::TensorOptions().dtype(at::kLong).device(device);
   decode_host_ = at::zeros({4, num_slots_}, at::kLong);
   decode_inputs_ = at::zeros({4, num_slots_}, on_device);
@@ -94,7 +96,8 @@ StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
         input.slot_rows = decode_inputs_[2];  // written as listed
         input.kv_length = max_len_;
         input.fused_attention = true;
-        return model_->Forward(input).logits.select(1, 0);  // [S, V]
+        return model_->Forward(input).logits.select(1, 0).to(
+            at::kFloat);  // [S, V]
       },
       pool_);
 
@@ -111,7 +114,8 @@ StaticStepRunner::StaticStepRunner(Transformer& model, KvCache& cache,
           input.kv_length = T;
           input.fused_attention = true;
           input.logits_at = prefill_inputs_.select(1, 1);
-          return model_->Forward(input).logits.select(1, 0);  // [P, V]
+          return model_->Forward(input).logits.select(1, 0).to(
+              at::kFloat);  // [P, V]
         },
         pool_));
     if (T == max_len_) break;
@@ -216,9 +220,10 @@ at::Tensor StaticStepRunner::Decode(const std::vector<StepRow>& rows) {
 }  // namespace
 
 std::unique_ptr<StepRunner> MakeStaticStepRunner(Transformer& model,
-                                                 KvCache& cache,
+                                                 int64_t num_slots,
                                                  bool capture_graphs) {
-  return std::make_unique<StaticStepRunner>(model, cache, capture_graphs);
+  return std::make_unique<StaticStepRunner>(model, num_slots,
+                                            capture_graphs);
 }
 
 }  // namespace tinylm

@@ -53,18 +53,19 @@ class StepRunner {
   virtual std::string Describe() const = 0;
 };
 
-// `model` and `cache` must outlive the runner.
+// Each runner owns its KV cache, on the model's device and in its dtype:
+// `num_slots` sequences (rows name their slot, 0 .. num_slots - 1) of up to
+// the model's context length. `model` must outlive the runner.
 std::unique_ptr<StepRunner> MakeDynamicStepRunner(Transformer& model,
-                                                  KvCache& cache);
+                                                  int64_t num_slots);
 
-// The cache's last slot is the static runner's scratch space: the rows of
-// slots outside a decode batch write their keys and values there, so slots
-// 0 .. num_slots - 2 serve sequences.
+// The static runner's cache has one slot more, its scratch space: the rows
+// of slots outside a decode batch write their keys and values there.
 // Allocates the buffers and, when `capture_graphs` and the device allows
 // (step_graph.h), captures the decode step and one prefill step per bucket
-// length (powers of two from 16 up to the cache length).
+// length (powers of two from 16 up to the context length).
 std::unique_ptr<StepRunner> MakeStaticStepRunner(Transformer& model,
-                                                 KvCache& cache,
+                                                 int64_t num_slots,
                                                  bool capture_graphs);
 
 }  // namespace tinylm

@@ -32,7 +32,7 @@ namespace {
 
 constexpr absl::string_view kSeparator = "\n#model.safetensors#\n";
 
-// Plain writes: models/file_io's WriteFile syncs to disk, which would cost
+// Plain writes: util/file_io's WriteFile syncs to disk, which would cost
 // more than the load itself on every input.
 void Write(const std::string& path, absl::string_view contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -76,7 +76,7 @@ void CheckLoaded(LoadedCheckpoint& loaded) {
       loaded.stored_dtype == at::kFloat || loaded.stored_dtype == at::kBFloat16,
       "stored dtype");
   torch::NoGradGuard no_grad;
-  const at::Tensor logits = loaded.model->forward(at::zeros({1, 1}, at::kLong));
+  const at::Tensor logits = loaded.model->Forward(ForwardInput(at::zeros({1, 1}, at::kLong))).logits;
   FUZZ_CHECK(
       logits.sizes() == at::IntArrayRef({1, 1, loaded.config.vocab_size}),
       "logits shape");

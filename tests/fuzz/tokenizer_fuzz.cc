@@ -23,7 +23,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "models/tokenizer.h"
-#include "models/utf8.h"
+#include "util/utf8.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace tinylm {

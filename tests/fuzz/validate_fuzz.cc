@@ -1,9 +1,9 @@
-// Fuzz target: request validation (server/validate.h) against a registry
+// Fuzz target: request validation (server/rpc/validate.h) against a registry
 // of two tiny models that share the shipped tokenizer ("small" with a
 // 32-token context and "wide", a score_fcn model with 48).
 //
 // Input: a selector byte (which request message), then the message's
-// protobuf wire bytes, parsed as the service parses them (server/wire.h).
+// protobuf wire bytes, parsed as the service parses them (server/rpc/wire.h).
 // Properties:
 //   - Bytes that do not parse are refused with INVALID_ARGUMENT.
 //   - Validation never crashes; it fails only with INVALID_ARGUMENT,
@@ -30,9 +30,9 @@
 #include "models/config.h"
 #include "models/model.h"
 #include "models/sampler.h"
-#include "models/utf8.h"
-#include "server/validate.h"
-#include "server/wire.h"
+#include "util/utf8.h"
+#include "server/rpc/validate.h"
+#include "server/rpc/wire.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace tinylm {
@@ -103,7 +103,7 @@ void CheckSampling(const SamplingParams& s, int64_t vocab) {
 // the RPC generates at least one token.
 void CheckValid(const ValidRequest& v, int64_t min_new) {
   FUZZ_CHECK(Registered(v.model), "unregistered model");
-  const ModelConfig& config = v.model->config();
+  const ModelConfig& config = v.model->config;
   const GenerationRequest& r = v.request;
   FUZZ_CHECK(!r.prompt.empty(), "empty prompt");
   for (int64_t id : r.prompt) {
@@ -128,7 +128,7 @@ void CheckValid(const ValidRequest& v, int64_t min_new) {
 }
 
 void CheckAnalysis(const ValidRequest& v) {
-  const ModelConfig& config = v.model->config();
+  const ModelConfig& config = v.model->config;
   FUZZ_CHECK(v.request.analysis.has_value(), "analysis");
   const AnalysisOptions& a = *v.request.analysis;
   FUZZ_CHECK(a.top_k >= 0 && a.top_k <= config.vocab_size, "analysis top_k");
@@ -146,7 +146,7 @@ void CheckAnalysis(const ValidRequest& v) {
   FUZZ_CHECK(bytes <= kLimits.max_attention_bytes, "attention bytes");
 }
 
-// Parses as the service does (server/wire.h); a message that does not
+// Parses as the service does (server/rpc/wire.h); a message that does not
 // parse must be refused with INVALID_ARGUMENT, as the service answers.
 bool Parse(google::protobuf::Message& message, const uint8_t* data,
            size_t size) {

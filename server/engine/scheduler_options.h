@@ -1,0 +1,30 @@
+// How a model's scheduler runs: batch and queue bounds, step shapes, CUDA
+// graphs, metrics. Plain data (set from the server's flags).
+#ifndef TINYLM_SERVER_ENGINE_SCHEDULER_OPTIONS_H_
+#define TINYLM_SERVER_ENGINE_SCHEDULER_OPTIONS_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "server/engine/scheduler_metrics.h"
+
+namespace tinylm {
+
+// The shapes of the model steps (step_runner.h).
+enum class StepShapes {
+  kAuto,     // static where CUDA graphs can be captured, else dynamic
+  kDynamic,  // follow the batch
+  kStatic,   // all slots every step, prompts alone in bucket lengths
+};
+
+struct SchedulerOptions {
+  int64_t max_batch = 16;    // KV cache slots = sequences per step
+  int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
+  StepShapes step_shapes = StepShapes::kAuto;
+  bool cuda_graphs = true;   // capture static steps where possible
+  std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
+};
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_ENGINE_SCHEDULER_OPTIONS_H_

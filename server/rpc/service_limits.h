@@ -1,0 +1,32 @@
+// The limits the service enforces on requests and calls: plain numbers set
+// from the flags (server/flags.cc), explained in docs/operations.md.
+#ifndef TINYLM_SERVER_RPC_SERVICE_LIMITS_H_
+#define TINYLM_SERVER_RPC_SERVICE_LIMITS_H_
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace tinylm {
+
+struct ServiceLimits {
+  int64_t max_prompt_tokens = 4096;  // also bounded by each model's context
+  int64_t max_new_tokens = 1024;
+  // Bound on AttentionMaps payloads; below gRPC's default 4 MiB receive
+  // limit of clients, with room for the rest of the message.
+  int64_t max_attention_bytes = 3 << 20;
+  int64_t max_top_n = 20;
+  int64_t max_stop_strings = 8;
+  int64_t max_stop_bytes = 256;
+  int64_t max_prompt_bytes = 1 << 20;
+  // Calls in flight per model (server/operations/admission.h) and the retry hint of a
+  // refusal for load.
+  int64_t max_streams_per_model = 512;
+  absl::Duration retry_after = absl::Seconds(1);
+  // The deadline of a call whose client set none; InfiniteDuration: none.
+  absl::Duration default_deadline = absl::Minutes(5);
+};
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_RPC_SERVICE_LIMITS_H_
