@@ -1,6 +1,7 @@
 #include "models/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <torch/utils.h>
 
@@ -199,9 +201,24 @@ absl::StatusOr<c10::ScalarType> CheckTensors(Transformer& model,
   return first != nullptr ? first->dtype : c10::kFloat;
 }
 
+// A weight that is NaN or infinite would make every forward pass fail far
+// from its cause (an argmax of -1, a sampler out of bounds).
+absl::Status CheckFinite(const std::string& path, const std::string& name,
+                         const at::Tensor& value) {
+  const at::Tensor bad = at::logical_not(at::isfinite(value)).flatten();
+  if (!bad.any().item<bool>()) return absl::OkStatus();
+  const int64_t first = bad.nonzero()[0][0].item<int64_t>();
+  const double x = value.flatten()[first].item<double>();
+  return absl::InvalidArgumentError(absl::StrCat(
+      path, ": tensor '", name, "' holds ", bad.sum().item<int64_t>(),
+      " non-finite values (the first, at element ", first, ", is ",
+      std::isnan(x) ? "NaN" : (x > 0 ? "+Inf" : "-Inf"), ")"));
+}
+
 // Builds the model of `config` holding the file's values (float32 first,
 // so that the later cast is the only rounding).
 absl::StatusOr<Transformer> BuildModel(const ModelConfig& config,
+                                       const std::string& path,
                                        const SafetensorsFile& weights,
                                        c10::ScalarType& stored_dtype) {
   torch::NoGradGuard no_grad;
@@ -210,6 +227,7 @@ absl::StatusOr<Transformer> BuildModel(const ModelConfig& config,
   for (auto& item : model->named_parameters()) {
     TINYLM_ASSIGN_OR_RETURN(at::Tensor value,
                             weights.ToTensor(*weights.Find(item.key())));
+    TINYLM_RETURN_IF_ERROR(CheckFinite(path, item.key(), value));
     item.value().copy_(value);
   }
   return model;
@@ -300,13 +318,15 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
         absl::StrCat(loaded.tokenizer_path, ": tokenizer file is missing"));
   }
 
+  const std::string weights_path = JoinPath(dir, kWeightsFile);
   TINYLM_ASSIGN_OR_RETURN(SafetensorsFile weights,
-                          SafetensorsFile::Read(JoinPath(dir, kWeightsFile)));
+                          SafetensorsFile::Read(weights_path));
   TINYLM_RETURN_IF_ERROR(
       CheckConfigFitsWeights(loaded.config, weights, config_path));
   try {
     TINYLM_ASSIGN_OR_RETURN(
-        loaded.model, BuildModel(loaded.config, weights, loaded.stored_dtype));
+        loaded.model,
+        BuildModel(loaded.config, weights_path, weights, loaded.stored_dtype));
     // Transformer::to casts parameters only; RoPE tables stay float32.
     loaded.model->to(device, dtype);
     loaded.model->eval();

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -71,6 +72,7 @@ struct Tokenizer::Impl {
   std::vector<bool> is_byte;
   std::vector<bool> is_control;
   int64_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
+  int64_t max_token_bytes = 1;
 
   ~Impl() {
     if (model != nullptr) module->free_model(model);
@@ -130,6 +132,11 @@ struct Tokenizer::Impl {
       display[id] = !bytes.empty() && IsValidUtf8(bytes)
                         ? bytes
                         : EscapeInvalidUtf8(pieces[id]);
+      // The piece's own length covers the text it matched, whose spaces it
+      // holds as the 3-byte "▁"; the token's bytes cover the decoded form.
+      max_token_bytes = std::max<int64_t>(
+          {max_token_bytes, int64_t(pieces[id].size()),
+           int64_t(bytes.size())});
     }
     return absl::OkStatus();
   }
@@ -212,6 +219,8 @@ std::string Tokenizer::TokenBytes(int64_t id) const {
 std::string Tokenizer::DisplayPiece(int64_t id) const {
   return impl_->InRange(id) ? impl_->display[id] : "";
 }
+
+int64_t Tokenizer::max_token_bytes() const { return impl_->max_token_bytes; }
 
 int64_t Tokenizer::vocab_size() const { return impl_->pieces.size(); }
 int64_t Tokenizer::bos_id() const { return impl_->bos_id; }

@@ -61,6 +61,10 @@ class Tokenizer {
   std::string DisplayPiece(int64_t id) const;
 
   int64_t vocab_size() const;
+  // The most bytes of text one token stands for: a text of n bytes encodes
+  // to at least n / max_token_bytes() tokens, which bounds a prompt's length
+  // before it is tokenized.
+  int64_t max_token_bytes() const;
   int64_t bos_id() const;  // -1 if the model has none
   int64_t eos_id() const;
   int64_t unk_id() const;

@@ -138,24 +138,29 @@ fi
 echo "docker-ci: dockerd $($DOCKER version --format '{{.Server.Version}}') (PID $DPID)"
 mark "dockerd"
 
-# ---- base image: a minimal Debian 12 from the mirror apt uses here.
+# ---- base image: a minimal Debian 12 from the mirror apt uses here (a
+# local mirror or a proxy included), or from TINYLM_DEBIAN_MIRROR and
+# TINYLM_DEBIAN_SECURITY when set.
 repo_of() {  # repo_of SUITE: the URI apt fetches SUITE from
   apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 2>/dev/null \
     | awk -v s="$1" '$1 == s { print $2; exit }'
 }
-MIRROR=$(repo_of bookworm)
-SECURITY=$(repo_of bookworm-security)
-MIRROR=${MIRROR:-http://deb.debian.org/debian/}
-SECURITY=${SECURITY:-http://deb.debian.org/debian-security/}
+MIRROR=${TINYLM_DEBIAN_MIRROR:-$(repo_of bookworm)}
+SECURITY=${TINYLM_DEBIAN_SECURITY:-$(repo_of bookworm-security)}
+if [ -z "$MIRROR" ]; then
+  echo "docker-ci: apt here fetches no bookworm suite (run apt-get update," \
+       "or set TINYLM_DEBIAN_MIRROR to a Debian mirror's URI)" >&2
+  exit 1
+fi
 echo "docker-ci: debootstrap from $MIRROR"
 debootstrap --variant=minbase bookworm "$W/rootfs" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
   || { tail -20 "$W/debootstrap.log" >&2; exit 1; }
 rm -f "$W/rootfs/etc/apt/sources.list.d/"*
-cat >"$W/rootfs/etc/apt/sources.list" <<EOF
-deb $MIRROR bookworm main
-deb $MIRROR bookworm-updates main
-deb $SECURITY bookworm-security main
-EOF
+{
+  echo "deb $MIRROR bookworm main"
+  echo "deb $MIRROR bookworm-updates main"
+  [ -z "$SECURITY" ] || echo "deb $SECURITY bookworm-security main"
+} >"$W/rootfs/etc/apt/sources.list"
 # The same acquire settings as apt here (e.g. a snapshot mirror's expired
 # Valid-Until, a proxy).
 apt-config dump 2>/dev/null \

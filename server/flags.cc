@@ -23,6 +23,10 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "HOST:PORT to listen on (port 0 picks a free one)");
+ABSL_FLAG(bool, reuse_port, false,
+          "let several processes listen on the same port (SO_REUSEPORT: the "
+          "kernel spreads connections among them); without it a port in use "
+          "stops the server at start");
 ABSL_FLAG(std::string, checkpoints, "",
           "directory of checkpoints, one subdirectory per model (default: "
           "$TINYLM_CHECKPOINTS, else the installed or source tree's "
@@ -136,16 +140,16 @@ absl::Status CheckLimits(const ServerOptions& o) {
            InRange("max_prompt_bytes", l.max_prompt_bytes, 1),
            InRange("max_new_tokens", l.max_new_tokens, 1),
            InRange("max_attention_bytes", l.max_attention_bytes, 1),
-           InRange("max_receive_message_bytes", o.max_receive_message_bytes,
+           InRange("max_receive_message_bytes", l.max_receive_message_bytes,
                    1024),
-           InRange("max_send_message_bytes", o.max_send_message_bytes, 1024),
+           InRange("max_send_message_bytes", l.max_send_message_bytes, 1024),
        }) {
     TINYLM_RETURN_IF_ERROR(status);
   }
-  if (l.max_attention_bytes >= o.max_send_message_bytes) {
+  if (l.max_attention_bytes >= l.max_send_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_attention_bytes=", l.max_attention_bytes,
-        " must stay below --max_send_message_bytes=", o.max_send_message_bytes,
+        " must stay below --max_send_message_bytes=", l.max_send_message_bytes,
         " (the response also carries the tokens); raise that one too"));
   }
   return absl::OkStatus();
@@ -199,6 +203,7 @@ std::vector<char*> ParseServerFlags(int argc, char** argv) {
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   ServerOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
+  o.reuse_port = absl::GetFlag(FLAGS_reuse_port);
   // gRPC also listens on Unix (and abstract) sockets and vsock; their
   // addresses are left to it.
   if (!absl::StartsWith(o.listen, "unix") &&
@@ -231,8 +236,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   limits.max_attention_bytes = absl::GetFlag(FLAGS_max_attention_bytes);
   TINYLM_ASSIGN_OR_RETURN(limits.default_deadline, DeadlineFromFlag());
-  o.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
-  o.max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);
+  limits.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_bytes);
+  limits.max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);
   TINYLM_RETURN_IF_ERROR(CheckLimits(o));
 
   TINYLM_RETURN_IF_ERROR(ReadSecurity(o));

@@ -86,15 +86,21 @@ absl::StatusOr<std::unique_ptr<TinyLmServer>> TinyLmServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, Credentials(options.tls),
                            &server->port_);
+  // gRPC sets SO_REUSEPORT by default: a second server on a busy port would
+  // start and take half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT,
+                             options.reuse_port ? 1 : 0);
   builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options.max_receive_message_bytes));
+      static_cast<int>(options.limits.max_receive_message_bytes));
   builder.SetMaxSendMessageSize(
-      static_cast<int>(options.max_send_message_bytes));
+      static_cast<int>(options.limits.max_send_message_bytes));
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        ": the address is not available or the port is in use (by another "
+        "tinylm-server? --reuse_port lets servers share a port on purpose)"));
   }
   SetHealth(*server->server_, *server->registry_, true);
   return server;

@@ -37,9 +37,9 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
   RegistryOptions registry;
   ServiceLimits limits;
-  // gRPC's bounds on one message, every service.
-  int64_t max_receive_message_bytes = 4 << 20;
-  int64_t max_send_message_bytes = 4 << 20;
+  // Let other processes listen on the same port (SO_REUSEPORT); without
+  // it a port already in use is an error.
+  bool reuse_port = false;
   TlsPem tls;                              // empty cert_chain: plaintext
   std::string auth_token;                  // empty: TinyLM calls need no token
   std::string metrics_listen;              // HOST:PORT of /metrics; empty: none

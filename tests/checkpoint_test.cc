@@ -4,11 +4,15 @@
 #include "models/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
@@ -339,6 +343,29 @@ TEST_F(CheckpointTest, WrongShape) {
   ExpectLoadError(absl::StatusCode::kInvalidArgument, "model.safetensors",
                   "'h.0.mlp.proj.weight' has shape [32, 16], but config.json "
                   "implies [16, 32]");
+}
+
+// Such weights once loaded, and the server failed at start far from the
+// cause ("index -1 is out of bounds" in the warm-up step).
+TEST_F(CheckpointTest, NonFiniteWeights) {
+  Transformer model = SaveGood();
+  const std::vector<std::pair<float, std::string>> cases = {
+      {std::nanf(""), "NaN"},
+      {std::numeric_limits<float>::infinity(), "+Inf"},
+      {-std::numeric_limits<float>::infinity(), "-Inf"}};
+  for (const auto& [bad, name] : cases) {
+    RewriteWeights(model, [bad = bad](NamedTensors& t) {
+      for (auto& [tensor_name, tensor] : t) {
+        if (tensor_name == "h.1.attn.proj.weight") {
+          tensor = tensor.clone();
+          tensor.view({-1})[7] = bad;
+        }
+      }
+    });
+    ExpectLoadError(absl::StatusCode::kInvalidArgument, "model.safetensors",
+                    "tensor 'h.1.attn.proj.weight' holds 1 non-finite "
+                    "values (the first, at element 7, is " + name + ")");
+  }
 }
 
 TEST_F(CheckpointTest, OffsetPastEnd) {

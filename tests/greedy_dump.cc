@@ -40,7 +40,7 @@ int Run(int argc, char** argv) {
       job->request.max_new_tokens = max_new;
       job->request.sampling.temperature = 0.0;
       job->stream = std::make_shared<tinylm::GenerationStream>();
-      if (!model->scheduler->Submit(job).ok()) return 1;
+      if (!model->engine->Submit(job).ok()) return 1;
       std::cout << model->name << "\t" << p << "\t";
       while (true) {
         tinylm::StreamEvent event = job->stream->WaitNext();

@@ -13,45 +13,25 @@ Usage: interop_test.py SERVER_BINARY PYTHON_STUBS_DIR CHECKPOINTS_DIR
 import array
 import json
 import os
-import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import grpc
 
 SERVER, STUBS, CHECKPOINTS = sys.argv[1:4]
 sys.path.insert(0, STUBS)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tools"))
 from grpc_health_v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from tinylm.v1 import tinylm_pb2, tinylm_pb2_grpc  # noqa: E402
+from server_process import read_port, rss_kb  # noqa: E402
 
 START_TIMEOUT_S = 120
 PROMPT = "吾輩は猫である。"
-
-
-def read_port(process, timeout_s):
-    """The port from the server's start-up line, waiting at most timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    output = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 1.0)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        output += line
-        match = re.search(rb"on port (\d+)", line)
-        if match:
-            return int(match.group(1))
-    raise AssertionError("server did not start: %r" % output)
 
 
 class InteropTest(unittest.TestCase):

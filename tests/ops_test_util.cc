@@ -1,13 +1,10 @@
 #include "tests/ops_test_util.h"
 
-#include <stdlib.h>
-
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "tests/scratch_dir.h"
 #include "tests/test_checkpoints.h"
 
 namespace tinylm {
@@ -23,30 +20,14 @@ std::multimap<std::string, std::string> Plain(
   return out;
 }
 
-void RemoveScratch() {
-  std::error_code ignored;
-  std::filesystem::remove_all(OpsScratch(), ignored);
-}
-
 }  // namespace
 
-const std::string& OpsScratch() {
-  static const std::string* dir = [] {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "tinylm_ops.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    std::atexit(RemoveScratch);
-    return new std::string(pattern);
-  }();
-  return *dir;
-}
-
 absl::StatusOr<std::unique_ptr<TinyLmServer>> StartOpsServer(
-    ServerOptions options) {
+    ServerOptions options, const std::string& listen) {
   absl::StatusOr<std::string> checkpoints =
-      TestCheckpointsDir(OpsScratch() + "/checkpoints");
+      TestCheckpointsDir(ScratchDir() + "/checkpoints");
   if (!checkpoints.ok()) return checkpoints.status();
-  options.listen = "127.0.0.1:0";
+  options.listen = listen;
   options.registry.checkpoints_dir = *checkpoints;
   options.registry.device = "cpu";
   options.registry.only = {kOpsModel};
@@ -65,12 +46,6 @@ std::string ReadFileText(const std::string& path) {
   return content.str();
 }
 
-std::string WriteScratchFile(const std::string& name,
-                             const std::string& content) {
-  const std::string path = OpsScratch() + "/" + name;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-  return path;
-}
 
 std::string Address(const TinyLmServer& server) {
   return absl::StrCat("127.0.0.1:", server.port());

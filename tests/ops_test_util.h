@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/server.h"
+#include "tests/scratch_dir.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
 namespace tinylm {
@@ -21,20 +22,15 @@ namespace tinylm {
 inline constexpr char kOpsModel[] = "base";
 inline constexpr char kOpsPrompt[] = "吾輩は猫である。";
 
-// A scratch directory for this test process (removed at exit).
-const std::string& OpsScratch();
-
-// Starts a server on a free loopback port, on the CPU, serving kOpsModel of
-// the test checkpoints, with everything else from `options`.
+// Starts a server on `listen` (by default a free loopback port), on the
+// CPU, serving kOpsModel of the test checkpoints, with everything else from
+// `options`.
 absl::StatusOr<std::unique_ptr<TinyLmServer>> StartOpsServer(
-    ServerOptions options);
+    ServerOptions options, const std::string& listen = "127.0.0.1:0");
 
 // A file that make_test_certs.sh made (the ctest fixture runs it).
 std::string CertPath(const std::string& name);
 std::string ReadFileText(const std::string& path);
-// Writes `content` to a new file in OpsScratch() and returns its path.
-std::string WriteScratchFile(const std::string& name,
-                             const std::string& content);
 
 std::string Address(const TinyLmServer& server);
 void SetTestDeadline(grpc::ClientContext& context);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tests/ops_test_util.h"
 
@@ -26,6 +27,82 @@ std::unique_ptr<TinyLmServer> Start(ServerOptions options) {
 std::unique_ptr<v1::TinyLM::Stub> Stub(const TinyLmServer& server) {
   return v1::TinyLM::NewStub(
       grpc::CreateChannel(Address(server), grpc::InsecureChannelCredentials()));
+}
+
+// gRPC sets SO_REUSEPORT by default: a second server once started on a busy
+// port and took half of its connections.
+TEST(ListenTest, ASecondServerOnABusyPortIsRefused) {
+  auto first = Start(ServerOptions());
+  ASSERT_NE(first, nullptr);
+  auto second = StartOpsServer(ServerOptions(), Address(*first));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("cannot listen on " + Address(*first)));
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("port is in use"));
+
+  // On purpose, both can share it.
+  ServerOptions sharing;
+  sharing.reuse_port = true;
+  auto shared = Start(sharing);
+  ASSERT_NE(shared, nullptr);
+  auto beside = StartOpsServer(sharing, Address(*shared));
+  EXPECT_TRUE(beside.ok()) << beside.status();
+}
+
+// Refused before tokenizing, at the bound the tokenizer gives: a text of n
+// bytes makes at least n / max_token_bytes tokens.
+TEST(LimitsTest, TextThatCannotFitIsRefusedBeforeTokenizing) {
+  ServerOptions options;
+  options.limits.max_prompt_tokens = 4;
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  auto stub = Stub(*server);
+  const int64_t per_token = server->registry()
+                                .models()[0]
+                                ->tokenizer->max_token_bytes();
+  v1::GenerateRequest request = SmallGenerate();
+  request.set_text(std::string(4 * per_token + 1, 'a'));
+  grpc::ClientContext call;
+  SetTestDeadline(call);
+  const grpc::Status status = GenerateAll(*stub, call, request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("prompt.text: ", 4 * per_token + 1,
+                         " bytes make at least 5 tokens (one token stands for "
+                         "at most ", per_token, " bytes), more than the "
+                         "server limit of 4 (--max_prompt_tokens)"));
+  // At the bound the text is tokenized (and then counted exactly).
+  request.set_text(std::string(4 * per_token, 'a'));
+  grpc::ClientContext at_bound;
+  SetTestDeadline(at_bound);
+  EXPECT_THAT(GenerateAll(*stub, at_bound, request).error_message(),
+              MatchesRegex("prompt.text: [0-9]+ tokens exceed the server "
+                           "limit of 4 \\(--max_prompt_tokens\\)"));
+}
+
+// gRPC's own answer was a generic "Sent message larger than max".
+TEST(LimitsTest, TokenizeResponseOverTheSendLimitNamesTheLimit) {
+  ServerOptions options;
+  options.limits.max_send_message_bytes = 2048;
+  options.limits.max_attention_bytes = 1024;
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  auto stub = Stub(*server);
+  v1::TokenizeRequest request;
+  request.set_model(kOpsModel);
+  for (int i = 0; i < 200; ++i) request.mutable_text()->append(kOpsPrompt);
+  grpc::ClientContext call;
+  SetTestDeadline(call);
+  v1::TokenizeResponse response;
+  const grpc::Status status = stub->Tokenize(&call, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              MatchesRegex("the Tokenize response of [0-9]+ tokens: [0-9]+ "
+                           "bytes exceed the limit of 2048 bytes "
+                           "\\(--max_send_message_bytes\\); tokenize "
+                           "shorter text"));
 }
 
 TEST(LimitsTest, PromptTokensOverTheLimitAreRefused) {
@@ -139,7 +216,7 @@ TEST(LimitsTest, DefaultDeadlineAppliesOnlyWithoutAClientDeadline) {
 
 TEST(LimitsTest, ReceiveMessageSizeIsBounded) {
   ServerOptions options;
-  options.max_receive_message_bytes = 1024;
+  options.limits.max_receive_message_bytes = 1024;
   auto server = Start(options);
   ASSERT_NE(server, nullptr);
   v1::TokenizeRequest request;

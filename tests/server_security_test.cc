@@ -283,7 +283,7 @@ TEST(TlsFilesTest, RefusesUnusableFiles) {
   struct Case {
     std::string cert, key, ca, message;
   };
-  const std::string missing = OpsScratch() + "/missing.pem";
+  const std::string missing = ScratchDir() + "/missing.pem";
   const std::string not_pem = WriteScratchFile("not.pem", "hello\n");
   for (const Case& c : std::vector<Case>{
            {CertPath("server.pem"), "", "", "go together"},

@@ -106,10 +106,10 @@ TEST_F(ServerTest, GreedyGenerateStreamsTokensThenASummary) {
   EXPECT_THAT(summary.finish_reason(),
               ::testing::AnyOf(v1::FINISH_REASON_LENGTH,
                                v1::FINISH_REASON_EOS));
-  EXPECT_EQ(summary.generated_tokens(), result.tokens.size());
-  if (summary.finish_reason() == v1::FINISH_REASON_LENGTH) {
-    EXPECT_EQ(result.tokens.size(), 12u);
-  }
+  // The end-of-sequence token is streamed but not counted.
+  const bool eos = summary.finish_reason() == v1::FINISH_REASON_EOS;
+  EXPECT_EQ(summary.generated_tokens(), result.tokens.size() - (eos ? 1 : 0));
+  if (!eos) EXPECT_EQ(result.tokens.size(), 12u);
   EXPECT_GT(summary.prompt_tokens(), 0u);
   for (size_t i = 0; i < result.tokens.size(); ++i) {
     EXPECT_EQ(result.tokens[i].index(), i);

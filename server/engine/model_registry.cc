@@ -13,6 +13,7 @@
 #include "server/engine/scheduler.h"
 #include "util/device.h"
 #include "util/status_macros.h"
+#include "util/quote.h"
 
 namespace tinylm {
 namespace fs = std::filesystem;
@@ -79,7 +80,7 @@ absl::StatusOr<std::vector<std::string>> SelectNames(
     if (std::find(available.begin(), available.end(), name) ==
         available.end()) {
       return absl::NotFoundError(absl::StrCat(
-          "model ", name, " not found in ", root,
+          "model ", Quote(name), " not found in ", root,
           " (available: ", absl::StrJoin(available, ", "), ")"));
     }
   }
@@ -159,8 +160,8 @@ absl::StatusOr<ServedModel*> ModelRegistry::Find(
   for (const auto& model : models_) {
     if (model->name == name) return model.get();
   }
-  return absl::NotFoundError(absl::StrCat("model \"", name,
-                                          "\" is not loaded (loaded: ",
+  return absl::NotFoundError(absl::StrCat("model ", Quote(name),
+                                          " is not loaded (loaded: ",
                                           Names(), ")"));
 }
 

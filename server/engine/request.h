@@ -79,6 +79,12 @@ struct Summary {
   double time_to_first_token_ms = 0.0;
   double total_ms = 0.0;
   std::optional<AnalysisResult> analysis;
+
+  // Generated tokens as the API counts them: the end-of-sequence token is
+  // streamed (with empty text) but not counted.
+  int64_t generated_tokens() const {
+    return int64_t(generated.size()) - (reason == FinishReason::kEos ? 1 : 0);
+  }
 };
 
 // One message from the engine to a stream's consumer. The last event of a

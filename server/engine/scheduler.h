@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "models/model.h"
+#include "models/sampler.h"
 #include "models/tokenizer.h"
 #include "server/engine/engine.h"
 #include "server/engine/request_queue.h"

@@ -2,33 +2,11 @@
 
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/operations/refusals.h"
+#include "util/quote.h"
 
 namespace tinylm {
-namespace {
-
-// Where WithRetryAfter keeps the delay (milliseconds, decimal).
-constexpr char kRetryAfterPayload[] = "tinylm.dev/retry-after-ms";
-
-}  // namespace
-
-absl::Status WithRetryAfter(const absl::Status& status, absl::Duration delay) {
-  const int64_t ms = absl::ToInt64Milliseconds(delay);
-  absl::Status out(status.code(),
-                   absl::StrCat(status.message(), "; retry after ", ms, " ms"));
-  out.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(ms)));
-  return out;
-}
-
-std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
-  const auto payload = status.GetPayload(kRetryAfterPayload);
-  int64_t ms = 0;
-  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms)) {
-    return std::nullopt;
-  }
-  return absl::Milliseconds(ms);
-}
 
 Admission::Ticket& Admission::Ticket::operator=(Ticket&& other) noexcept {
   if (this != &other) {
@@ -56,16 +34,16 @@ absl::StatusOr<Admission::Ticket> Admission::Acquire(const std::string& model) {
   auto it = in_flight_.find(model);
   if (it == in_flight_.end()) {
     return absl::NotFoundError(
-        absl::StrCat("model \"", model, "\" is not loaded"));
+        absl::StrCat("model ", Quote(model), " is not loaded"));
   }
   std::atomic<int64_t>& count = *it->second;
   // Optimistic: take the place, give it back when over the limit.
   if (count.fetch_add(1) >= limit_) {
     count.fetch_sub(1);
-    return WithRetryAfter(
-        absl::ResourceExhaustedError(absl::StrCat(
-            "model \"", model, "\" has ", limit_,
-            " calls in flight, the server's limit (--max_streams_per_model)")),
+    return LoadRefusal(
+        absl::StrCat(
+            "model ", Quote(model), " has ", limit_,
+            " calls in flight, the server's limit (--max_streams_per_model)"),
         retry_after_);
   }
   return Ticket(&count);

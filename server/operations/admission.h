@@ -1,6 +1,6 @@
 // Admission control above the engine: the per-model bound on calls in
-// flight (--max_streams_per_model), and the retry hint that every refusal
-// for load (this bound, or a full model queue) carries to the client.
+// flight (--max_streams_per_model); a refusal carries a retry hint
+// (refusals.h), as one for a full model queue does.
 //
 // A call holds one Ticket per model it uses, from submission until the call
 // has ended (its reactor is done), so streams whose last tokens are still
@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +20,6 @@
 #include "absl/time/time.h"
 
 namespace tinylm {
-
-// RESOURCE_EXHAUSTED `status` as a load refusal: "; retry after N ms" is
-// added to the message and N is attached for RetryAfter() to find.
-absl::Status WithRetryAfter(const absl::Status& status, absl::Duration delay);
-
-// The hint WithRetryAfter attached, if any.
-std::optional<absl::Duration> RetryAfter(const absl::Status& status);
 
 // Thread-safe; the model set is fixed at construction.
 class Admission {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/operations/auth.h"
+#include "server/operations/refusals.h"
 #include "server/rpc/grpc_status.h"
 
 namespace tinylm {
@@ -56,8 +57,7 @@ CallRecord::~CallRecord() {
     ended = ended_;
   }
   if (!ended) {
-    Record(grpc::Status(grpc::StatusCode::CANCELLED,
-                        "the call ended without a status"));
+    Record(ToGrpcStatus(EndedWithoutStatus()));
   }
 }
 
@@ -86,7 +86,8 @@ void CallRecord::CountStreamedToken() {
 
 void CallRecord::AddSummary(const Summary& summary) {
   std::lock_guard<std::mutex> lock(mu_);
-  generated_tokens_ += summary.generated.size();
+  summarized_ = true;
+  generated_tokens_ += summary.generated_tokens();
   if (!summary.generated.empty()) {
     // A Compare reports its slowest model.
     ttft_ms_ = std::max(ttft_ms_.value_or(0.0), summary.time_to_first_token_ms);
@@ -122,7 +123,7 @@ void CallRecord::Record(const grpc::Status& status) {
     entry.model = model_;
     entry.prompt_tokens = prompt_tokens_;
     // A stream that ended early has no summary: its sent tokens count.
-    entry.generated_tokens = std::max(generated_tokens_, streamed_tokens_);
+    entry.generated_tokens = summarized_ ? generated_tokens_ : streamed_tokens_;
     entry.ttft_ms = ttft_ms_;
     if (!entry.ttft_ms && first_streamed_) {
       entry.ttft_ms = Ms(*first_streamed_ - start_);

@@ -65,7 +65,7 @@ class CallRecord {
   void AddSummary(const Summary& summary);
 
   // Records the end with `status`: trailing metadata (the request id, and
-  // for a load refusal (admission.h) the retry hint as "retry-after-ms" and
+  // for a load refusal (refusals.h) the retry hint as "retry-after-ms" and
   // "grpc-retry-pushback-ms"), metrics, log line. Returns the status to finish
   // the call with. Call once, before the call's Finish.
   grpc::Status End(const absl::Status& status);
@@ -86,6 +86,7 @@ class CallRecord {
   int64_t prompt_tokens_ = 0;                 // guarded by mu_
   int64_t generated_tokens_ = 0;              // guarded by mu_
   int64_t streamed_tokens_ = 0;               // guarded by mu_
+  bool summarized_ = false;                   // guarded by mu_
   std::optional<absl::Time> first_streamed_;  // guarded by mu_
   std::optional<double> ttft_ms_;             // guarded by mu_
   bool ended_ = false;                        // guarded by mu_

@@ -30,7 +30,7 @@ void FillToken(const TokenEvent& in, const Tokenizer& tokenizer,
 void FillSummary(const Summary& in, v1::GenerateSummary* out) {
   out->set_finish_reason(ToProto(in.reason));
   out->set_prompt_tokens(in.prompt_tokens);
-  out->set_generated_tokens(in.generated.size());
+  out->set_generated_tokens(in.generated_tokens());
   out->set_seed(in.seed);
   out->set_stop(in.stop);
   v1::Timings* t = out->mutable_timings();

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/operations/refusals.h"
 #include "server/rpc/convert.h"
 #include "server/rpc/wire.h"
 #include "server/rpc/write_pump.h"
@@ -90,14 +91,14 @@ void GenerateReactor::OnDone() {
 
 CollectReactor* CollectReactor::Start(
     std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond,
-    std::shared_ptr<CallRecord> call) {
+    std::shared_ptr<CallRecord> call, WritePump* pump) {
   std::shared_ptr<CollectReactor> reactor(new CollectReactor(
       std::move(streams), std::move(respond), std::move(call)));
   reactor->self_ = reactor;
   std::weak_ptr<CollectReactor> weak = reactor;
   for (size_t i = 0; i < reactor->streams_.size(); ++i) {
-    reactor->streams_[i]->SetWakeup([weak, i] {
-      if (auto r = weak.lock()) r->OnEvent(i);
+    reactor->streams_[i]->SetWakeup([weak, i, pump] {
+      if (auto r = weak.lock()) r->OnEvent(i, pump);
     });
   }
   return reactor.get();
@@ -113,18 +114,22 @@ CollectReactor::CollectReactor(
       errors_(streams_.size()),
       remaining_(streams_.size()) {}
 
-void CollectReactor::OnEvent(size_t index) {
+void CollectReactor::OnEvent(size_t index, WritePump* pump) {
   StreamEvent event;
   // Only final events arrive (stream_tokens is off); the slot stays taken.
   if (!streams_[index]->TryBeginWrite(&event)) return;
   if (event.kind == StreamEvent::Kind::kError) {
     errors_[index] = event.status;
   } else if (event.summary.reason == FinishReason::kCancelled) {
-    errors_[index] = absl::UnavailableError("the server is shutting down");
+    errors_[index] = ShuttingDown();
   } else {
     summaries_[index] = std::move(event.summary);
   }
-  if (remaining_.fetch_sub(1) == 1) Complete();
+  if (remaining_.fetch_sub(1) != 1) return;
+  std::weak_ptr<CollectReactor> weak = self_;
+  pump->Post([weak] {
+    if (auto r = weak.lock()) r->Complete();
+  });
 }
 
 void CollectReactor::Complete() {

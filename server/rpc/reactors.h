@@ -4,7 +4,9 @@
 // stream's wake-up hook and OnWriteDone both pump the next event. Messages
 // travel as bytes (the service's methods are raw, see wire.h).
 // CollectReactor: a unary call waiting for the final events of one or more
-// streams (TopK, AttentionMaps, Compare), then filling the response.
+// streams (TopK, AttentionMaps, Compare), then filling the response on the
+// write pump (a response may be megabytes: not on the scheduler thread that
+// delivers the last event).
 // Both own themselves (self_) until OnDone; the hooks hold weak pointers.
 // Each ends its call through the call's record (call_record.h), which it
 // keeps, with the call's admission tickets, until OnDone.
@@ -64,12 +66,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedWriter(
 class CollectReactor : public grpc::ServerUnaryReactor {
  public:
   // Fills the response from the summaries (in stream order); its status
-  // becomes the call's. Runs on whichever thread delivers the last event.
+  // becomes the call's. Runs on `pump`'s threads.
   using Respond = std::function<absl::Status(const std::vector<Summary>&)>;
 
   static CollectReactor* Start(
       std::vector<std::shared_ptr<GenerationStream>> streams, Respond respond,
-      std::shared_ptr<CallRecord> call);
+      std::shared_ptr<CallRecord> call, WritePump* pump);
 
   void OnCancel() override;
   void OnDone() override;
@@ -77,7 +79,8 @@ class CollectReactor : public grpc::ServerUnaryReactor {
  private:
   CollectReactor(std::vector<std::shared_ptr<GenerationStream>> streams,
                  Respond respond, std::shared_ptr<CallRecord> call);
-  void OnEvent(size_t index);
+  // Takes stream `index`'s final event; the last one posts Complete.
+  void OnEvent(size_t index, WritePump* pump);
   void Complete();
 
   std::shared_ptr<CollectReactor> self_;

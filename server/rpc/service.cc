@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "util/status_macros.h"
+#include "server/operations/refusals.h"
 #include "server/rpc/convert.h"
 #include "server/rpc/grpc_status.h"
 #include "server/rpc/reactors.h"
 #include "server/rpc/wire.h"
+#include "util/quote.h"
 
 namespace tinylm {
 namespace {
@@ -48,21 +50,24 @@ struct Plan {
   std::function<absl::Status(const std::vector<Summary>&, Response&)> fill;
 };
 
-// Checks the call may proceed, parses the request, runs `body` (request ->
-// Plan), and answers with the filled response serialized into
-// `raw_response`. Every end goes through the call's record.
+// Checks the call may proceed, parses the request, runs `body` (request,
+// record -> Plan), and answers with the filled response serialized into
+// `raw_response`: at once when the plan waits for no stream, else from the
+// write pump once every stream has ended. Every end goes through the call's
+// record.
 template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
-                                std::shared_ptr<CallRecord> call,
-                                const absl::Status& allowed,
+                                TinyLmService::Call call,
                                 const grpc::ByteBuffer* raw_request,
-                                grpc::ByteBuffer* raw_response, Body body) {
-  if (!allowed.ok()) return Finished(context, call->End(allowed));
+                                grpc::ByteBuffer* raw_response,
+                                WritePump* pump, Body body) {
+  CallRecord& record = *call.record;
+  if (!call.allowed.ok()) return Finished(context, record.End(call.allowed));
   Request request;
   const absl::Status parsed = ParseRequest(*raw_request, &request);
-  if (!parsed.ok()) return Finished(context, call->End(parsed));
-  absl::StatusOr<Plan<Response>> plan = body(request);
-  if (!plan.ok()) return Finished(context, call->End(plan.status()));
+  if (!parsed.ok()) return Finished(context, record.End(parsed));
+  absl::StatusOr<Plan<Response>> plan = body(request, record);
+  if (!plan.ok()) return Finished(context, record.End(plan.status()));
   auto respond = [fill = std::move(plan->fill),
                   raw_response](const std::vector<Summary>& summaries) {
     Response response;
@@ -71,10 +76,10 @@ grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
     return status;
   };
   if (plan->streams.empty()) {
-    return Finished(context, call->End(respond({})));
+    return Finished(context, record.End(respond({})));
   }
   return CollectReactor::Start(std::move(plan->streams), std::move(respond),
-                               std::move(call));
+                               std::move(call.record), pump);
 }
 
 }  // namespace
@@ -133,10 +138,9 @@ TinyLmService::Submit(std::vector<ValidRequest> requests, CallRecord& call) {
     job->stream = std::make_shared<GenerationStream>();
     absl::Status status = valid.model->engine->Submit(job);
     if (status.code() == absl::StatusCode::kResourceExhausted) {
-      status = WithRetryAfter(
-          absl::ResourceExhaustedError(absl::StrCat(
-              "model \"", model, "\": ", status.message(), " (--max_queued)")),
-          limits_.retry_after);
+      status = LoadRefusal(absl::StrCat("model ", Quote(model), ": ",
+                                        status.message(), " (--max_queued)"),
+                           limits_.retry_after);
     }
     if (!status.ok()) return refuse(status);
     call.Hold(std::move(ticket).value());
@@ -167,11 +171,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* TinyLmService::Generate(
 grpc::ServerUnaryReactor* TinyLmService::TopK(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::TopKResponse;
-  Call call = Begin(context, "TopK");
-  CallRecord& record = *call.record;
   return Unary<v1::TopKRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::TopKRequest& in) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "TopK"), request, response, &write_pump_,
+      [&](const v1::TopKRequest& in,
+          CallRecord& record) -> absl::StatusOr<Plan<Out>> {
         record.SetModel(in.model());
         TINYLM_ASSIGN_OR_RETURN(
             ValidRequest valid,
@@ -192,11 +195,11 @@ grpc::ServerUnaryReactor* TinyLmService::TopK(
 grpc::ServerUnaryReactor* TinyLmService::AttentionMaps(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::AttentionMapsResponse;
-  Call call = Begin(context, "AttentionMaps");
-  CallRecord& record = *call.record;
   return Unary<v1::AttentionMapsRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::AttentionMapsRequest& in) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "AttentionMaps"), request, response,
+      &write_pump_,
+      [&](const v1::AttentionMapsRequest& in,
+          CallRecord& record) -> absl::StatusOr<Plan<Out>> {
         record.SetModel(in.model());
         TINYLM_ASSIGN_OR_RETURN(
             ValidRequest valid,
@@ -219,11 +222,10 @@ grpc::ServerUnaryReactor* TinyLmService::AttentionMaps(
 grpc::ServerUnaryReactor* TinyLmService::Compare(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::CompareResponse;
-  Call call = Begin(context, "Compare");
-  CallRecord& record = *call.record;
   return Unary<v1::CompareRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::CompareRequest& in) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "Compare"), request, response, &write_pump_,
+      [&](const v1::CompareRequest& in,
+          CallRecord& record) -> absl::StatusOr<Plan<Out>> {
         record.SetModel(absl::StrJoin(in.models(), ","));
         TINYLM_ASSIGN_OR_RETURN(
             std::vector<ValidRequest> valid,
@@ -252,11 +254,10 @@ grpc::ServerUnaryReactor* TinyLmService::Compare(
 grpc::ServerUnaryReactor* TinyLmService::Tokenize(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::TokenizeResponse;
-  Call call = Begin(context, "Tokenize");
-  CallRecord& record = *call.record;
   return Unary<v1::TokenizeRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::TokenizeRequest& in) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "Tokenize"), request, response, &write_pump_,
+      [&](const v1::TokenizeRequest& in,
+          CallRecord& record) -> absl::StatusOr<Plan<Out>> {
         record.SetModel(in.model());
         TINYLM_ASSIGN_OR_RETURN(ServedModel * model,
                                 ValidateTokenize(in, *registry_, limits_));
@@ -265,12 +266,20 @@ grpc::ServerUnaryReactor* TinyLmService::Tokenize(
                                 tokenizer->Encode(in.text()));
         record.AddPromptTokens(ids.size());
         Plan<Out> plan;
-        plan.fill = [tokenizer, ids](const std::vector<Summary>&, Out& out) {
+        const int64_t limit = limits_.max_send_message_bytes;
+        plan.fill = [tokenizer, ids, limit](const std::vector<Summary>&,
+                                            Out& out) {
           for (int64_t id : ids) {
             out.add_ids(id);
             out.add_pieces(tokenizer->IdToPiece(id));
           }
-          return absl::OkStatus();
+          const int64_t bytes = out.ByteSizeLong();
+          if (bytes <= limit) return absl::OkStatus();
+          return ResponseTooLarge(
+              absl::StrCat("the Tokenize response of ", ids.size(),
+                           " tokens"),
+              bytes, limit, "--max_send_message_bytes",
+              "tokenize shorter text");
         };
         return plan;
       });
@@ -279,11 +288,10 @@ grpc::ServerUnaryReactor* TinyLmService::Tokenize(
 grpc::ServerUnaryReactor* TinyLmService::Detokenize(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::DetokenizeResponse;
-  Call call = Begin(context, "Detokenize");
-  CallRecord& record = *call.record;
   return Unary<v1::DetokenizeRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::DetokenizeRequest& in) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "Detokenize"), request, response, &write_pump_,
+      [&](const v1::DetokenizeRequest& in,
+          CallRecord& record) -> absl::StatusOr<Plan<Out>> {
         record.SetModel(in.model());
         TINYLM_ASSIGN_OR_RETURN(ValidDetokenize valid,
                                 ValidateDetokenize(in, *registry_));
@@ -304,10 +312,10 @@ grpc::ServerUnaryReactor* TinyLmService::Detokenize(
 grpc::ServerUnaryReactor* TinyLmService::ListModels(
     grpc::CallbackServerContext* context, const Raw* request, Raw* response) {
   using Out = v1::ListModelsResponse;
-  Call call = Begin(context, "ListModels");
   return Unary<v1::ListModelsRequest, Out>(
-      context, std::move(call.record), call.allowed, request, response,
-      [&](const v1::ListModelsRequest&) -> absl::StatusOr<Plan<Out>> {
+      context, Begin(context, "ListModels"), request, response, &write_pump_,
+      [&](const v1::ListModelsRequest&,
+          CallRecord&) -> absl::StatusOr<Plan<Out>> {
         Plan<Out> plan;
         plan.fill = [this](const std::vector<Summary>&, Out& out) {
           for (const auto& model : registry_->models()) {

@@ -46,6 +46,12 @@ class TinyLmService final : public TinyLmRawService {
     return admission_.InFlight(model);
   }
 
+  // A call's record and whether it may proceed (authentication).
+  struct Call {
+    std::shared_ptr<CallRecord> record;
+    absl::Status allowed;
+  };
+
   using Raw = grpc::ByteBuffer;
   grpc::ServerWriteReactor<Raw>* Generate(grpc::CallbackServerContext* context,
                                           const Raw* request) override;
@@ -67,11 +73,6 @@ class TinyLmService final : public TinyLmRawService {
                                        Raw* response) override;
 
  private:
-  // A call's record and whether it may proceed (authentication).
-  struct Call {
-    std::shared_ptr<CallRecord> record;
-    absl::Status allowed;
-  };
   Call Begin(grpc::CallbackServerContext* context, const char* rpc);
   absl::Time Deadline(const grpc::CallbackServerContext* context) const;
   // Admits and queues every request, or none (see SubmitAll in .cc).

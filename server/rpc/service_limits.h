@@ -19,6 +19,11 @@ struct ServiceLimits {
   int64_t max_stop_strings = 8;
   int64_t max_stop_bytes = 256;
   int64_t max_prompt_bytes = 1 << 20;
+  // gRPC's bounds on one message, every service. Responses that would pass
+  // the send bound (a Tokenize of long text) are refused by the service
+  // with a message naming it.
+  int64_t max_receive_message_bytes = 4 << 20;
+  int64_t max_send_message_bytes = 4 << 20;
   // Calls in flight per model (server/operations/admission.h) and the retry hint of a
   // refusal for load.
   int64_t max_streams_per_model = 512;

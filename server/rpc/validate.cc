@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "util/status_macros.h"
 #include "util/utf8.h"
+#include "util/quote.h"
 
 namespace tinylm {
 namespace {
@@ -63,12 +64,38 @@ absl::Status CheckPromptTokens(absl::string_view field, int64_t tokens,
                                      " (--max_prompt_tokens)"));
 }
 
+// A text that cannot fit is refused before it is tokenized (tokenizing a
+// megabyte takes time and hundreds of megabytes of memory): n bytes make at
+// least n / max_token_bytes tokens.
+absl::Status CheckTextFits(absl::string_view field, absl::string_view text,
+                           const ServedModel& model,
+                           const ServiceLimits& limits) {
+  const int64_t per_token = model.tokenizer->max_token_bytes();
+  const int64_t fewest = (int64_t(text.size()) + per_token - 1) / per_token;
+  const int64_t context = model.config.block_size;
+  if (fewest <= std::min(limits.max_prompt_tokens, context)) {
+    return absl::OkStatus();
+  }
+  return Invalid(
+      field,
+      absl::StrCat(
+          text.size(), " bytes make at least ", fewest,
+          " tokens (one token stands for at most ", per_token,
+          " bytes), more than ",
+          limits.max_prompt_tokens < context
+              ? absl::StrCat("the server limit of ", limits.max_prompt_tokens,
+                             " (--max_prompt_tokens)")
+              : absl::StrCat("the context length ", context, " of model ",
+                             Quote(model.name))));
+}
+
 absl::StatusOr<std::vector<int64_t>> EncodeText(absl::string_view field,
                                                 const std::string& text,
                                                 const ServedModel& model,
                                                 const ServiceLimits& limits) {
   if (text.empty()) return Invalid(field, "must not be empty");
   TINYLM_RETURN_IF_ERROR(CheckText(field, text, limits.max_prompt_bytes));
+  TINYLM_RETURN_IF_ERROR(CheckTextFits(field, text, model, limits));
   TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
                           model.tokenizer->Encode(text));
   if (ids.empty()) return Invalid(field, "encodes to no tokens");
@@ -84,8 +111,8 @@ absl::Status CheckIds(absl::string_view field,
     if (ids[i] < 0 || ids[i] >= vocab) {
       return Invalid(absl::StrCat(field, "[", i, "]"),
                      absl::StrCat("id ", ids[i], " is outside the vocabulary "
-                                  "[0, ", vocab, ") of model \"", model.name,
-                                  "\""));
+                                  "[0, ", vocab, ") of model ",
+                                  Quote(model.name)));
     }
   }
   return absl::OkStatus();
@@ -119,8 +146,24 @@ absl::Status CheckPromptFits(int64_t prompt, int64_t min_new,
   if (prompt + min_new <= context) return absl::OkStatus();
   return Invalid("prompt",
                  absl::StrCat(prompt, " tokens do not fit the context length ",
-                              context, " of model \"", model.name, "\"",
+                              context, " of model ", Quote(model.name),
                               min_new > 0 ? " with room to generate" : ""));
+}
+
+// What every request with a prompt shares: its model, the prompt's ids,
+// room for `min_new` generated tokens, and the call's deadline.
+template <typename Request>
+absl::StatusOr<ValidRequest> ValidPrompt(const Request& in,
+                                         const ModelRegistry& registry,
+                                         const ServiceLimits& limits,
+                                         int64_t min_new, absl::Time deadline) {
+  ValidRequest out;
+  TINYLM_ASSIGN_OR_RETURN(out.model, FindModel(registry, in.model(), "model"));
+  GenerationRequest& r = out.request;
+  TINYLM_ASSIGN_OR_RETURN(r.prompt, PromptIds(in, *out.model, limits));
+  TINYLM_RETURN_IF_ERROR(CheckPromptFits(r.prompt.size(), min_new, *out.model));
+  r.deadline = deadline;
+  return out;
 }
 
 absl::StatusOr<int64_t> NewTokens(absl::string_view field, int64_t requested,
@@ -138,8 +181,8 @@ absl::StatusOr<int64_t> NewTokens(absl::string_view field, int64_t requested,
     return Invalid(field,
                    absl::StrCat(prompt, " prompt tokens + ", requested,
                                 " new tokens exceed the context length ",
-                                model.config.block_size, " of model \"",
-                                model.name, "\""));
+                                model.config.block_size, " of model ",
+                                Quote(model.name)));
   }
   return requested;
 }
@@ -210,8 +253,8 @@ absl::StatusOr<std::vector<int64_t>> Indices(
   for (int i = 0; i < in.size(); ++i) {
     if (in[i] >= count) {
       return Invalid(absl::StrCat(field, "[", i, "]"),
-                     absl::StrCat(what, " ", in[i], " does not exist (model \"",
-                                  model.name, "\" has ", count, " ", what,
+                     absl::StrCat(what, " ", in[i], " does not exist (model ",
+                                  Quote(model.name), " has ", count, " ", what,
                                   "s)"));
     }
     out.push_back(in[i]);
@@ -244,12 +287,10 @@ absl::StatusOr<ValidRequest> ValidateGenerate(const v1::GenerateRequest& in,
                                               const ModelRegistry& registry,
                                               const ServiceLimits& limits,
                                               absl::Time deadline) {
-  ValidRequest out;
-  TINYLM_ASSIGN_OR_RETURN(out.model, FindModel(registry, in.model(), "model"));
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidPrompt(in, registry, limits, 1, deadline));
   const ServedModel& model = *out.model;
   GenerationRequest& r = out.request;
-  TINYLM_ASSIGN_OR_RETURN(r.prompt, PromptIds(in, model, limits));
-  TINYLM_RETURN_IF_ERROR(CheckPromptFits(r.prompt.size(), 1, model));
   TINYLM_ASSIGN_OR_RETURN(
       r.max_new_tokens, NewTokens("max_new_tokens", in.max_new_tokens(),
                                   kDefaultNewTokens, r.prompt.size(), model,
@@ -264,7 +305,6 @@ absl::StatusOr<ValidRequest> ValidateGenerate(const v1::GenerateRequest& in,
                                          max_top_n));
   }
   r.top_n = in.top_n();
-  r.deadline = deadline;
   return out;
 }
 
@@ -272,38 +312,33 @@ absl::StatusOr<ValidRequest> ValidateTopK(const v1::TopKRequest& in,
                                           const ModelRegistry& registry,
                                           const ServiceLimits& limits,
                                           absl::Time deadline) {
-  ValidRequest out;
-  TINYLM_ASSIGN_OR_RETURN(out.model, FindModel(registry, in.model(), "model"));
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidPrompt(in, registry, limits, 0, deadline));
   const ServedModel& model = *out.model;
   GenerationRequest& r = out.request;
-  TINYLM_ASSIGN_OR_RETURN(r.prompt, PromptIds(in, model, limits));
-  TINYLM_RETURN_IF_ERROR(CheckPromptFits(r.prompt.size(), 0, model));
   const int64_t vocab = model.config.vocab_size;
   if (in.k() == 0) return Invalid("k", "must be at least 1");
   if (in.k() > vocab) {
     return Invalid("k", absl::StrCat(in.k(), " exceeds the vocabulary size ",
-                                     vocab, " of model \"", model.name, "\""));
+                                     vocab, " of model ", Quote(model.name)));
   }
   AnalysisOptions analysis;
   analysis.top_k = in.k();
   r.analysis = analysis;
   r.max_new_tokens = 0;
   r.stream_tokens = false;
-  r.deadline = deadline;
   return out;
 }
 
 absl::StatusOr<ValidRequest> ValidateAttentionMaps(
     const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
     const ServiceLimits& limits, absl::Time deadline) {
-  ValidRequest out;
-  TINYLM_ASSIGN_OR_RETURN(out.model, FindModel(registry, in.model(), "model"));
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidPrompt(in, registry, limits, 0, deadline));
   const ServedModel& model = *out.model;
   GenerationRequest& r = out.request;
-  TINYLM_ASSIGN_OR_RETURN(r.prompt, PromptIds(in, model, limits));
   const int64_t prompt = r.prompt.size();
   const int64_t continuation = in.continuation_tokens();
-  TINYLM_RETURN_IF_ERROR(CheckPromptFits(prompt, 0, model));
   if (continuation > 0) {
     TINYLM_ASSIGN_OR_RETURN(
         r.max_new_tokens, NewTokens("continuation_tokens", continuation, 0,
@@ -330,7 +365,6 @@ absl::StatusOr<ValidRequest> ValidateAttentionMaps(
       CheckAttentionBytes(analysis, prompt + r.max_new_tokens, limits));
   r.analysis = analysis;
   r.stream_tokens = false;
-  r.deadline = deadline;
   return out;
 }
 
@@ -343,7 +377,7 @@ absl::StatusOr<std::vector<ValidRequest>> ValidateCompare(
     TINYLM_ASSIGN_OR_RETURN(ServedModel * model,
                             FindModel(registry, in.models(i), field));
     if (std::find(models.begin(), models.end(), model) != models.end()) {
-      return Invalid(field, absl::StrCat("\"", model->name, "\" is listed "
+      return Invalid(field, absl::StrCat(Quote(model->name), " is listed "
                                          "twice"));
     }
     models.push_back(model);
@@ -375,7 +409,7 @@ absl::StatusOr<std::vector<ValidRequest>> ValidateCompare(
       return Invalid("top_k", absl::StrCat(analysis.top_k,
                                            " exceeds the vocabulary size ",
                                            model->config.vocab_size,
-                                           " of model \"", model->name, "\""));
+                                           " of model ", Quote(model->name)));
     }
     analysis.entropy = true;
     r.analysis = analysis;

@@ -40,14 +40,16 @@ import collections
 import json
 import os
 import random
-import re
-import select
 import signal
 import subprocess
 import sys
 import time
 
 import grpc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from server_process import read_port, rss_kb  # noqa: E402
 
 TEXTS = [
     "吾輩は猫である。",
@@ -483,33 +485,6 @@ class Soak:
             "flat": last - warm <= allowed,
             "samples": [[t, mib(kb)] for t, kb in samples],
         }
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
-
-
-def read_port(process, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    output = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 1.0)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        output += line
-        match = re.search(rb"on port (\d+)", line)
-        if match:
-            return int(match.group(1))
-    raise RuntimeError("server did not start: %r" % output)
 
 
 def main():
