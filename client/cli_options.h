@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
+#include "client/rpc/channel.h"
 
 namespace tinylm {
 
@@ -36,7 +36,7 @@ struct CliOptions {
   // Per call; InfiniteDuration() = none; unset = the command's default.
   std::optional<absl::Duration> timeout;
   bool json = false;
-  int width = 0;  // of tables; 0 = the terminal's
+  int width = 0;             // of tables; 0 = the terminal's
   ChannelSecurity security;  // TLS and bearer token
 
   // generate (sampling also for compare and attention's continuation).

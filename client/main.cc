@@ -8,7 +8,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
-#include "client/commands/command.h"
+#include "client/command.h"
 #include "client/exit_codes.h"
 
 int main(int argc, char** argv) {

@@ -9,13 +9,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/commands/command.h"
-#include "client/commands/pictures.h"
-#include "client/display_width.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
-#include "client/topk_format.h"
+#include "client/command.h"
+#include "client/pictures/attention_picture.h"
+#include "client/rpc/interrupt.h"
+#include "client/text/display_width.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
+#include "client/text/topk_format.h"
 #include "proto/finish_reason.h"
 
 namespace tinylm {
@@ -89,7 +89,7 @@ absl::Status WriteComparisonPng(CommandContext& context,
   if (!infos.ok()) return infos.status();
   HeatmapSpec spec;
   spec.title = absl::StrCat("last-layer attention — ", ShortPrompt(prompt));
-  spec.font_family = ChooseFont(o);
+  spec.font_family = ChooseFont(o.font);
   const uint32_t head = o.head.value_or(0);
   for (const v1::ModelComparison& c : response.results()) {
     uint32_t layers = 0;

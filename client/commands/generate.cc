@@ -8,9 +8,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
-#include "client/commands/command.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
+#include "client/command.h"
+#include "client/rpc/interrupt.h"
+#include "client/text/json_output.h"
 #include "proto/finish_reason.h"
 
 namespace tinylm {

@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "client/commands/command.h"
-#include "client/health_check.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
+#include "client/command.h"
+#include "client/rpc/health_check.h"
+#include "client/rpc/interrupt.h"
+#include "client/text/json_output.h"
 
 namespace tinylm {
 

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/commands/command.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
+#include "client/command.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
 
 namespace tinylm {
 namespace {

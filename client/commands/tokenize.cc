@@ -3,11 +3,11 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "client/commands/command.h"
-#include "client/display_width.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
+#include "client/command.h"
+#include "client/rpc/interrupt.h"
+#include "client/text/display_width.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
 
 namespace tinylm {
 

@@ -2,10 +2,10 @@
 // form ("p:0.33, 町") or as JSON.
 #include <iostream>
 
-#include "client/commands/command.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/topk_format.h"
+#include "client/command.h"
+#include "client/rpc/interrupt.h"
+#include "client/text/json_output.h"
+#include "client/text/topk_format.h"
 
 namespace tinylm {
 

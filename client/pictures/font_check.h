@@ -1,0 +1,24 @@
+// Finding a font with Japanese glyphs for the heatmap labels.
+#ifndef TINYLM_CLIENT_PICTURES_FONT_CHECK_H_
+#define TINYLM_CLIENT_PICTURES_FONT_CHECK_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tinylm {
+
+// Families tried in order when none is asked for: Debian's fonts-noto-cjk
+// first, then other common Japanese fonts.
+const std::vector<std::string>& JapaneseFontFamilies();
+
+// Whether fontconfig has a font of exactly this family (fontconfig itself
+// would silently substitute another one, which draws kanji as boxes).
+bool FontFamilyInstalled(const std::string& family);
+
+// The first installed family of JapaneseFontFamilies(), if any.
+std::optional<std::string> FindJapaneseFont();
+
+}  // namespace tinylm
+
+#endif  // TINYLM_CLIENT_PICTURES_FONT_CHECK_H_

@@ -1,0 +1,25 @@
+// JSON on stdout. Dumping never throws: should a string hold invalid UTF-8,
+// the bad bytes become U+FFFD.
+#ifndef TINYLM_CLIENT_TEXT_JSON_OUTPUT_H_
+#define TINYLM_CLIENT_TEXT_JSON_OUTPUT_H_
+
+#include <iostream>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace tinylm {
+
+// indent -1: one line (JSON Lines); 2: a readable document.
+inline std::string DumpJson(const nlohmann::json& value, int indent = 2) {
+  return value.dump(indent, ' ', /*ensure_ascii=*/false,
+                    nlohmann::json::error_handler_t::replace);
+}
+
+inline void PrintJson(const nlohmann::json& value, int indent = 2) {
+  std::cout << DumpJson(value, indent) << std::endl;
+}
+
+}  // namespace tinylm
+
+#endif  // TINYLM_CLIENT_TEXT_JSON_OUTPUT_H_
