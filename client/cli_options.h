@@ -68,9 +68,6 @@ struct CliOptions {
 // a value that does not parse or is out of range.
 absl::StatusOr<CliOptions> OptionsFromFlags();
 
-// The help text (--help): synopsis, subcommands and exit codes.
-const char* UsageText();
-
 }  // namespace tinylm
 
 #endif  // TINYLM_CLIENT_CLI_OPTIONS_H_

@@ -1,13 +1,10 @@
 #include "client/command.h"
 
-#include <chrono>
 #include <iostream>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/exit_codes.h"
-#include "client/rpc/interrupt.h"
 
 namespace tinylm {
 namespace {
@@ -16,18 +13,8 @@ constexpr int kMaxMessageBytes = 256 << 20;
 
 }  // namespace
 
-void CommandContext::Prepare(grpc::ClientContext* context,
-                             absl::Duration fallback) const {
-  const absl::Duration timeout = options.timeout.value_or(fallback);
-  if (timeout == absl::InfiniteDuration()) return;
-  context->set_deadline(std::chrono::system_clock::now() +
-                        absl::ToChronoMilliseconds(timeout));
-}
-
-absl::Status CommandContext::Fail(const grpc::Status& status) const {
-  // A deadline passed only where one was set: --timeout or the default.
-  return FromRpc(status, options.server,
-                 options.timeout.value_or(kDefaultTimeout));
+CallSettings CommandContext::Settings(absl::Duration fallback) const {
+  return {options.server, options.timeout.value_or(fallback)};
 }
 
 const std::vector<Command>& Commands() {
@@ -64,15 +51,12 @@ absl::StatusOr<std::string> PromptText(const CommandContext& context,
 }
 
 absl::StatusOr<std::vector<v1::ModelInfo>> ListModels(CommandContext& context) {
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  CancelOnInterrupt cancel(&call);
-  v1::ListModelsResponse response;
-  const grpc::Status status =
-      context.stub->ListModels(&call, v1::ListModelsRequest(), &response);
-  if (!status.ok()) return context.Fail(status);
-  return std::vector<v1::ModelInfo>(response.models().begin(),
-                                    response.models().end());
+  absl::StatusOr<v1::ListModelsResponse> response =
+      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::ListModels,
+           v1::ListModelsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::ModelInfo>(response->models().begin(),
+                                    response->models().end());
 }
 
 absl::StatusOr<std::string> ResolveModel(CommandContext& context) {

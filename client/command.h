@@ -1,5 +1,5 @@
 // The subcommands of tinylm and what they share: the options, the channel
-// to the server, the prompt, the model and error reporting.
+// to the server and how calls on it run, the prompt and the model.
 #ifndef TINYLM_CLIENT_COMMAND_H_
 #define TINYLM_CLIENT_COMMAND_H_
 
@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/cli_options.h"
+#include "client/rpc/call.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
 namespace tinylm {
@@ -25,12 +26,9 @@ struct CommandContext {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::TinyLM::Stub> stub;
 
-  // Sets the deadline of one call: --timeout, else `fallback`.
-  void Prepare(grpc::ClientContext* context,
-               absl::Duration fallback = kDefaultTimeout) const;
-
-  // The error of a failed call, worded for a person (exit_codes.h).
-  absl::Status Fail(const grpc::Status& status) const;
+  // How this command's calls run (rpc/call.h): to --server, with the
+  // deadline --timeout, else `fallback`.
+  CallSettings Settings(absl::Duration fallback = kDefaultTimeout) const;
 };
 
 // Each returns OK or the error to report; it prints its results itself.

@@ -1,5 +1,5 @@
 // The heatmap renderer: PNG size, orientation (query down, key across),
-// labels per token, legend, errors.
+// labels per token, the line where the prompt ends, legend, errors.
 #include "client/pictures/heatmap.h"
 
 #include <cairo.h>
@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include "client/pictures/font_check.h"
+#include "client/pictures/heatmap_internal.h"
 #include "client/text/display_width.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,6 +20,7 @@ namespace tinylm {
 namespace {
 
 namespace fs = std::filesystem;
+using heatmap_internal::LabelRun;
 using ::testing::HasSubstr;
 
 // A causal [T, T] matrix with 1 at (query, key) = (row_hot, 0) and the
@@ -175,11 +178,99 @@ TEST_F(HeatmapTest, LongLabelsGoVerticalAndStayInsideThePicture) {
 TEST_F(HeatmapTest, LabelsShowSpacesControlsAndEmptyPieces) {
   EXPECT_EQ(HeatmapLabel(" the"), "␣the");
   EXPECT_EQ(HeatmapLabel("▁the"), "␣the");
-  EXPECT_EQ(HeatmapLabel("\n"), "\\n");
+  EXPECT_EQ(HeatmapLabel(" "), "␣");
+  EXPECT_EQ(HeatmapLabel("\n"), "↵");
+  EXPECT_EQ(HeatmapLabel("。\n\n"), "。↵↵");
+  EXPECT_EQ(HeatmapLabel("\t"), "→");
+  EXPECT_EQ(HeatmapLabel("\r\n"), "^M↵");
+  EXPECT_EQ(HeatmapLabel(std::string("\x1B[0\x7F\0", 5)), "^[[0^?^@");
+  EXPECT_EQ(HeatmapLabel("a\xFF"), "a\uFFFD");  // not UTF-8: cairo needs it
   EXPECT_EQ(HeatmapLabel(""), "∅");
   const std::string cut = HeatmapLabel("とてもとてもながいトークン");
   EXPECT_EQ(DisplayWidth(cut), kMaxLabelColumns - 1);  // 2-column glyphs
   EXPECT_THAT(cut, ::testing::EndsWith("…"));
+}
+
+TEST_F(HeatmapTest, GlyphsTheFontLacksComeFromAnotherFont) {
+  const std::optional<std::string> japanese = FindJapaneseFont();
+  if (!japanese) GTEST_SKIP() << "no Japanese font installed";
+  const std::vector<LabelRun> runs =
+      heatmap_internal::LabelRuns("町↵a", *japanese);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].text, "町");
+  EXPECT_EQ(runs[0].family, *japanese);
+  // In a vertical label, wide characters and marks stand, letters turn.
+  EXPECT_TRUE(runs[0].upright);
+  EXPECT_TRUE(runs[1].upright);
+  EXPECT_FALSE(runs[2].upright);
+  std::string text;
+  for (const LabelRun& run : runs) {
+    text += run.text;
+    // Each run's font has its glyphs (asking again keeps the family).
+    size_t pos = 0;
+    EXPECT_EQ(FamilyWithGlyph(run.family, NextCodePoint(run.text, &pos)),
+              run.family)
+        << run.text;
+  }
+  EXPECT_EQ(text, "町↵a");
+}
+
+TEST_F(HeatmapTest, ALineMarksWhereThePromptEndsOnBothAxes) {
+  HeatmapSpec spec;
+  spec.panels = {Panel(kTokens, 0)};
+  spec.panels[0].prompt_tokens = 5;  // 5 prompt + 3 generated
+  const std::string path = Path("prompt_end.png");
+  absl::StatusOr<HeatmapLayout> layout = WriteHeatmapPng(spec, path);
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  const PanelLayout& p = layout->panels[0];
+  EXPECT_DOUBLE_EQ(p.prompt_end, 5 * p.cell);
+  const Box& key = layout->prompt_end_key;
+  EXPECT_GT(key.width, 0);
+  EXPECT_GE(key.y, layout->legend.y + layout->legend.height);
+  EXPECT_LE(key.x + key.width, layout->width);
+  EXPECT_LE(key.y + key.height, layout->height);
+
+  Png png(path);
+  ASSERT_TRUE(png.ok());
+  const auto orange = [](uint32_t rgb) {
+    const int r = (rgb >> 16) & 0xFF, g = (rgb >> 8) & 0xFF, b = rgb & 0xFF;
+    return r > 180 && g > 60 && g < 140 && b < 60;
+  };
+  const double x = p.matrix.x + p.prompt_end, y = p.matrix.y + p.prompt_end;
+  // Down the key axis: in the masked upper triangle, and among the labels.
+  EXPECT_TRUE(orange(png.Pixel(x, p.matrix.y + 0.5 * p.cell)));
+  EXPECT_TRUE(orange(png.Pixel(x, p.matrix.y + p.matrix.height + 2)));
+  // Across the query axis: through the cells and the labels.
+  EXPECT_TRUE(orange(png.Pixel(p.matrix.x + 0.5 * p.cell, y)));
+  EXPECT_TRUE(orange(png.Pixel(p.matrix.x - 2, y)));
+  EXPECT_FALSE(orange(png.Pixel(x - p.cell / 2, y - p.cell / 2)));
+
+  // All prompt, or nothing said: no line, no key.
+  for (size_t prompt : {size_t{0}, kTokens.size()}) {
+    spec.panels[0].prompt_tokens = prompt;
+    absl::StatusOr<HeatmapLayout> none = LayoutHeatmap(spec);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(none->panels[0].prompt_end, 0);
+    EXPECT_EQ(none->prompt_end_key.width, 0);
+  }
+}
+
+TEST_F(HeatmapTest, AxisCaptionsKeepClearOfTheLabels) {
+  std::vector<std::string> long_labels;
+  for (int i = 0; i < 6; ++i) long_labels.push_back("ながいトークン");
+  for (const std::vector<std::string>& labels : {kTokens, long_labels}) {
+    HeatmapSpec spec;
+    spec.panels = {Panel(labels, 0)};
+    absl::StatusOr<HeatmapLayout> layout = LayoutHeatmap(spec);
+    ASSERT_TRUE(layout.ok());
+    const PanelLayout& p = layout->panels[0];
+    for (const Box& label : p.query_labels) {
+      EXPECT_LT(p.query_caption.x + p.query_caption.width, label.x);
+    }
+    for (const Box& label : p.key_labels) {
+      EXPECT_LT(label.y + label.height, p.key_caption.y);
+    }
+  }
 }
 
 TEST_F(HeatmapTest, RejectsMatricesThatDoNotMatchTheirLabels) {

@@ -2,34 +2,18 @@
 // pipe and the call ends CANCELLED; the previous SIGINT action comes back.
 #include "client/rpc/interrupt.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/unused_port.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
 namespace tinylm {
 namespace {
-
-// A loopback port that nothing listens on (bound, then released).
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 TEST(CancelOnInterruptTest, CtrlCCancelsTheCallInFlight) {
   auto channel =

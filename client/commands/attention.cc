@@ -11,7 +11,6 @@
 #include "absl/strings/str_format.h"
 #include "client/command.h"
 #include "client/pictures/attention_picture.h"
-#include "client/rpc/interrupt.h"
 #include "client/text/json_output.h"
 
 namespace tinylm {
@@ -142,16 +141,11 @@ absl::Status RunAttention(CommandContext& context) {
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(o.out_dir); !s.ok()) return s;
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  v1::AttentionMapsResponse response;
-  grpc::Status status;
-  {
-    CancelOnInterrupt cancel(&call);
-    status = context.stub->AttentionMaps(&call, request, &response);
-  }
-  if (!status.ok()) return context.Fail(status);
-  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, response);
+  absl::StatusOr<v1::AttentionMapsResponse> response =
+      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::AttentionMaps,
+           request);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, *response);
   if (!set.ok()) return set.status();
 
   const std::string prompt = request.has_text()

@@ -3,7 +3,6 @@
 #include <iostream>
 
 #include "client/command.h"
-#include "client/rpc/interrupt.h"
 #include "client/text/json_output.h"
 #include "client/text/topk_format.h"
 
@@ -17,18 +16,15 @@ absl::Status RunTopK(CommandContext& context) {
   request.set_k(context.options.k);
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  CancelOnInterrupt cancel(&call);
-  v1::TopKResponse response;
-  const grpc::Status status = context.stub->TopK(&call, request, &response);
-  if (!status.ok()) return context.Fail(status);
+  absl::StatusOr<v1::TopKResponse> response =
+      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::TopK, request);
+  if (!response.ok()) return response.status();
   if (context.options.json) {
     PrintJson({{"model", *model},
-               {"prompt_tokens", response.prompt_tokens()},
-               {"tokens", TopKJson(response.tokens())}});
+               {"prompt_tokens", response->prompt_tokens()},
+               {"tokens", TopKJson(response->tokens())}});
   } else {
-    std::cout << FormatTopK(response.tokens()) << std::flush;
+    std::cout << FormatTopK(response->tokens()) << std::flush;
   }
   return absl::OkStatus();
 }

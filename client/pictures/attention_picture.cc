@@ -25,7 +25,7 @@ std::string ChooseFont(const std::string& font) {
 
 HeatmapPanel MakePanel(const AttentionSet& set, const AttentionMatrix& m,
                        std::string title) {
-  return {std::move(title), set.tokens, m.values};
+  return {std::move(title), set.tokens, m.values, set.prompt_tokens};
 }
 
 std::string ShortPrompt(const std::string& prompt, int width) {

@@ -19,6 +19,14 @@ bool FontFamilyInstalled(const std::string& family);
 // The first installed family of JapaneseFontFamilies(), if any.
 std::optional<std::string> FindJapaneseFont();
 
+// A family whose font has a glyph for `c`: `family` when the font
+// fontconfig picks for it has one, else the family of the font fontconfig
+// ranks first among those that have one; `family` when none has. Cairo's
+// toy font API draws with the one font it picked and shows any glyph that
+// font lacks as a box (Noto Sans CJK has no "↵"), so labels switch fonts
+// where they must. Answers are cached; not thread-safe.
+std::string FamilyWithGlyph(const std::string& family, char32_t c);
+
 }  // namespace tinylm
 
 #endif  // TINYLM_CLIENT_PICTURES_FONT_CHECK_H_

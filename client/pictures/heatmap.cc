@@ -45,12 +45,38 @@ void DrawCells(cairo_t* cr, const HeatmapPanel& panel, const PanelLayout& p,
   cairo_stroke(cr);
 }
 
-// `label` downwards from the top of `box`, centred on its column.
-void DrawVertical(cairo_t* cr, const std::string& label, const Box& box,
-                  double font) {
+// Across the matrix and on through the labels of both axes, between the
+// prompt's last token and the first generated one.
+void DrawPromptEnd(cairo_t* cr, const PanelLayout& p) {
+  if (p.prompt_end <= 0) return;
+  SetColour(cr, kPromptEndColour);
+  cairo_set_line_width(cr, kPromptEndWidth);
+  const double x = p.matrix.x + p.prompt_end;
+  const double y = p.matrix.y + p.prompt_end;
+  cairo_move_to(cr, x, p.matrix.y);
+  cairo_line_to(cr, x, p.key_caption.y);
+  cairo_move_to(cr, p.query_caption.x + p.query_caption.width, y);
+  cairo_line_to(cr, p.matrix.x + p.matrix.width, y);
+  cairo_stroke(cr);
+}
+
+// `runs` from `x` on `baseline`, each in its font.
+void ShowRuns(cairo_t* cr, double x, double baseline,
+              const std::vector<LabelRun>& runs, double font) {
+  cairo_move_to(cr, x, baseline);
+  for (const LabelRun& run : runs) {
+    SetFont(cr, run.family, font);
+    cairo_show_text(cr, run.text.c_str());  // moves the point past the run
+  }
+}
+
+// `runs` downwards from the top of `box`, centred on its column.
+void DrawVertical(cairo_t* cr, const std::vector<LabelRun>& runs,
+                  const Box& box, double font) {
   const double centre = box.x + box.width / 2;
   double y = box.y;
-  for (const VerticalRun& run : VerticalRuns(label)) {
+  for (const LabelRun& run : runs) {
+    SetFont(cr, run.family, font);
     const double advance = TextWidth(cr, run.text);
     if (run.upright) {
       // One em per character; the baseline sits about 0.88 em down.
@@ -69,17 +95,18 @@ void DrawVertical(cairo_t* cr, const std::string& label, const Box& box,
 }
 
 void DrawLabels(cairo_t* cr, const HeatmapPanel& panel, const PanelLayout& p,
-                double font) {
+                const std::string& family, double font) {
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-  for (size_t i = 0; i < panel.labels.size(); ++i) {
-    const std::string label = HeatmapLabel(panel.labels[i]);
+  const std::vector<std::vector<LabelRun>> labels = PanelLabels(panel, family);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const std::vector<LabelRun>& runs = labels[i];
     const Box& q = p.query_labels[i];
-    ShowText(cr, q.x, Baseline(q.y + q.height / 2, font), label);
+    ShowRuns(cr, q.x, Baseline(q.y + q.height / 2, font), runs, font);
     const Box& k = p.key_labels[i];
     if (p.key_labels_vertical) {
-      DrawVertical(cr, label, k, font);
+      DrawVertical(cr, runs, k, font);
     } else {
-      ShowText(cr, k.x, Baseline(k.y + k.height / 2, font), label);
+      ShowRuns(cr, k.x, Baseline(k.y + k.height / 2, font), runs, font);
     }
   }
 }
@@ -90,11 +117,12 @@ void DrawPanel(cairo_t* cr, const HeatmapSpec& spec, size_t index,
   const PanelLayout& p = layout.panels[index];
   const double font = layout.font_size;
   DrawCells(cr, panel, p, spec.scale_max);
-  SetFont(cr, spec.font_family, font);
-  DrawLabels(cr, panel, p, font);
+  DrawPromptEnd(cr, p);
+  DrawLabels(cr, panel, p, spec.font_family, font);
 
   // Axis captions: "key" under the key labels, "query" left of the query
   // labels reading upwards, as matplotlib puts them.
+  SetFont(cr, spec.font_family, font);
   cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
   const Box& key = p.key_caption;
   ShowText(cr, key.x + (key.width - TextWidth(cr, "key")) / 2,
@@ -144,6 +172,18 @@ void DrawLegend(cairo_t* cr, const HeatmapSpec& spec,
              absl::StrFormat("%.2f", value));
   }
   ShowText(cr, bar.x, bar.y - font * 0.6, "attention");
+
+  const Box& key = layout.prompt_end_key;
+  if (key.width <= 0) return;
+  const double baseline = Baseline(key.y + key.height / 2, font);
+  ShowText(cr, key.x, baseline, kPromptKeyBefore);
+  const double line = key.x + TextWidth(cr, kPromptKeyBefore) + kPromptKeyGap;
+  ShowText(cr, line + kPromptKeyGap, baseline, kPromptKeyAfter);
+  SetColour(cr, kPromptEndColour);
+  cairo_set_line_width(cr, kPromptEndWidth);
+  cairo_move_to(cr, std::round(line), key.y);
+  cairo_line_to(cr, std::round(line), key.y + key.height);
+  cairo_stroke(cr);
 }
 
 }  // namespace

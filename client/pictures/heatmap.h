@@ -3,7 +3,8 @@
 // A picture holds one or more panels (the heads of a layer, or one layer of
 // several models), each a T x T matrix with the query positions down the
 // vertical axis and the key positions along the horizontal one, as in the
-// article; the token pieces label both axes, and one colour scale
+// article; the token pieces label both axes, a line on both axes marks
+// where the prompt ends and generated tokens begin, and one colour scale
 // (colour_scale.h) with its legend serves all panels. The renderer knows
 // nothing of gRPC: it takes matrices and labels. Its layout is returned so
 // that callers (and tests) can see where every label went.
@@ -22,6 +23,9 @@ struct HeatmapPanel {
   std::string title;                // e.g. "head 0" or a model name
   std::vector<std::string> labels;  // [T] token pieces of both axes
   std::vector<float> values;        // [T, T] row = query, column = key
+  // The first prompt_tokens labels are the prompt, the rest generated; no
+  // line when all (or none) are.
+  size_t prompt_tokens = 0;
 };
 
 struct HeatmapSpec {
@@ -50,6 +54,10 @@ struct PanelLayout {
   bool key_labels_vertical = false;
   Box query_caption;  // "query", left of the query labels
   Box key_caption;    // "key", below the key labels
+  // The line between the prompt's last token and the first generated one:
+  // its distance from the matrix's left (key axis) and top (query axis)
+  // edges; 0 = the panel has no such line.
+  double prompt_end = 0;
 };
 
 struct HeatmapLayout {
@@ -59,11 +67,15 @@ struct HeatmapLayout {
   std::vector<PanelLayout> panels;
   Box legend;                        // the colour bar, 0 at the bottom
   std::vector<double> legend_ticks;  // values labelled beside the bar
+  // Below the bar, "prompt | generated" with a piece of the prompt line;
+  // empty (width 0) when no panel has the line.
+  Box prompt_end_key;
 };
 
-// A token piece as an axis label: control characters escaped, spaces shown
-// as "␣" (a leading space is what tells "▁the" from "the"), cut to
-// kMaxLabelColumns columns, "∅" for an empty piece.
+// A token piece as an axis label: a space (or sentencepiece's "▁") as "␣",
+// since a leading space is what tells " the" from "the"; a newline as "↵",
+// a tab as "→", other control characters in caret notation ("^[" for
+// ESC); cut to kMaxLabelColumns columns; "∅" for an empty piece.
 std::string HeatmapLabel(absl::string_view piece);
 inline constexpr int kMaxLabelColumns = 12;
 

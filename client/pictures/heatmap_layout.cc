@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "client/pictures/heatmap.h"
 #include "client/pictures/heatmap_internal.h"
-#include "client/text/display_width.h"
 
 namespace tinylm {
 namespace {
@@ -50,49 +50,54 @@ struct PanelSize {
   double width = 0, height = 0;
 };
 
-PanelSize MeasurePanel(cairo_t* cr, const HeatmapPanel& panel, double cell,
-                       double font) {
+PanelSize MeasurePanel(cairo_t* cr,
+                       const std::vector<std::vector<LabelRun>>& labels,
+                       double cell, double font) {
   PanelSize s;
   double widest = 0, tallest = 0;
-  for (const std::string& label : panel.labels) {
-    const std::string text = HeatmapLabel(label);
-    widest = std::max(widest, TextWidth(cr, text));
-    tallest = std::max(tallest, VerticalExtent(cr, text, font));
+  for (const std::vector<LabelRun>& runs : labels) {
+    widest = std::max(widest, RunsWidth(cr, runs, font));
+    tallest = std::max(tallest, VerticalExtent(cr, runs, font));
   }
   s.query_labels = std::ceil(widest);
   s.vertical = widest > cell - 2;
   s.key_area = std::ceil((s.vertical ? tallest : font * 1.3) + kLabelPad);
   const double caption = std::ceil(font * 1.5);  // "query" / "key"
   const double title = std::ceil(font * 1.8);
-  const double side = cell * panel.labels.size();
-  s.width = caption + s.query_labels + kLabelPad + side;
-  s.height = title + side + s.key_area + caption;
+  const double side = cell * labels.size();
+  s.width = caption + kCaptionGap + s.query_labels + kLabelPad + side;
+  s.height = title + side + s.key_area + kCaptionGap + caption;
   return s;
 }
 
 PanelLayout PlacePanel(cairo_t* cr, const HeatmapPanel& panel,
+                       const std::vector<std::vector<LabelRun>>& labels,
                        const PanelSize& s, double x, double y, double cell,
                        double font) {
   PanelLayout p;
-  const double side = cell * panel.labels.size();
+  const size_t t = labels.size();
+  const double side = cell * t;
   const double caption = std::ceil(font * 1.5);
   const double title = std::ceil(font * 1.8);
   p.cell = cell;
   p.key_labels_vertical = s.vertical;
-  p.matrix = {x + caption + s.query_labels + kLabelPad, y + title, side, side};
+  p.matrix = {x + caption + kCaptionGap + s.query_labels + kLabelPad, y + title,
+              side, side};
   p.title = {p.matrix.x, y, side, title};
-  p.query_caption = {p.matrix.x - kLabelPad - s.query_labels - caption,
-                     p.matrix.y, caption, side};
-  p.key_caption = {p.matrix.x, p.matrix.y + side + s.key_area, side, caption};
+  p.query_caption = {x, p.matrix.y, caption, side};
+  p.key_caption = {p.matrix.x, p.matrix.y + side + s.key_area + kCaptionGap,
+                   side, caption};
+  if (panel.prompt_tokens > 0 && panel.prompt_tokens < t) {
+    p.prompt_end = cell * panel.prompt_tokens;
+  }
   const double bottom = p.matrix.y + side + kLabelPad;
-  for (size_t i = 0; i < panel.labels.size(); ++i) {
-    const std::string text = HeatmapLabel(panel.labels[i]);
-    const double w = TextWidth(cr, text);
+  for (size_t i = 0; i < t; ++i) {
+    const double w = RunsWidth(cr, labels[i], font);
     p.query_labels.push_back(
         {p.matrix.x - kLabelPad - w, p.matrix.y + i * cell, w, cell});
     if (s.vertical) {
       p.key_labels.push_back({p.matrix.x + i * cell, bottom, cell,
-                              VerticalExtent(cr, text, font)});
+                              VerticalExtent(cr, labels[i], font)});
     } else {
       const double centre = p.matrix.x + (i + 0.5) * cell;
       p.key_labels.push_back({centre - w / 2, bottom, w, font * 1.3});
@@ -101,43 +106,44 @@ PanelLayout PlacePanel(cairo_t* cr, const HeatmapPanel& panel,
   return p;
 }
 
+struct Edges {
+  double right = 0, bottom = 0;
+};
+
+// The legend at `x`: a colour bar beside the first row of panels, ticks at
+// quarters, and below them the key of the prompt line when a panel has
+// one. Text in the current font, of size `font`.
+Edges PlaceLegend(cairo_t* cr, const HeatmapSpec& spec, double x, double font,
+                  HeatmapLayout* layout) {
+  const Box& first = layout->panels.front().matrix;
+  layout->legend = {std::round(x), first.y, kLegendBar,
+                    std::max(kLegendMinHeight, first.height)};
+  const Box& bar = layout->legend;
+  double tick_width = TextWidth(cr, "attention") - kLegendBar;
+  for (int k = 0; k <= 4; ++k) {
+    const double value = spec.scale_max * k / 4;
+    layout->legend_ticks.push_back(value);
+    tick_width =
+        std::max(tick_width, kTickLength + 2 +
+                                 TextWidth(cr, absl::StrFormat("%.2f", value)));
+  }
+  Edges edges{bar.x + kLegendBar + tick_width, bar.y + bar.height + font};
+  const bool prompt_end =
+      std::any_of(layout->panels.begin(), layout->panels.end(),
+                  [](const PanelLayout& p) { return p.prompt_end > 0; });
+  if (prompt_end) {
+    const double width = TextWidth(cr, kPromptKeyBefore) + 2 * kPromptKeyGap +
+                         TextWidth(cr, kPromptKeyAfter);
+    layout->prompt_end_key = {bar.x, std::round(edges.bottom + font), width,
+                              std::ceil(font * 1.3)};
+    const Box& key = layout->prompt_end_key;
+    edges.right = std::max(edges.right, key.x + key.width);
+    edges.bottom = key.y + key.height;
+  }
+  return edges;
+}
+
 }  // namespace
-
-namespace heatmap_internal {
-
-std::vector<VerticalRun> VerticalRuns(const std::string& label) {
-  std::vector<VerticalRun> runs;
-  for (size_t pos = 0; pos < label.size();) {
-    const size_t start = pos;
-    const bool wide = CodePointWidth(NextCodePoint(label, &pos)) == 2;
-    const std::string text = label.substr(start, pos - start);
-    if (wide) {
-      runs.push_back({text, true});
-    } else if (!runs.empty() && !runs.back().upright) {
-      runs.back().text += text;
-    } else {
-      runs.push_back({text, false});
-    }
-  }
-  return runs;
-}
-
-double VerticalExtent(cairo_t* cr, const std::string& label, double font) {
-  double extent = 0;
-  for (const VerticalRun& run : VerticalRuns(label)) {
-    extent += run.upright ? font : TextWidth(cr, run.text);
-  }
-  return extent;
-}
-
-}  // namespace heatmap_internal
-
-std::string HeatmapLabel(absl::string_view piece) {
-  if (piece.empty()) return "∅";
-  std::string label =
-      absl::StrReplaceAll(EscapeControls(piece), {{" ", "␣"}, {"▁", "␣"}});
-  return TruncateToWidth(label, kMaxLabelColumns);
-}
 
 absl::StatusOr<HeatmapLayout> LayoutHeatmap(const HeatmapSpec& spec) {
   if (absl::Status s = CheckSpec(spec); !s.ok()) return s;
@@ -160,11 +166,12 @@ absl::StatusOr<HeatmapLayout> LayoutHeatmap(const HeatmapSpec& spec) {
   const int n = spec.panels.size();
   const int columns = spec.columns > 0 ? std::min(spec.columns, n) : n;
   const int rows = (n + columns - 1) / columns;
-  SetFont(cr.get(), spec.font_family, font);
+  std::vector<std::vector<std::vector<LabelRun>>> labels;
   std::vector<PanelSize> sizes;
   std::vector<double> column_width(columns, 0), row_height(rows, 0);
   for (int i = 0; i < n; ++i) {
-    sizes.push_back(MeasurePanel(cr.get(), spec.panels[i], cell, font));
+    labels.push_back(PanelLabels(spec.panels[i], spec.font_family));
+    sizes.push_back(MeasurePanel(cr.get(), labels[i], cell, font));
     column_width[i % columns] =
         std::max(column_width[i % columns], sizes[i].width);
     row_height[i / columns] =
@@ -174,15 +181,15 @@ absl::StatusOr<HeatmapLayout> LayoutHeatmap(const HeatmapSpec& spec) {
   const double title_width = TextWidth(cr.get(), spec.title);
   layout.title = {kMargin, kMargin, title_width, std::ceil(font * 2.2)};
 
-  SetFont(cr.get(), spec.font_family, font);
   double y = std::round(layout.title.y + layout.title.height);
   double grid_right = 0, grid_bottom = 0;
   for (int r = 0; r < rows; ++r) {
     double x = kMargin;
     for (int c = 0; c < columns && r * columns + c < n; ++c) {
       const int i = r * columns + c;
-      layout.panels.push_back(PlacePanel(cr.get(), spec.panels[i], sizes[i],
-                                         std::round(x), y, cell, font));
+      layout.panels.push_back(PlacePanel(cr.get(), spec.panels[i], labels[i],
+                                         sizes[i], std::round(x), y, cell,
+                                         font));
       grid_right = std::max(grid_right, x + column_width[c]);
       x += column_width[c] + kPanelGap;
     }
@@ -190,22 +197,11 @@ absl::StatusOr<HeatmapLayout> LayoutHeatmap(const HeatmapSpec& spec) {
     y = std::round(grid_bottom + kPanelGap);
   }
 
-  // The legend: a colour bar beside the first row, ticks at quarters.
-  const Box& first = layout.panels.front().matrix;
-  layout.legend = {std::round(grid_right + kPanelGap), first.y, kLegendBar,
-                   std::max(kLegendMinHeight, first.height)};
-  double tick_width = TextWidth(cr.get(), "attention") - kLegendBar;
-  for (int k = 0; k <= 4; ++k) {
-    const double value = spec.scale_max * k / 4;
-    layout.legend_ticks.push_back(value);
-    tick_width = std::max(
-        tick_width,
-        kTickLength + 2 + TextWidth(cr.get(), absl::StrFormat("%.2f", value)));
-  }
-  const double right = layout.legend.x + kLegendBar + tick_width + kMargin;
-  const double bottom =
-      std::max(grid_bottom, layout.legend.y + layout.legend.height + font) +
-      kMargin;
+  SetFont(cr.get(), spec.font_family, font);
+  const Edges legend =
+      PlaceLegend(cr.get(), spec, grid_right + kPanelGap, font, &layout);
+  const double right = legend.right + kMargin;
+  const double bottom = std::max(grid_bottom, legend.bottom) + kMargin;
   layout.width = std::ceil(std::max(right, title_width + 2 * kMargin));
   layout.height = std::ceil(bottom);
   if (layout.width > kMaxPixels || layout.height > kMaxPixels) {
