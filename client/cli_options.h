@@ -31,8 +31,8 @@ struct SamplingOptions {
 
 struct CliOptions {
   // Every subcommand.
-  std::string server;
-  std::string model;  // "" = the only model the server has
+  std::string server;  // --server, given a port when it names none
+  std::string model;   // "" = the only model the server has
   // Per call; InfiniteDuration() = none; unset = the command's default.
   std::optional<absl::Duration> timeout;
   bool json = false;
