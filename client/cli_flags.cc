@@ -10,8 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/cli_options.h"
+#include "client/rpc/target.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of tinylm-server");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "HOST[:PORT] of tinylm-server (port 50051 when left out; IPv6 as "
+          "[ADDRESS]), or a gRPC target such as unix:PATH or "
+          "dns:///HOST:PORT");
 ABSL_FLAG(std::string, model, "",
           "model to use (see `tinylm models`; may be left out when the "
           "server has only one)");
@@ -154,8 +158,8 @@ absl::Status ReadSampling(SamplingOptions* s) {
 
 absl::StatusOr<CliOptions> OptionsFromFlags() {
   CliOptions o;
-  o.server = absl::GetFlag(FLAGS_server);
-  if (o.server.empty()) return BadFlag("server", "", "HOST:PORT");
+  o.server = WithDefaultPort(absl::GetFlag(FLAGS_server), kServerDefaultPort);
+  if (o.server.empty()) return BadFlag("server", "", "HOST[:PORT]");
   o.model = absl::GetFlag(FLAGS_model);
   const std::string timeout = absl::GetFlag(FLAGS_timeout);
   if (!timeout.empty()) {
@@ -207,45 +211,6 @@ absl::StatusOr<CliOptions> OptionsFromFlags() {
   o.models = absl::GetFlag(FLAGS_models);
   o.png = absl::GetFlag(FLAGS_png);
   return o;
-}
-
-const char* UsageText() {
-  return R"(Talks to a tinylm server: generation, next-token probabilities, attention heatmaps, model comparison.
-
-Usage: tinylm [--server=HOST:PORT] [--model=NAME] [flags] SUBCOMMAND [ARGS]
-
-A server with TLS needs --tls_ca (or --tls for the system's CA certificates),
-one that requires client certificates also --tls_cert and --tls_key, one with
-a bearer token --auth_token_file.
-
-Subcommands:
-  generate PROMPT    stream a continuation as it is generated (Ctrl-C stops it)
-  topk PROMPT        the --k (5) most probable next tokens, as "p:0.33, 町"
-  attention PROMPT   attention heatmaps, one PNG per layer (heads as panels,
-                     or --head); --csv / --json also export the raw matrices
-  compare PROMPT     continuation and top-k of several models side by side
-                     (--models, default all); --png=FILE adds their
-                     last-layer heatmaps
-  tokenize TEXT      the token ids and pieces of TEXT
-  models             the models the server has loaded
-  health             SERVING or not, for the server or --model
-
-PROMPT is the remaining arguments joined by spaces; "-" reads it from stdin.
-Put "--" before a prompt that starts with "-".
-
-Exit codes:
-  0    success
-  1    other error (server error, a file that could not be written)
-  2    invalid argument: bad command line, or a value the server refused
-  3    server unreachable at --server (or shutting down)
-  4    unknown model
-  5    timed out (--timeout)
-  6    server busy or a size limit reached (e.g. attention of a long prompt:
-       try fewer --layers, --head, or --fp16)
-  7    health: not SERVING
-  8    the server refused the credentials (--auth_token_file)
-  130  cancelled with Ctrl-C
-)";
 }
 
 }  // namespace tinylm

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
+#include "client/rpc/channel.h"
 
 namespace tinylm {
 
@@ -31,12 +31,12 @@ struct SamplingOptions {
 
 struct CliOptions {
   // Every subcommand.
-  std::string server;
-  std::string model;  // "" = the only model the server has
+  std::string server;  // --server, given a port when it names none
+  std::string model;   // "" = the only model the server has
   // Per call; InfiniteDuration() = none; unset = the command's default.
   std::optional<absl::Duration> timeout;
   bool json = false;
-  int width = 0;  // of tables; 0 = the terminal's
+  int width = 0;             // of tables; 0 = the terminal's
   ChannelSecurity security;  // TLS and bearer token
 
   // generate (sampling also for compare and attention's continuation).
@@ -67,9 +67,6 @@ struct CliOptions {
 // The options from the parsed flags; INVALID_ARGUMENT naming the flag for
 // a value that does not parse or is out of range.
 absl::StatusOr<CliOptions> OptionsFromFlags();
-
-// The help text (--help): synopsis, subcommands and exit codes.
-const char* UsageText();
 
 }  // namespace tinylm
 

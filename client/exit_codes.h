@@ -2,12 +2,7 @@
 #ifndef TINYLM_CLIENT_EXIT_CODES_H_
 #define TINYLM_CLIENT_EXIT_CODES_H_
 
-#include <grpcpp/support/status.h>
-
-#include <string>
-
 #include "absl/status/status.h"
-#include "absl/time/time.h"
 
 namespace tinylm {
 
@@ -26,11 +21,6 @@ enum ExitCode : int {
 
 // The exit code for an error of the client (absl codes as gRPC's).
 int ExitCodeFor(const absl::Status& status);
-
-// A failed call as an absl::Status with a message for a person: what went
-// wrong and what to try, followed by the server's own message.
-absl::Status FromRpc(const grpc::Status& status, const std::string& server,
-                     absl::Duration timeout);
 
 }  // namespace tinylm
 

@@ -16,8 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "client/display_width.h"
 #include "client/exit_codes.h"
+#include "client/text/display_width.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -51,6 +51,9 @@ TEST_F(ClientEndToEndTest, ModelsListsEveryCheckpoint) {
     names.push_back(m["name"]);
     EXPECT_EQ(m["checkpoint_sha256"].get<std::string>().size(), 64u);
     EXPECT_GT(m["dims"]["n_layer"].get<int>(), 0);
+    // uint64 as the proto3 JSON mapping has it: a decimal string.
+    ASSERT_TRUE(m["parameters"].is_string()) << m["parameters"];
+    EXPECT_GT(std::stoull(m["parameters"].get<std::string>()), 0u);
   }
   EXPECT_EQ(names, ModelNames());
 
@@ -109,6 +112,16 @@ TEST_F(ClientEndToEndTest, GenerateStreamsTheContinuationAfterThePrompt) {
   EXPECT_GT(tokens, 0);
   // Greedy: the streamed text of both runs is the same.
   EXPECT_EQ(text.out, std::string(kPrompt) + continuation + "\n");
+}
+
+TEST_F(ClientEndToEndTest, GenerateWritesItsSeedAsAJsonString) {
+  // 2^53 + 1, which a JSON reader holding numbers as doubles would round.
+  const ProcessResult r =
+      Tinylm({"--model=" + Model(), "--max_new_tokens=1",
+              "--seed=9007199254740993", "--json", "generate", kPrompt});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json summary = Json(Lines(r.out).back())["summary"];
+  EXPECT_EQ(summary["seed"], "9007199254740993") << r.out;
 }
 
 TEST_F(ClientEndToEndTest, GenerateReadsThePromptFromStdin) {
@@ -264,6 +277,15 @@ TEST_F(ClientEndToEndTest, CompareFitsTheTerminalAndDrawsTheLastLayers) {
   }
   EXPECT_THAT(r.out, HasSubstr("top-5"));
   EXPECT_THAT(r.out, HasSubstr("seed: 3"));
+  // The attention entropy of every layer, not just a summary.
+  EXPECT_THAT(r.out, HasSubstr("attention entropy (nats) by layer:\nlayer "));
+  const int layers = Info(Model())["dims"]["n_layer"];
+  for (int layer = 0; layer < layers; ++layer) {
+    EXPECT_THAT(r.out, ::testing::ContainsRegex("\n" + std::to_string(layer) +
+                                                " +\\| [0-9]+\\."))
+        << "layer " << layer;
+  }
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\nmean +\\| [0-9]+\\."));
   const PngInfo info = ReadPng(png);
   EXPECT_GT(info.width, info.height);  // the models side by side
   EXPECT_GT(info.colours, 10u);
@@ -272,6 +294,7 @@ TEST_F(ClientEndToEndTest, CompareFitsTheTerminalAndDrawsTheLastLayers) {
       Tinylm({"--json", "--models=" + ModelNames().back() + "," + Model(),
               "--max_new_tokens=4", "compare", kPrompt});
   ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(Json(json.out)["seed"].is_string()) << json.out;
   const nlohmann::json results = Json(json.out)["results"];
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0]["model"], ModelNames().back());
@@ -313,6 +336,7 @@ TEST_F(ClientEndToEndTest, InvalidArgumentsAreExitTwo) {
        "--temperature=hot: expected a number"},
       {{model, "topk"}, "missing PROMPT"},
       {{model, "frobnicate"}, "unknown subcommand \"frobnicate\""},
+      {{model, "genrate", kPrompt}, "(did you mean generate?)"},
       {{}, "missing SUBCOMMAND"},
       {{"topk", kPrompt}, "which model? give --model=NAME"},
   };
@@ -326,10 +350,31 @@ TEST_F(ClientEndToEndTest, InvalidArgumentsAreExitTwo) {
 
 TEST_F(ClientEndToEndTest, HelpListsSubcommandsFlagsAndExitCodes) {
   const ProcessResult r = RunTinylm({"--help"});
-  for (const char* text : {"generate PROMPT", "attention PROMPT", "Exit codes",
-                           "130", "--server", "--temperature", "--png"}) {
-    EXPECT_THAT(r.out + r.err, HasSubstr(text));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* text :
+       {"generate PROMPT", "attention PROMPT", "Exit codes", "130", "--server",
+        "--temperature", "--png", "--version"}) {
+    EXPECT_THAT(r.out, HasSubstr(text));
   }
+}
+
+TEST_F(ClientEndToEndTest, VersionNamesTheReleaseAndCommit) {
+  const ProcessResult r = RunTinylm({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_THAT(r.out, ::testing::EndsWith("\n"));
+  EXPECT_THAT(r.out.substr(0, r.out.size() - 1),
+              ::testing::MatchesRegex(R"(tinylm [0-9]+\.[0-9]+\.[0-9]+ )"
+                                      R"(\(commit ([0-9a-f]+|unknown)\))"));
+}
+
+TEST_F(ClientEndToEndTest, AMistypedFlagIsExitTwoWithASuggestion) {
+  const ProcessResult r = Tinylm({"--modle=" + Model(), "health"});
+  EXPECT_EQ(r.exit_code, kExitInvalidArgument) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("unknown flag --modle (did you mean --model?)"));
+  EXPECT_EQ(r.out, "");
+  const ProcessResult value = Tinylm({"--width=wide", "models"});
+  EXPECT_EQ(value.exit_code, kExitInvalidArgument) << value.err;
+  EXPECT_THAT(value.err, HasSubstr("--width=wide"));
 }
 
 // ---- Against the stand-in server.

@@ -1,10 +1,7 @@
 #include "tests/client_e2e_util.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -39,18 +36,6 @@ ProcessResult RunTinylm(const std::vector<std::string>& args,
     return {};
   }
   return *result;
-}
-
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 // ---------------------------------------------------------------- real server

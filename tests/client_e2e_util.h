@@ -12,6 +12,7 @@
 
 #include "nlohmann/json.hpp"
 #include "tests/client_process.h"
+#include "tests/unused_port.h"
 
 namespace tinylm {
 
@@ -21,9 +22,6 @@ const std::string& ClientBinary();
 // Runs tinylm with `args` (and `input` on stdin).
 ProcessResult RunTinylm(const std::vector<std::string>& args,
                         const std::string& input = "");
-
-// A loopback port nothing listens on (bound, then released).
-int UnusedPort();
 
 // One real tinylm-server per test program, started from its binary on a
 // free port with the test checkpoints (test_checkpoints.h), stopped with

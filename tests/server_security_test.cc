@@ -1,6 +1,6 @@
 // TLS, mutual TLS and the bearer token, end to end over loopback: servers
 // started with the certificates of tests/tls/make_test_certs.sh, clients
-// made by the CLI's own channel code (client/channel.h).
+// made by the CLI's own channel code (client/rpc/channel.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "client/channel.h"
-#include "client/health_check.h"
+#include "client/rpc/channel.h"
+#include "client/rpc/health_check.h"
 #include "server/operations/tls.h"
 #include "tests/ops_test_util.h"
 

@@ -1,19 +1,53 @@
 // tinylm attention PROMPT: fetches the attention maps and writes one PNG
 // heatmap per layer (the heads side by side, or --head alone) into --out,
 // plus the raw matrices as CSV (--csv) or one JSON file (--json).
+#include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/commands/command.h"
-#include "client/commands/pictures.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
+#include "client/command.h"
+#include "client/pictures/attention_picture.h"
+#include "client/text/json_output.h"
 
 namespace tinylm {
 namespace {
+
+// `name` made safe for a file name (letters, digits, '-', '_', '.').
+std::string FileSafe(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                      c == '_' || c == '.';
+    out += keep ? c : '_';
+  }
+  return out.empty() ? "model" : out;
+}
+
+// Creates `dir` (and parents) when missing.
+absl::Status MakeDirectory(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error || !std::filesystem::is_directory(dir)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot create the output directory ", dir, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+// Writes `content` to `path` (replacing it).
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << content;
+  file.close();
+  if (!file) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
 
 v1::AttentionMapsRequest MakeRequest(const CliOptions& o,
                                      const std::string& model) {
@@ -107,23 +141,18 @@ absl::Status RunAttention(CommandContext& context) {
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(o.out_dir); !s.ok()) return s;
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  v1::AttentionMapsResponse response;
-  grpc::Status status;
-  {
-    CancelOnInterrupt cancel(&call);
-    status = context.stub->AttentionMaps(&call, request, &response);
-  }
-  if (!status.ok()) return context.Fail(status);
-  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, response);
+  absl::StatusOr<v1::AttentionMapsResponse> response =
+      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::AttentionMaps,
+           request);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, *response);
   if (!set.ok()) return set.status();
 
   const std::string prompt = request.has_text()
                                  ? request.text()
                                  : absl::StrCat(set->prompt_tokens, " tokens");
   absl::StatusOr<std::vector<std::string>> pictures =
-      WritePictures(*set, o, prompt, ChooseFont(o));
+      WritePictures(*set, o, prompt, ChooseFont(o.font));
   if (!pictures.ok()) return pictures.status();
   absl::StatusOr<std::vector<std::string>> exports = WriteExports(*set, o);
   if (!exports.ok()) return exports.status();

@@ -1,21 +1,21 @@
 // tinylm compare PROMPT: one prompt through several models (--models,
-// default all): their continuations, top-k next tokens and attention
-// entropy side by side in a table that fits the terminal, or JSON; with
-// --png=FILE also their last-layer heatmaps side by side in one picture.
+// default all): their continuations and top-k next tokens side by side in
+// a table that fits the terminal, then their attention entropy layer by
+// layer, or all of it as JSON; with --png=FILE also their last-layer
+// heatmaps side by side in one picture.
 #include <iostream>
-#include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/commands/command.h"
-#include "client/commands/pictures.h"
-#include "client/display_width.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
-#include "client/topk_format.h"
+#include "client/command.h"
+#include "client/pictures/attention_picture.h"
+#include "client/text/display_width.h"
+#include "client/text/entropy_table.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
+#include "client/text/topk_format.h"
 #include "proto/finish_reason.h"
 
 namespace tinylm {
@@ -43,24 +43,12 @@ std::string CellText(const std::string& text) {
   return absl::StrJoin(lines, "\n");
 }
 
-// Mean over layers and the last layer's value: the table's short form of
-// the per-layer entropies (JSON has them all).
-std::string Entropy(const v1::ModelComparison& c) {
-  if (c.attention_entropy().empty()) return "";
-  const float sum = std::accumulate(c.attention_entropy().begin(),
-                                    c.attention_entropy().end(), 0.0f);
-  return absl::StrFormat("mean %.2f\nlast %.2f",
-                         sum / c.attention_entropy_size(),
-                         c.attention_entropy(c.attention_entropy_size() - 1));
-}
-
 void PrintTable(const v1::CompareResponse& response, const std::string& prompt,
                 uint32_t k, int width) {
   std::vector<std::string> header = {""};
   std::vector<std::string> continuation = {"continuation"};
   std::vector<std::string> top = {absl::StrCat("top-", k)};
   std::vector<std::string> finish = {"finish"};
-  std::vector<std::string> entropy = {"entropy\n(nats)"};
   for (const v1::ModelComparison& c : response.results()) {
     header.push_back(c.model());
     continuation.push_back(CellText(c.continuation()));
@@ -69,15 +57,19 @@ void PrintTable(const v1::CompareResponse& response, const std::string& prompt,
     top.push_back(lines);
     finish.push_back(absl::StrCat(FinishReasonLabel(c.finish_reason()), ", ",
                                   c.continuation_ids_size(), " tokens"));
-    entropy.push_back(Entropy(c));
   }
   TextTable table(header);
-  for (auto* row : {&continuation, &top, &finish, &entropy}) {
+  for (auto* row : {&continuation, &top, &finish}) {
     table.AddRow(*row);
   }
   std::cout << "prompt: " << EscapeControls(prompt) << "\n"
             << "seed: " << response.seed() << "\n\n"
-            << table.Render(width) << std::flush;
+            << table.Render(width);
+  if (std::optional<TextTable> entropy = EntropyTable(response)) {
+    std::cout << "\nattention entropy (nats) by layer:\n"
+              << entropy->Render(width);
+  }
+  std::cout << std::flush;
 }
 
 // The last layer of each model (head --head, default 0) in one picture.
@@ -89,7 +81,7 @@ absl::Status WriteComparisonPng(CommandContext& context,
   if (!infos.ok()) return infos.status();
   HeatmapSpec spec;
   spec.title = absl::StrCat("last-layer attention — ", ShortPrompt(prompt));
-  spec.font_family = ChooseFont(o);
+  spec.font_family = ChooseFont(o.font);
   const uint32_t head = o.head.value_or(0);
   for (const v1::ModelComparison& c : response.results()) {
     uint32_t layers = 0;
@@ -105,16 +97,11 @@ absl::Status WriteComparisonPng(CommandContext& context,
     request.set_text(prompt);
     request.add_layers(layers - 1);
     request.add_heads(head);
-    grpc::ClientContext call;
-    context.Prepare(&call);
-    v1::AttentionMapsResponse maps;
-    grpc::Status status;
-    {
-      CancelOnInterrupt cancel(&call);
-      status = context.stub->AttentionMaps(&call, request, &maps);
-    }
-    if (!status.ok()) return context.Fail(status);
-    absl::StatusOr<AttentionSet> set = DecodeAttention(c.model(), maps);
+    absl::StatusOr<v1::AttentionMapsResponse> maps =
+        Call(context.Settings(), *context.stub,
+             &v1::TinyLM::Stub::AttentionMaps, request);
+    if (!maps.ok()) return maps.status();
+    absl::StatusOr<AttentionSet> set = DecodeAttention(c.model(), *maps);
     if (!set.ok()) return set.status();
     if (set->maps.size() != 1) {
       return absl::DataLossError(
@@ -144,27 +131,23 @@ absl::Status RunCompare(CommandContext& context) {
   FillSampling(o.sampling, request.mutable_sampling());
   request.set_top_k(o.k);
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  v1::CompareResponse response;
-  grpc::Status status;
-  {
-    CancelOnInterrupt cancel(&call);
-    status = context.stub->Compare(&call, request, &response);
-  }
-  if (!status.ok()) return context.Fail(status);
+  absl::StatusOr<v1::CompareResponse> response = Call(
+      context.Settings(), *context.stub, &v1::TinyLM::Stub::Compare, request);
+  if (!response.ok()) return response.status();
   if (o.json) {
     nlohmann::json results = nlohmann::json::array();
-    for (const v1::ModelComparison& c : response.results()) {
+    for (const v1::ModelComparison& c : response->results()) {
       results.push_back(ComparisonJson(c));
     }
-    PrintJson(
-        {{"prompt", *prompt}, {"seed", response.seed()}, {"results", results}});
+    PrintJson({{"prompt", *prompt},
+               {"seed", JsonUint64(response->seed())},
+               {"results", results}});
   } else {
-    PrintTable(response, *prompt, o.k, o.width > 0 ? o.width : TerminalWidth());
+    PrintTable(*response, *prompt, o.k,
+               o.width > 0 ? o.width : TerminalWidth());
   }
   if (o.png.empty()) return absl::OkStatus();
-  return WriteComparisonPng(context, response, *prompt);
+  return WriteComparisonPng(context, *response, *prompt);
 }
 
 }  // namespace tinylm

@@ -8,9 +8,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
-#include "client/commands/command.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
+#include "client/command.h"
+#include "client/text/json_output.h"
 #include "proto/finish_reason.h"
 
 namespace tinylm {
@@ -35,7 +34,7 @@ nlohmann::json SummaryJson(const v1::GenerateSummary& s) {
   return {{"finish_reason", FinishReasonLabel(s.finish_reason())},
           {"prompt_tokens", s.prompt_tokens()},
           {"generated_tokens", s.generated_tokens()},
-          {"seed", s.seed()},
+          {"seed", JsonUint64(s.seed())},
           {"stop", s.stop()},
           {"timings",
            {{"queue_ms", s.timings().queue_ms()},
@@ -73,44 +72,42 @@ absl::Status RunGenerate(CommandContext& context) {
   v1::GenerateRequest request = MakeRequest(o, *model);
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
 
-  grpc::ClientContext call;
-  // A stream may run as long as it produces tokens unless --timeout says.
-  context.Prepare(&call, absl::InfiniteDuration());
-  CancelOnInterrupt cancel(&call);
-  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
-      context.stub->Generate(&call, request);
   const bool text = !o.json;
   // The prompt is echoed once the server has accepted the request, so that
   // a refused request prints nothing on stdout.
   bool echo = text && o.echo && request.has_text();
   bool wrote = false;  // text on stdout that still needs its newline
-  v1::GenerateResponse response;
   v1::GenerateSummary summary;
   bool has_summary = false;
-  while (reader->Read(&response)) {
-    if (echo) {
-      std::cout << request.text();
-      echo = false;
-      wrote = true;
-    }
-    if (response.has_token()) {
-      if (text) {
-        std::cout << response.token().text() << std::flush;
-        wrote = wrote || !response.token().text().empty();
-      } else {
-        PrintJson({{"token", TokenJson(response.token())}}, -1);
+  const auto stream = [&](grpc::ClientContext* call) {
+    std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
+        context.stub->Generate(call, request);
+    v1::GenerateResponse response;
+    while (reader->Read(&response)) {
+      if (echo) {
+        std::cout << request.text();
+        echo = false;
+        wrote = true;
       }
-    } else if (response.has_summary()) {
-      summary = response.summary();
-      has_summary = true;
+      if (response.has_token()) {
+        if (text) {
+          std::cout << response.token().text() << std::flush;
+          wrote = wrote || !response.token().text().empty();
+        } else {
+          PrintJson({{"token", TokenJson(response.token())}}, -1);
+        }
+      } else if (response.has_summary()) {
+        summary = response.summary();
+        has_summary = true;
+      }
     }
-  }
-  const grpc::Status status = reader->Finish();
+    return reader->Finish();
+  };
+  // A stream may run as long as it produces tokens unless --timeout says.
+  const absl::Status status =
+      Call(context.Settings(absl::InfiniteDuration()), stream);
   if (wrote) std::cout << std::endl;
-  if (cancel.interrupted()) {
-    return absl::CancelledError("interrupted (Ctrl-C): generation stopped");
-  }
-  if (!status.ok()) return context.Fail(status);
+  if (!status.ok()) return status;
   if (!has_summary) {
     return absl::DataLossError("the stream ended without its summary");
   }

@@ -4,10 +4,9 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "client/commands/command.h"
-#include "client/health_check.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
+#include "client/command.h"
+#include "client/rpc/health_check.h"
+#include "client/text/json_output.h"
 
 namespace tinylm {
 
@@ -15,18 +14,18 @@ absl::Status RunHealth(CommandContext& context) {
   const std::string& model = context.options.model;
   const std::string service =
       model.empty() ? "" : absl::StrCat("tinylm.v1.TinyLM/", model);
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  CancelOnInterrupt cancel(&call);
   ServingStatus serving = grpc::health::v1::HealthCheckResponse::UNKNOWN;
-  const grpc::Status status =
-      CheckHealth(context.channel, &call, service, &serving);
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+  const absl::Status status =
+      Call(context.Settings(), [&](grpc::ClientContext* call) {
+        return CheckHealth(context.channel, call, service, &serving);
+      });
+  // The health service's NOT_FOUND means it knows no such service.
+  if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat(
         "unknown model \"", model, "\": the server reports no health for ",
         service, " (see tinylm models)"));
   }
-  if (!status.ok()) return context.Fail(status);
+  if (!status.ok()) return status;
   const std::string name = ServingStatusName(serving);
   if (context.options.json) {
     PrintJson({{"server", context.options.server},

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/commands/command.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
+#include "client/command.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
 
 namespace tinylm {
 namespace {
@@ -32,7 +32,7 @@ nlohmann::json ModelJson(const v1::ModelInfo& m) {
             {"qkv_activation", m.flags().qkv_activation()},
             {"separate_qkv", m.flags().separate_qkv()},
             {"score_fcn", m.flags().score_fcn()}}},
-          {"parameters", m.parameters()},
+          {"parameters", JsonUint64(m.parameters())},
           {"dims",
            {{"vocab_size", d.vocab_size()},
             {"n_embd", d.n_embd()},

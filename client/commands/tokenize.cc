@@ -3,11 +3,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "client/commands/command.h"
-#include "client/display_width.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/text_table.h"
+#include "client/command.h"
+#include "client/text/display_width.h"
+#include "client/text/json_output.h"
+#include "client/text/text_table.h"
 
 namespace tinylm {
 
@@ -20,30 +19,27 @@ absl::Status RunTokenize(CommandContext& context) {
   request.set_model(*model);
   request.set_text(*text);
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  CancelOnInterrupt cancel(&call);
-  v1::TokenizeResponse response;
-  const grpc::Status status = context.stub->Tokenize(&call, request, &response);
-  if (!status.ok()) return context.Fail(status);
+  absl::StatusOr<v1::TokenizeResponse> response = Call(
+      context.Settings(), *context.stub, &v1::TinyLM::Stub::Tokenize, request);
+  if (!response.ok()) return response.status();
   if (context.options.json) {
     PrintJson({{"model", *model},
-               {"ids", std::vector<int32_t>(response.ids().begin(),
-                                            response.ids().end())},
-               {"pieces", std::vector<std::string>(response.pieces().begin(),
-                                                   response.pieces().end())}});
+               {"ids", std::vector<int32_t>(response->ids().begin(),
+                                            response->ids().end())},
+               {"pieces", std::vector<std::string>(response->pieces().begin(),
+                                                   response->pieces().end())}});
     return absl::OkStatus();
   }
   TextTable table({"#", "id", "piece"});
-  for (int i = 0; i < response.ids_size(); ++i) {
+  for (int i = 0; i < response->ids_size(); ++i) {
     const std::string piece =
-        i < response.pieces_size() ? response.pieces(i) : "";
-    table.AddRow({absl::StrCat(i), absl::StrCat(response.ids(i)),
+        i < response->pieces_size() ? response->pieces(i) : "";
+    table.AddRow({absl::StrCat(i), absl::StrCat(response->ids(i)),
                   EscapeControls(piece)});
   }
   const int width =
       context.options.width > 0 ? context.options.width : TerminalWidth();
-  std::cout << table.Render(width) << response.ids_size() << " tokens"
+  std::cout << table.Render(width) << response->ids_size() << " tokens"
             << std::endl;
   return absl::OkStatus();
 }

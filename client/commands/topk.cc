@@ -2,10 +2,9 @@
 // form ("p:0.33, 町") or as JSON.
 #include <iostream>
 
-#include "client/commands/command.h"
-#include "client/interrupt.h"
-#include "client/json_output.h"
-#include "client/topk_format.h"
+#include "client/command.h"
+#include "client/text/json_output.h"
+#include "client/text/topk_format.h"
 
 namespace tinylm {
 
@@ -17,18 +16,15 @@ absl::Status RunTopK(CommandContext& context) {
   request.set_k(context.options.k);
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
 
-  grpc::ClientContext call;
-  context.Prepare(&call);
-  CancelOnInterrupt cancel(&call);
-  v1::TopKResponse response;
-  const grpc::Status status = context.stub->TopK(&call, request, &response);
-  if (!status.ok()) return context.Fail(status);
+  absl::StatusOr<v1::TopKResponse> response =
+      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::TopK, request);
+  if (!response.ok()) return response.status();
   if (context.options.json) {
     PrintJson({{"model", *model},
-               {"prompt_tokens", response.prompt_tokens()},
-               {"tokens", TopKJson(response.tokens())}});
+               {"prompt_tokens", response->prompt_tokens()},
+               {"tokens", TopKJson(response->tokens())}});
   } else {
-    std::cout << FormatTopK(response.tokens()) << std::flush;
+    std::cout << FormatTopK(response->tokens()) << std::flush;
   }
   return absl::OkStatus();
 }

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "client/health_check.h"
+#include "client/rpc/health_check.h"
 
 namespace tinylm {
 namespace bench {

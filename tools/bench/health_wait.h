@@ -1,6 +1,6 @@
 // Waiting for a tinylm server to report SERVING on the standard health
 // service (grpc.health.v1.Health/Check, service "" = the whole server).
-// The probe itself is the client's CheckHealth (client/health_check.h).
+// The probe itself is the client's CheckHealth (client/rpc/health_check.h).
 #ifndef TINYLM_TOOLS_BENCH_HEALTH_WAIT_H_
 #define TINYLM_TOOLS_BENCH_HEALTH_WAIT_H_
 

@@ -27,7 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/channel.h"
+#include "client/rpc/channel.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 #include "tools/bench/health_wait.h"
 #include "tools/bench/load_generator.h"
@@ -286,8 +286,7 @@ int Run() {
     std::cerr << "tinylm-bench: " << made.status().message() << "\n";
     return kExitFlags;
   }
-  const std::vector<std::shared_ptr<grpc::Channel>> channels =
-      *std::move(made);
+  const std::vector<std::shared_ptr<grpc::Channel>> channels = *std::move(made);
   if (absl::GetFlag(FLAGS_wait_for_serving)) {
     const absl::Status serving = WaitForServing(
         channels[0], absl::Seconds(absl::GetFlag(FLAGS_wait_timeout_s)));

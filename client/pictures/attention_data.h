@@ -1,0 +1,48 @@
+// Attention maps from an AttentionMaps answer as float matrices, and their
+// CSV and JSON exports.
+#ifndef TINYLM_CLIENT_PICTURES_ATTENTION_DATA_H_
+#define TINYLM_CLIENT_PICTURES_ATTENTION_DATA_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "tinylm/v1/tinylm.pb.h"
+
+namespace tinylm {
+
+struct AttentionMatrix {
+  uint32_t layer = 0;
+  uint32_t head = 0;
+  std::vector<float> values;  // [T, T] row = query, column = key
+};
+
+struct AttentionSet {
+  std::string model;
+  std::vector<int32_t> token_ids;   // [T]
+  std::vector<std::string> tokens;  // [T] display pieces
+  uint32_t prompt_tokens = 0;
+  std::vector<AttentionMatrix> maps;  // layer-major, then head
+};
+
+// IEEE 754 binary16 to float (for TENSOR_DTYPE_FLOAT16 maps).
+float HalfToFloat(uint16_t half);
+
+// The answer's matrices decoded; DATA_LOSS when a map's shape, dtype or
+// byte count disagrees with the token count.
+absl::StatusOr<AttentionSet> DecodeAttention(
+    const std::string& model, const v1::AttentionMapsResponse& response);
+
+// One matrix as CSV: a header row "query\key" + the key tokens, then one
+// row per query token: its piece and T values.
+std::string AttentionCsv(const AttentionSet& set, const AttentionMatrix& m);
+
+// {"model", "tokens", "token_ids", "prompt_tokens",
+//  "maps": [{"layer", "head", "values": [[...], ...]}]}
+nlohmann::json AttentionJson(const AttentionSet& set);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_CLIENT_PICTURES_ATTENTION_DATA_H_
