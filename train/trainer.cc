@@ -1,5 +1,11 @@
 #include "train/trainer.h"
 
+#include <ATen/ATen.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+#include <torch/utils.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -8,18 +14,10 @@
 #include <optional>
 #include <utility>
 
-#include <ATen/ATen.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/optim/adamw.h>
-#include <torch/serialize.h>
-#include <torch/utils.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
-#include "util/device.h"
-#include "util/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "train/autocast.h"
 #include "train/batcher.h"
@@ -27,7 +25,10 @@
 #include "train/lr_schedule.h"
 #include "train/metrics_csv.h"
 #include "train/progress.h"
+#include "train/run_dir.h"
 #include "train/token_file.h"
+#include "util/device.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {
@@ -40,8 +41,8 @@ absl::StatusOr<TokenBatcher> LoadSplit(const std::string& path,
   TINYLM_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenFile(path));
   if (int64_t(tokens.size()) <= config.block_size + 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", tokens.size(), " tokens; need more than block_size+1 = ",
-        config.block_size + 1));
+        path, ": ", tokens.size(),
+        " tokens; need more than block_size+1 = ", config.block_size + 1));
   }
   for (uint16_t t : tokens) {
     if (t >= config.vocab_size) {
@@ -123,10 +124,9 @@ absl::Status Run::Setup() {
         absl::StrCat(options_.out_dir, ": cannot create: ", ec.message()));
   }
   if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
-  TINYLM_ASSIGN_OR_RETURN(
-      MetricsCsv csv,
-      MetricsCsv::Open(options_.out_dir + "/metrics.csv",
-                       options_.resume ? state_.step : -1));
+  TINYLM_ASSIGN_OR_RETURN(MetricsCsv csv,
+                          MetricsCsv::Open(options_.out_dir + "/metrics.csv",
+                                           options_.resume ? state_.step : -1));
   csv_.emplace(std::move(csv));
   return absl::OkStatus();
 }
@@ -163,7 +163,8 @@ absl::Status Run::Save() {
     torch::save(*optimizer_, options_.out_dir + "/optimizer.pt");
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat(
-        options_.out_dir, "/optimizer.pt: cannot save: ", e.what_without_backtrace()));
+        options_.out_dir,
+        "/optimizer.pt: cannot save: ", e.what_without_backtrace()));
   }
   const nlohmann::json state = {{"step", state_.step},
                                 {"tokens", state_.tokens},
@@ -183,8 +184,7 @@ absl::Status Run::Resume() {
   const std::string path = options_.out_dir + "/state.json";
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": nothing to resume from"));
+    return absl::NotFoundError(absl::StrCat(path, ": nothing to resume from"));
   }
   const nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
   if (state.is_discarded() || !state.contains("step")) {
@@ -203,8 +203,7 @@ absl::Status Run::Resume() {
     item.value().copy_(saved_params[item.key()]);
   }
   try {
-    torch::load(*optimizer_, options_.out_dir + "/optimizer.pt",
-                device_);
+    torch::load(*optimizer_, options_.out_dir + "/optimizer.pt", device_);
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat(
         options_.out_dir, "/optimizer.pt: ", e.what_without_backtrace()));
@@ -213,8 +212,8 @@ absl::Status Run::Resume() {
 }
 
 absl::StatusOr<TrainResult> Run::Loop() {
-  const int64_t tokens_per_step = options_.batch_size * options_.grad_accum *
-                                  options_.config.block_size;
+  const int64_t tokens_per_step =
+      options_.batch_size * options_.grad_accum * options_.config.block_size;
   ProgressBar bar(options_.max_steps, options_.progress_bar);
   const int64_t first_step = state_.step;
   const double first_elapsed = state_.elapsed_s;
@@ -225,16 +224,16 @@ absl::StatusOr<TrainResult> Run::Loop() {
   TrainResult result;
   Clock::time_point interval_start = Clock::now();
   while (state_.step < options_.max_steps) {
-    const double lr = WarmupCosineLr(state_.step, options_.warmup_steps,
-                                     options_.max_steps, options_.lr,
-                                     options_.min_lr);
+    const double lr =
+        WarmupCosineLr(state_.step, options_.warmup_steps, options_.max_steps,
+                       options_.lr, options_.min_lr);
     for (auto& group : optimizer_->param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     }
     flat_->ZeroGrad();
     for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-      const Batch batch = train_.Sample(options_.seed, state_.step, micro,
-                                        options_.batch_size);
+      const Batch batch =
+          train_.Sample(options_.seed, state_.step, micro, options_.batch_size);
       at::Tensor loss;
       {
         CudaBf16Autocast autocast(device_);
@@ -294,12 +293,12 @@ absl::StatusOr<TrainResult> Run::Loop() {
       TINYLM_RETURN_IF_ERROR(Save());
     }
     TINYLM_RETURN_IF_ERROR(csv_->Append(row));
-    bar.Update(first_step, state_.step, state_.elapsed_s - first_elapsed,
-               absl::StrFormat("loss %.4f%s lr %.2e %.0f tok/s", row.loss,
-                               row.val_loss >= 0
-                                   ? absl::StrFormat(" val %.4f", row.val_loss)
-                                   : "",
-                               lr, row.tokens_per_s));
+    bar.Update(
+        first_step, state_.step, state_.elapsed_s - first_elapsed,
+        absl::StrFormat(
+            "loss %.4f%s lr %.2e %.0f tok/s", row.loss,
+            row.val_loss >= 0 ? absl::StrFormat(" val %.4f", row.val_loss) : "",
+            lr, row.tokens_per_s));
     loss_sum.zero_();
     interval_steps = 0;
     interval_start = Clock::now();
@@ -318,15 +317,49 @@ absl::StatusOr<TrainResult> Run::Loop() {
 
 }  // namespace
 
-absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+absl::Status ValidateTrainOptions(const TrainOptions& options) {
   TINYLM_RETURN_IF_ERROR(options.config.Validate());
+  for (const auto& [flag, value] : {
+           std::make_pair("max_steps", options.max_steps),
+           std::make_pair("batch_size", options.batch_size),
+           std::make_pair("grad_accum", options.grad_accum),
+           std::make_pair("eval_every", options.eval_every),
+           std::make_pair("eval_batches", options.eval_batches),
+           std::make_pair("log_every", options.log_every),
+       }) {
+    if (value < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, "=", value, " must be at least 1"));
+    }
+  }
+  // The cosine decay runs over the steps after the warm-up; with none
+  // left, the learning rate would never leave the warm-up ramp.
+  if (options.warmup_steps < 0 || options.warmup_steps >= options.max_steps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--warmup_steps=", options.warmup_steps,
+        " must be at least 0 and less than --max_steps=", options.max_steps));
+  }
+  if (options.resume && options.overwrite) {
+    return absl::InvalidArgumentError(
+        "--resume and --overwrite exclude each other: continue the run in "
+        "--out, or replace it");
+  }
+  return ResolveDevice(options.device).status();
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  TINYLM_RETURN_IF_ERROR(ValidateTrainOptions(options));
+  TINYLM_RETURN_IF_ERROR(
+      CheckRunDirectory(options.out_dir, options.resume, options.overwrite));
   TINYLM_ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
-  TINYLM_ASSIGN_OR_RETURN(TokenBatcher train,
-                          LoadSplit(options.data_dir + "/train.bin",
-                                    options.config));
-  TINYLM_ASSIGN_OR_RETURN(TokenBatcher val,
-                          LoadSplit(options.data_dir + "/val.bin",
-                                    options.config));
+  TINYLM_ASSIGN_OR_RETURN(
+      TokenBatcher train,
+      LoadSplit(options.data_dir + "/train.bin", options.config));
+  TINYLM_ASSIGN_OR_RETURN(
+      TokenBatcher val,
+      LoadSplit(options.data_dir + "/val.bin", options.config));
+  // Only once the new run can start, so that bad data keeps the old one.
+  if (options.overwrite) TINYLM_RETURN_IF_ERROR(RemoveRun(options.out_dir));
   Run run(options, device, std::move(train), std::move(val));
   TINYLM_RETURN_IF_ERROR(run.Setup());
   TINYLM_ASSIGN_OR_RETURN(TrainResult result, run.Loop());
