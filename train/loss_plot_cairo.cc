@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "train/loss_plot.h"
 #include "train/plot_ticks.h"
+#include "train/quote_path.h"
 
 namespace tinylm {
 namespace {
@@ -226,8 +227,9 @@ absl::Status DrawLossCurves(const std::vector<LossCurves>& curves,
       cairo_surface_write_to_png(surface, png_path.c_str());
   cairo_surface_destroy(surface);
   if (written != CAIRO_STATUS_SUCCESS) {
-    return absl::InternalError(absl::StrCat(
-        png_path, ": cannot write PNG: ", cairo_status_to_string(written)));
+    return absl::InternalError(
+        absl::StrCat(QuotePath(png_path),
+                     ": cannot write PNG: ", cairo_status_to_string(written)));
   }
   return absl::OkStatus();
 }

@@ -25,6 +25,7 @@
 #include "train/lr_schedule.h"
 #include "train/metrics_csv.h"
 #include "train/progress.h"
+#include "train/quote_path.h"
 #include "train/run_dir.h"
 #include "train/token_file.h"
 #include "util/device.h"
@@ -41,14 +42,15 @@ absl::StatusOr<TokenBatcher> LoadSplit(const std::string& path,
   TINYLM_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenFile(path));
   if (int64_t(tokens.size()) <= config.block_size + 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", tokens.size(),
+        QuotePath(path), ": ", tokens.size(),
         " tokens; need more than block_size+1 = ", config.block_size + 1));
   }
   for (uint16_t t : tokens) {
     if (t >= config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": token id ", t, " is outside the model's vocabulary of ",
-          config.vocab_size, " (tokenizer and --vocab_size disagree?)"));
+          QuotePath(path), ": token id ", t,
+          " is outside the model's vocabulary of ", config.vocab_size,
+          " (prepared with another tokenizer than --tokenizer?)"));
     }
   }
   return TokenBatcher(std::move(tokens), config.block_size);
@@ -120,8 +122,8 @@ absl::Status Run::Setup() {
   std::error_code ec;
   fs::create_directories(options_.out_dir, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat(options_.out_dir, ": cannot create: ", ec.message()));
+    return absl::InternalError(absl::StrCat(QuotePath(options_.out_dir),
+                                            ": cannot create: ", ec.message()));
   }
   if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
   TINYLM_ASSIGN_OR_RETURN(MetricsCsv csv,
@@ -162,9 +164,9 @@ absl::Status Run::Save() {
   try {
     torch::save(*optimizer_, options_.out_dir + "/optimizer.pt");
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(
-        options_.out_dir,
-        "/optimizer.pt: cannot save: ", e.what_without_backtrace()));
+    return absl::InternalError(
+        absl::StrCat(QuotePath(options_.out_dir + "/optimizer.pt"),
+                     ": cannot save: ", e.what_without_backtrace()));
   }
   const nlohmann::json state = {{"step", state_.step},
                                 {"tokens", state_.tokens},
@@ -174,7 +176,7 @@ absl::Status Run::Save() {
   out << state.dump(2) << "\n";
   out.close();
   if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": write failed"));
+    return absl::InternalError(absl::StrCat(QuotePath(path), ": write failed"));
   }
   saved_step_ = state_.step;
   return absl::OkStatus();
@@ -184,11 +186,12 @@ absl::Status Run::Resume() {
   const std::string path = options_.out_dir + "/state.json";
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": nothing to resume from"));
+    return absl::NotFoundError(
+        absl::StrCat(QuotePath(path), ": nothing to resume from"));
   }
   const nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
   if (state.is_discarded() || !state.contains("step")) {
-    return absl::DataLossError(absl::StrCat(path, ": unreadable"));
+    return absl::DataLossError(absl::StrCat(QuotePath(path), ": unreadable"));
   }
   state_.step = state["step"].get<int64_t>();
   state_.tokens = state["tokens"].get<int64_t>();
@@ -205,8 +208,9 @@ absl::Status Run::Resume() {
   try {
     torch::load(*optimizer_, options_.out_dir + "/optimizer.pt", device_);
   } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(
-        options_.out_dir, "/optimizer.pt: ", e.what_without_backtrace()));
+    return absl::DataLossError(
+        absl::StrCat(QuotePath(options_.out_dir + "/optimizer.pt"), ": ",
+                     e.what_without_backtrace()));
   }
   return absl::OkStatus();
 }
@@ -273,8 +277,9 @@ absl::StatusOr<TrainResult> Run::Loop() {
           saved_step_ < 0
               ? std::string("No checkpoint had been saved yet.")
               : absl::StrFormat("The last good checkpoint (step %d) is kept "
-                                "in %s/checkpoint",
-                                saved_step_, options_.out_dir)));
+                                "in %s",
+                                saved_step_,
+                                QuotePath(options_.out_dir + "/checkpoint"))));
     }
     row.step = state_.step;
     row.tokens = state_.tokens;
@@ -375,8 +380,8 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
     std::ofstream out(options.out_dir + "/result.json");
     out << j.dump(2) << "\n";
     if (!out) {
-      return absl::InternalError(
-          absl::StrCat(options.out_dir, "/result.json: write failed"));
+      return absl::InternalError(absl::StrCat(
+          QuotePath(options.out_dir + "/result.json"), ": write failed"));
     }
   }
   return result;
@@ -385,7 +390,9 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
 absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir) {
   const std::string path = out_dir + "/result.json";
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": no result"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(QuotePath(path), ": no result"));
+  }
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
   TrainResult r;
   try {
@@ -398,7 +405,7 @@ absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir) {
     r.tokens_per_s = j.at("tokens_per_s").get<double>();
     r.device = j.at("device").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(absl::StrCat(path, ": ", e.what()));
+    return absl::DataLossError(absl::StrCat(QuotePath(path), ": ", e.what()));
   }
   return r;
 }
