@@ -98,11 +98,8 @@ ParsedCommandLine UsageError(std::string error,
   return parsed;
 }
 
-std::optional<ParsedCommandLine> FindCommand(
-    const std::vector<CommandSpec>& commands, absl::string_view name,
-    const CommandSpec*& command) {
-  command = Find(commands, name);
-  if (command != nullptr) return std::nullopt;
+ParsedCommandLine UnknownCommand(const std::vector<CommandSpec>& commands,
+                                 absl::string_view name) {
   std::vector<std::string> names;
   for (const CommandSpec& c : commands) names.push_back(c.name);
   return UsageError(absl::StrCat("unknown command ", Quote(name),
@@ -142,7 +139,7 @@ std::optional<std::string> Apply(const std::vector<CommandSpec>& commands,
     return absl::StrCat("--", name, " needs a value (--", name, "=...)");
   }
   absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  std::string error;
+  std::string error;  // abseil's, which repeats the value unquoted
   if (!flag->ParseFrom(value, &error)) {
     return absl::StrCat("--", name, "=", Quote(value), " is not a valid value",
                         " (default: ", flag->DefaultValue(), ")");
@@ -181,9 +178,10 @@ ParsedCommandLine ParseCommandLine(const std::vector<CommandSpec>& commands,
   }
   const CommandSpec* command = nullptr;
   if (!args.positional.empty()) {
-    std::optional<ParsedCommandLine> unknown =
-        FindCommand(commands, args.positional.front(), command);
-    if (unknown.has_value()) return *unknown;
+    command = Find(commands, args.positional.front());
+    if (command == nullptr) {
+      return UnknownCommand(commands, args.positional.front());
+    }
   }
   ParsedCommandLine parsed;
   parsed.command = command;
@@ -258,6 +256,12 @@ std::string ClosestMatch(absl::string_view word,
   std::string best;
   size_t best_distance = limit + 1;
   for (const std::string& c : candidates) {
+    // The distance is at least the difference in length; this also keeps
+    // a huge argument from costing a huge table.
+    const size_t length_difference = word.size() > c.size()
+                                         ? word.size() - c.size()
+                                         : c.size() - word.size();
+    if (length_difference > limit) continue;
     const size_t distance = EditDistance(word, c);
     if (distance < best_distance) {
       best = c;

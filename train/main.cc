@@ -179,53 +179,53 @@ absl::StatusOr<Runner> CheckedCommand(const std::string& command) {
   return Runner([] { return RunPlotCommand(absl::GetFlag(FLAGS_out)); });
 }
 
-}  // namespace
-}  // namespace tinylm
+// Prints a usage error about `command` (null: the command is missing or
+// unknown) and returns its exit status.
+int UsageError(const CommandSpec* command, absl::string_view error) {
+  if (command == nullptr) {
+    std::fprintf(stderr, "%s: %s\n\n%s", kProgram, std::string(error).c_str(),
+                 ProgramHelp(kProgram, Commands()).c_str());
+  } else {
+    std::fprintf(stderr, "%s %s: %s\n(see %s %s --help)\n", kProgram,
+                 command->name.c_str(), std::string(error).c_str(), kProgram,
+                 command->name.c_str());
+  }
+  return 2;
+}
 
-int main(int argc, char** argv) {
-  using tinylm::kProgram;
-  using Action = tinylm::ParsedCommandLine::Action;
-  const tinylm::ParsedCommandLine parsed =
-      tinylm::ParseCommandLine(tinylm::Commands(), argc, argv);
+int Main(int argc, char** argv) {
+  using Action = ParsedCommandLine::Action;
+  const ParsedCommandLine parsed = ParseCommandLine(Commands(), argc, argv);
   switch (parsed.action) {
     case Action::kHelp:
-      std::fputs(
-          parsed.command != nullptr
-              ? tinylm::CommandHelp(kProgram, *parsed.command).c_str()
-              : tinylm::ProgramHelp(kProgram, tinylm::Commands()).c_str(),
-          stdout);
+      std::fputs(parsed.command != nullptr
+                     ? CommandHelp(kProgram, *parsed.command).c_str()
+                     : ProgramHelp(kProgram, Commands()).c_str(),
+                 stdout);
       return 0;
     case Action::kVersion:
       std::printf("%s %s (commit %s)\n", kProgram, TINYLM_VERSION,
                   TINYLM_COMMIT);
       return 0;
     case Action::kUsageError:
-      if (parsed.command != nullptr) {
-        std::fprintf(stderr, "%s %s: %s\n(see %s %s --help)\n", kProgram,
-                     parsed.command->name.c_str(), parsed.error.c_str(),
-                     kProgram, parsed.command->name.c_str());
-      } else {
-        std::fprintf(stderr, "%s: %s\n\n%s", kProgram, parsed.error.c_str(),
-                     tinylm::ProgramHelp(kProgram, tinylm::Commands()).c_str());
-      }
-      return 2;
+      return UsageError(parsed.command, parsed.error);
     case Action::kRun:
       break;
   }
-  const std::string& command = parsed.command->name;
-  const absl::StatusOr<tinylm::Runner> runner = tinylm::CheckedCommand(command);
+  const absl::StatusOr<Runner> runner = CheckedCommand(parsed.command->name);
   if (!runner.ok()) {
-    std::fprintf(stderr, "%s %s: %s\n(see %s %s --help)\n", kProgram,
-                 command.c_str(),
-                 std::string(runner.status().message()).c_str(), kProgram,
-                 command.c_str());
-    return 2;
+    return UsageError(parsed.command, runner.status().message());
   }
   const absl::Status status = (*runner)();
   if (!status.ok()) {
-    std::fprintf(stderr, "%s %s: %s\n", kProgram, command.c_str(),
+    std::fprintf(stderr, "%s %s: %s\n", kProgram, parsed.command->name.c_str(),
                  std::string(status.message()).c_str());
     return 1;
   }
   return 0;
 }
+
+}  // namespace
+}  // namespace tinylm
+
+int main(int argc, char** argv) { return tinylm::Main(argc, argv); }
