@@ -96,6 +96,17 @@ class TrainTest : public ::testing::Test {
     return o;
   }
 
+  // Six steps with two evaluations, for tests of what runs leave behind.
+  TrainOptions ShortRun(const std::string& name) const {
+    TrainOptions o = TinyRun(name);
+    o.max_steps = 6;
+    o.warmup_steps = 2;
+    o.eval_every = 3;
+    o.log_every = 3;
+    o.eval_batches = 2;
+    return o;
+  }
+
   static std::string* dir_;
   static PrepareSummary* summary_;
 };
@@ -201,11 +212,7 @@ TEST_F(TrainTest, WarmupMustEndBeforeTheLastStep) {
 }
 
 TEST_F(TrainTest, ARunIsContinuedOrReplacedOnlyOnRequest) {
-  TrainOptions o = TinyRun("again");
-  o.max_steps = 8;
-  o.warmup_steps = 2;
-  o.eval_every = 4;
-  o.log_every = 4;
+  const TrainOptions o = ShortRun("again");
   ASSERT_TRUE(Train(o).ok());
   const std::string metrics = ReadAll(o.out_dir + "/metrics.csv");
 
@@ -222,25 +229,20 @@ TEST_F(TrainTest, ARunIsContinuedOrReplacedOnlyOnRequest) {
   // Replaced by a run stopped half way: nothing of the finished one stays.
   TrainOptions replace = o;
   replace.overwrite = true;
-  replace.stop_after = 4;
+  replace.stop_after = 3;
   ASSERT_TRUE(Train(replace).ok());
   EXPECT_FALSE(fs::exists(o.out_dir + "/result.json"));
-  EXPECT_EQ(ReadMetricsCsv(o.out_dir + "/metrics.csv")->back().step, 4);
+  EXPECT_EQ(ReadMetricsCsv(o.out_dir + "/metrics.csv")->back().step, 3);
 
   TrainOptions resume = o;
   resume.resume = true;
   absl::StatusOr<TrainResult> resumed = Train(resume);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_EQ(resumed->steps, 8);
+  EXPECT_EQ(resumed->steps, 6);
 }
 
 TEST_F(TrainTest, AStudyIsContinuedOrReplacedOnlyOnRequest) {
-  TrainOptions o = TinyRun("study");
-  o.max_steps = 6;
-  o.warmup_steps = 2;
-  o.eval_every = 3;
-  o.log_every = 3;
-  o.eval_batches = 2;
+  const TrainOptions o = ShortRun("study");
   const std::string prompts = *dir_ + "/prompts.tsv";
   WriteAll(prompts, "continue\tThe cat\n");
   ASSERT_TRUE(RunStudyCommand(o, {"base"}, prompts).ok());
