@@ -1,6 +1,7 @@
 // The training program on the committed corpus sample: data preparation
-// round-trips, a tiny model learns, resume is bit-exact, bad input fails
-// with a clear message.
+// round-trips, a tiny model learns, resume is bit-exact, an earlier run is
+// never overwritten silently, bad input fails with a clear message; and the
+// loss plots' axis ticks.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "models/tokenizer.h"
 #include "train/commands.h"
 #include "train/metrics_csv.h"
+#include "train/plot_ticks.h"
 #include "train/prepare.h"
 #include "train/token_file.h"
 #include "train/trainer.h"
@@ -24,16 +26,22 @@ namespace tinylm {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-const std::string kCorpus = std::string(TINYLM_TEST_DATA_DIR) +
-                            "/corpus-sample.txt";
+const std::string kCorpus =
+    std::string(TINYLM_TEST_DATA_DIR) + "/corpus-sample.txt";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+void WriteAll(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
 }
 
 class TrainTest : public ::testing::Test {
@@ -88,6 +96,17 @@ class TrainTest : public ::testing::Test {
     return o;
   }
 
+  // Six steps with two evaluations, for tests of what runs leave behind.
+  TrainOptions ShortRun(const std::string& name) const {
+    TrainOptions o = TinyRun(name);
+    o.max_steps = 6;
+    o.warmup_steps = 2;
+    o.eval_every = 3;
+    o.log_every = 3;
+    o.eval_batches = 2;
+    return o;
+  }
+
   static std::string* dir_;
   static PrepareSummary* summary_;
 };
@@ -128,8 +147,7 @@ TEST_F(TrainTest, PreparedTokensDecodeBackToTheCorpus) {
 TEST_F(TrainTest, TinyModelLearns) {
   absl::StatusOr<TrainResult> result = Train(TinyRun("learns"));
   ASSERT_TRUE(result.ok()) << result.status();
-  std::vector<MetricsRow> rows =
-      *ReadMetricsCsv(*dir_ + "/learns/metrics.csv");
+  std::vector<MetricsRow> rows = *ReadMetricsCsv(*dir_ + "/learns/metrics.csv");
   ASSERT_EQ(rows.size(), 8u);
   EXPECT_NEAR(rows.front().loss, std::log(1500.0), 0.5);  // uniform start
   EXPECT_LT(rows.back().loss, rows.front().loss - 0.5);
@@ -183,6 +201,95 @@ TEST_F(TrainTest, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   EXPECT_EQ(ReadAll(weights), saved);
 }
 
+TEST_F(TrainTest, WarmupMustEndBeforeTheLastStep) {
+  TrainOptions o = TinyRun("warmup");
+  o.warmup_steps = o.max_steps;
+  const absl::Status status = Train(o).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("--warmup_steps=40"),
+                                      HasSubstr("--max_steps=40")));
+  EXPECT_FALSE(fs::exists(o.out_dir));
+}
+
+TEST_F(TrainTest, ARunIsContinuedOrReplacedOnlyOnRequest) {
+  const TrainOptions o = ShortRun("again");
+  ASSERT_TRUE(Train(o).ok());
+  const std::string metrics = ReadAll(o.out_dir + "/metrics.csv");
+
+  const absl::Status refused = Train(o).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(refused.message(),
+              AllOf(HasSubstr("--resume"), HasSubstr("--overwrite")));
+  EXPECT_EQ(ReadAll(o.out_dir + "/metrics.csv"), metrics);
+
+  TrainOptions both = o;
+  both.resume = both.overwrite = true;
+  EXPECT_EQ(Train(both).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Replaced by a run stopped half way: nothing of the finished one stays.
+  TrainOptions replace = o;
+  replace.overwrite = true;
+  replace.stop_after = 3;
+  ASSERT_TRUE(Train(replace).ok());
+  EXPECT_FALSE(fs::exists(o.out_dir + "/result.json"));
+  EXPECT_EQ(ReadMetricsCsv(o.out_dir + "/metrics.csv")->back().step, 3);
+
+  TrainOptions resume = o;
+  resume.resume = true;
+  absl::StatusOr<TrainResult> resumed = Train(resume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->steps, 6);
+}
+
+TEST_F(TrainTest, AStudyIsContinuedOrReplacedOnlyOnRequest) {
+  const TrainOptions o = ShortRun("study");
+  const std::string prompts = *dir_ + "/prompts.tsv";
+  WriteAll(prompts, "continue\tThe cat\n");
+  ASSERT_TRUE(RunStudyCommand(o, {"base"}, prompts).ok());
+  const std::string metrics = o.out_dir + "/runs/base/metrics.csv";
+  const std::string trained = ReadAll(metrics);
+
+  const absl::Status refused = RunStudyCommand(o, {"base"}, prompts);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(refused.message(),
+              AllOf(HasSubstr("runs of base"), HasSubstr("--resume"),
+                    HasSubstr("--overwrite")));
+
+  // Continued: the finished run is reported, not trained again.
+  TrainOptions resume = o;
+  resume.resume = true;
+  ASSERT_TRUE(RunStudyCommand(resume, {"base"}, prompts).ok());
+  EXPECT_EQ(ReadAll(metrics), trained);
+
+  TrainOptions overwrite = o;
+  overwrite.overwrite = true;
+  ASSERT_TRUE(RunStudyCommand(overwrite, {"base"}, prompts).ok());
+  EXPECT_EQ(ReadMetricsCsv(metrics)->back().step, 6);
+}
+
+TEST_F(TrainTest, PrepareThatHoldsOutNothingSuggestsASmallerValEvery) {
+  const std::string corpus = *dir_ + "/three.txt";
+  WriteAll(corpus, "Alpha.\n\nBeta.\n\nGamma.\n");
+  PrepareOptions prep;
+  prep.inputs = {corpus};
+  prep.tokenizer_path = tokenizer_path();
+  prep.out_dir = *dir_ + "/three";
+  const absl::Status status = RunPrepareCommand(prep);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("3 documents"), HasSubstr("--val_every=100"),
+                    HasSubstr("pass --val_every=5 or less")));
+  EXPECT_FALSE(fs::exists(prep.out_dir)) << "left an empty folder behind";
+
+  prep.val_every = 5;
+  absl::StatusOr<PrepareSummary> summary = PrepareDataset(prep);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->val_documents, 1);
+
+  WriteAll(corpus, "Alpha.\n");
+  EXPECT_THAT(RunPrepareCommand(prep).message(), HasSubstr("1 document"));
+}
+
 TEST_F(TrainTest, BadInputGivesClearErrors) {
   TrainOptions o = TinyRun("bad");
   o.data_dir = *dir_ + "/no-such-dir";
@@ -211,6 +318,41 @@ TEST_F(TrainTest, BadInputGivesClearErrors) {
   tok.character_coverage = 0.98;
   tok.log_progress = false;
   EXPECT_THAT(Tokenizer::Train(tok).message(), HasSubstr("too high"));
+
+  // A malformed prompt line is quoted short, whatever its length.
+  const std::string prompts = *dir_ + "/bad-prompts.tsv";
+  WriteAll(prompts, std::string(1000, 'x') + "\n");
+  const absl::Status bad = RunStudyCommand(TinyRun("bad-study"), {}, prompts);
+  EXPECT_THAT(bad.message(), HasSubstr("...\" (1000 bytes)"));
+  EXPECT_LT(bad.message().size(), 300u);
+}
+
+std::vector<std::string> Labels(const std::vector<Tick>& ticks) {
+  std::vector<std::string> labels;
+  for (const Tick& t : ticks) labels.push_back(t.label);
+  return labels;
+}
+
+TEST(PlotTicksTest, TokenTicksTakeTheirUnitFromTheRange) {
+  // The tiny runs of the tests: 20,480 tokens.
+  EXPECT_THAT(Labels(NiceTicks(0, 20480, 6, true)),
+              ElementsAre("0", "5k", "10k", "15k", "20k"));
+  // The shipped study: 62.3 M tokens.
+  EXPECT_THAT(Labels(NiceTicks(0, 62.3e6, 6, true)),
+              ElementsAre("0", "10M", "20M", "30M", "40M", "50M", "60M"));
+  EXPECT_THAT(Labels(NiceTicks(0, 2.5e6, 5, true)),
+              ElementsAre("0", "0.5M", "1.0M", "1.5M", "2.0M", "2.5M"));
+  EXPECT_THAT(Labels(NiceTicks(0, 40, 5, true)),
+              ElementsAre("0", "10", "20", "30", "40"));
+}
+
+TEST(PlotTicksTest, LossTicksAreRoundNumbers) {
+  EXPECT_THAT(Labels(NiceTicks(4.0, 8.0, 6, false)),
+              ElementsAre("4.0", "4.5", "5.0", "5.5", "6.0", "6.5", "7.0",
+                          "7.5", "8.0"));
+  EXPECT_THAT(Labels(NiceTicks(6.5, 7.3, 5, false)),
+              ElementsAre("6.6", "6.8", "7.0", "7.2"));
+  EXPECT_TRUE(NiceTicks(1, 1, 5, false).empty());
 }
 
 }  // namespace

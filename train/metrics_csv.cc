@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "train/quote_path.h"
+#include "util/quote.h"
 
 namespace tinylm {
 namespace {
@@ -36,7 +38,7 @@ absl::StatusOr<MetricsRow> Parse(const std::string& line,
             absl::SimpleAtod(cells[7], &r.elapsed_s);
   if (!ok) {
     return absl::DataLossError(
-        absl::StrCat(path, ": malformed metrics row '", line, "'"));
+        absl::StrCat(QuotePath(path), ": malformed metrics row ", Quote(line)));
   }
   return r;
 }
@@ -46,12 +48,15 @@ absl::StatusOr<MetricsRow> Parse(const std::string& line,
 absl::StatusOr<std::vector<MetricsRow>> ReadMetricsCsv(
     const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(QuotePath(path), ": cannot open"));
+  }
   std::vector<MetricsRow> rows;
   std::string line;
   std::getline(in, line);
   if (line != kHeader) {
-    return absl::DataLossError(absl::StrCat(path, ": not a metrics file"));
+    return absl::DataLossError(
+        absl::StrCat(QuotePath(path), ": not a metrics file"));
   }
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -73,7 +78,9 @@ absl::StatusOr<MetricsCsv> MetricsCsv::Open(const std::string& path,
     }
   }
   std::ofstream out(path, std::ios::trunc);
-  if (!out) return absl::InternalError(absl::StrCat(path, ": cannot write"));
+  if (!out) {
+    return absl::InternalError(absl::StrCat(QuotePath(path), ": cannot write"));
+  }
   out << kHeader << "\n";
   for (const MetricsRow& r : kept) out << Format(r) << "\n";
   out.flush();
@@ -88,7 +95,7 @@ absl::Status MetricsCsv::Append(const MetricsRow& row) {
   out_.flush();
   if (!out_) {
     return absl::InternalError(
-        absl::StrCat(path_, ": write failed (disk full?)"));
+        absl::StrCat(QuotePath(path_), ": write failed (disk full?)"));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,7 @@
 #include "train/prepare.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -8,11 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "util/status_macros.h"
 #include "models/tokenizer.h"
-#include "util/utf8.h"
 #include "nlohmann/json.hpp"
+#include "train/quote_path.h"
 #include "train/token_file.h"
+#include "util/status_macros.h"
+#include "util/utf8.h"
 
 namespace tinylm {
 namespace {
@@ -26,7 +28,8 @@ absl::StatusOr<std::vector<Document>> ReadDocuments(
   for (const std::string& path : paths) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      return absl::NotFoundError(absl::StrCat(path, ": cannot open corpus"));
+      return absl::NotFoundError(
+          absl::StrCat(QuotePath(path), ": cannot open corpus"));
     }
     std::stringstream buffer;
     buffer << in.rdbuf();
@@ -36,9 +39,10 @@ absl::StatusOr<std::vector<Document>> ReadDocuments(
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       ++line_number;
       if (!IsValidUtf8(line)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ":", line_number, ": not valid UTF-8 (byte offset ",
-            ValidUtf8Prefix(line), " in the line)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(QuotePath(path), ":", line_number,
+                         ": not valid UTF-8 (byte offset ",
+                         ValidUtf8Prefix(line), " in the line)"));
       }
       if (line.empty()) {
         if (!doc.empty()) docs.push_back(std::move(doc));
@@ -65,8 +69,7 @@ absl::Status EncodeRange(const Tokenizer& tokenizer,
   for (size_t i = begin; i < end; ++i) {
     std::vector<uint16_t>& tokens = out[i];
     for (const std::string& line : docs[i]) {
-      TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
-                              tokenizer.Encode(line));
+      TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> ids, tokenizer.Encode(line));
       tokens.insert(tokens.end(), ids.begin(), ids.end());
       tokens.insert(tokens.end(), newline.begin(), newline.end());
     }
@@ -75,27 +78,52 @@ absl::Status EncodeRange(const Tokenizer& tokenizer,
   return absl::OkStatus();
 }
 
+// Document i is held out when i % val_every == val_every / 2, so that both
+// splits sample the whole corpus.
+bool HeldOut(size_t i, int64_t val_every) {
+  return i % val_every == size_t(val_every / 2);
+}
+
+// The first held-out document is document val_every / 2.
+absl::Status CheckSplit(size_t documents, int64_t val_every) {
+  if (documents > size_t(val_every / 2)) return absl::OkStatus();
+  if (documents < 2) {
+    return absl::InvalidArgumentError(
+        "the corpus has 1 document; a training and a validation split need "
+        "at least 2 (an empty line separates documents)");
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the corpus has ", documents, " documents, and --val_every=", val_every,
+      " holds none of them out for validation; pass --val_every=",
+      2 * documents - 1, " or less"));
+}
+
 }  // namespace
 
+absl::Status ValidatePrepareOptions(const PrepareOptions& options) {
+  if (options.val_every >= 2) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--val_every=", options.val_every, " must be at least 2"));
+}
+
 absl::StatusOr<PrepareSummary> PrepareDataset(const PrepareOptions& options) {
+  TINYLM_RETURN_IF_ERROR(ValidatePrepareOptions(options));
   TINYLM_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer,
                           Tokenizer::Load(options.tokenizer_path));
   if (tokenizer->vocab_size() > 65536) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vocabulary of ", tokenizer->vocab_size(),
-        " does not fit the uint16 token files (at most 65536)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vocabulary of ", tokenizer->vocab_size(),
+                     " does not fit the uint16 token files (at most 65536)"));
   }
   if (tokenizer->eos_id() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(options.tokenizer_path, ": the tokenizer has no EOS"));
-  }
-  if (options.val_every < 2) {
-    return absl::InvalidArgumentError("val_every must be at least 2");
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuotePath(options.tokenizer_path), ": the tokenizer has no EOS"));
   }
   PrepareSummary summary;
   summary.vocab_size = tokenizer->vocab_size();
   TINYLM_ASSIGN_OR_RETURN(std::vector<Document> docs,
                           ReadDocuments(options.inputs, summary.chars));
+  TINYLM_RETURN_IF_ERROR(CheckSplit(docs.size(), options.val_every));
   TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> newline,
                           tokenizer->Encode("\n"));
 
@@ -118,20 +146,21 @@ absl::StatusOr<PrepareSummary> PrepareDataset(const PrepareOptions& options) {
 
   std::vector<uint16_t> train, val;
   for (size_t i = 0; i < encoded.size(); ++i) {
-    const bool held_out = i % options.val_every == options.val_every / 2;
+    const bool held_out = HeldOut(i, options.val_every);
     std::vector<uint16_t>& split = held_out ? val : train;
     split.insert(split.end(), encoded[i].begin(), encoded[i].end());
     summary.val_documents += held_out;
   }
   summary.documents = docs.size();
-  if (val.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the corpus has ", docs.size(), " documents; with val_every=",
-        options.val_every, " none is held out for validation"));
-  }
   summary.train_tokens = train.size();
   summary.val_tokens = val.size();
   const std::string dir = options.out_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(
+        QuotePath(dir), ": cannot create directory: ", ec.message()));
+  }
   TINYLM_RETURN_IF_ERROR(WriteTokenFile(dir + "/train.bin", train));
   TINYLM_RETURN_IF_ERROR(WriteTokenFile(dir + "/val.bin", val));
 
@@ -148,7 +177,8 @@ absl::StatusOr<PrepareSummary> PrepareDataset(const PrepareOptions& options) {
   std::ofstream out(dir + "/dataset.json");
   out << meta.dump(2) << "\n";
   if (!out) {
-    return absl::InternalError(absl::StrCat(dir, "/dataset.json: write failed"));
+    return absl::InternalError(
+        absl::StrCat(QuotePath(dir + "/dataset.json"), ": write failed"));
   }
   return summary;
 }

@@ -30,6 +30,14 @@ struct PrepareSummary {
   int64_t vocab_size = 0;
 };
 
+// The options alone: InvalidArgument naming --val_every unless it is at
+// least 2.
+absl::Status ValidatePrepareOptions(const PrepareOptions& options);
+
+// Reads, splits and encodes the corpus, then creates out_dir and writes the
+// files into it; nothing is created when the corpus cannot be split (too
+// few documents for val_every: the message names the largest val_every
+// that holds one out).
 absl::StatusOr<PrepareSummary> PrepareDataset(const PrepareOptions& options);
 
 }  // namespace tinylm

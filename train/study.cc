@@ -3,24 +3,29 @@
 //   study.md / study.json   params, loss, val loss, training time, tokens/s
 //   loss_curves.png         training and validation loss per variant
 //   samples.md              continuations and top-5 of the article's prompts
+#include <c10/core/Device.h>
+#include <torch/cuda.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
-#include <c10/core/Device.h>
-#include <torch/cuda.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "models/checkpoint.h"
-#include "util/status_macros.h"
 #include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "train/command_line.h"
 #include "train/commands.h"
 #include "train/continuation.h"
 #include "train/loss_plot.h"
 #include "train/progress.h"
+#include "train/quote_path.h"
+#include "train/run_dir.h"
+#include "util/quote.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {
@@ -37,7 +42,9 @@ struct Prompt {
 
 absl::StatusOr<std::vector<Prompt>> ReadPrompts(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(QuotePath(path), ": cannot open"));
+  }
   std::vector<Prompt> prompts;
   std::string line;
   while (std::getline(in, line)) {
@@ -45,8 +52,9 @@ absl::StatusOr<std::vector<Prompt>> ReadPrompts(const std::string& path) {
     std::vector<std::string> cells = absl::StrSplit(line, '\t');
     if (cells.size() != 2 || (cells[0] != "continue" && cells[0] != "top5")) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": expected 'continue<TAB>prompt' or 'top5<TAB>prompt', got '",
-          line, "'"));
+          QuotePath(path),
+          ": expected 'continue<TAB>prompt' or 'top5<TAB>prompt', got ",
+          Quote(line)));
     }
     prompts.push_back({cells[0], cells[1]});
   }
@@ -57,7 +65,9 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   out.close();
-  if (!out) return absl::InternalError(absl::StrCat(path, ": write failed"));
+  if (!out) {
+    return absl::InternalError(absl::StrCat(QuotePath(path), ": write failed"));
+  }
   std::printf("wrote %s\n", path.c_str());
   return absl::OkStatus();
 }
@@ -97,11 +107,10 @@ std::string Table(const std::vector<VariantResult>& results) {
       "| variant | parameters | loss | val loss | training time | tokens/s |\n"
       "| --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const VariantResult& v : results) {
-    absl::StrAppendFormat(&md, "| %s | %d | %.4f | %.4f | %s | %.0f |\n",
-                          v.variant, v.train.parameters, v.train.final_loss,
-                          v.train.final_val_loss,
-                          FormatDuration(v.train.elapsed_s),
-                          v.train.tokens_per_s);
+    absl::StrAppendFormat(
+        &md, "| %s | %d | %.4f | %.4f | %s | %.0f |\n", v.variant,
+        v.train.parameters, v.train.final_loss, v.train.final_val_loss,
+        FormatDuration(v.train.elapsed_s), v.train.tokens_per_s);
   }
   return md;
 }
@@ -118,8 +127,7 @@ absl::StatusOr<std::string> Samples(const std::string& out_dir,
       "Sampling: temperature %.1f, top-k %d, repetition penalty %.1f, seed "
       "%d; up to 48 new tokens; bf16 checkpoints run in float32 on the "
       "CPU.\n",
-      params.temperature, params.top_k, params.repetition_penalty,
-      params.seed);
+      params.temperature, params.top_k, params.repetition_penalty, params.seed);
   for (const Prompt& prompt : prompts) {
     absl::StrAppend(&md, "\n## ", prompt.kind == "top5" ? "Top-5 after " : "",
                     "「", prompt.text, "」\n\n");
@@ -150,15 +158,37 @@ absl::StatusOr<std::string> Samples(const std::string& out_dir,
   return md;
 }
 
+// The variants a study trains: those of --variants, or all four.
+std::vector<std::string> StudyVariants(const std::vector<std::string>& flag) {
+  return flag.empty() ? VariantNames() : flag;
+}
+
+std::string RunDir(const std::string& study_dir, const std::string& variant) {
+  return study_dir + "/runs/" + variant;
+}
+
 std::vector<LossCurves> CurvesOf(const std::string& out_dir,
                                  const std::vector<std::string>& variants) {
   std::vector<LossCurves> curves;
   for (const std::string& v : variants) {
     absl::StatusOr<std::vector<MetricsRow>> rows =
-        ReadMetricsCsv(out_dir + "/runs/" + v + "/metrics.csv");
+        ReadMetricsCsv(RunDir(out_dir, v) + "/metrics.csv");
     if (rows.ok()) curves.push_back({v, *std::move(rows)});
   }
   return curves;
+}
+
+// Trains one variant into o.out_dir. Continuing a study (o.resume), a
+// finished run is reported from its result.json, a saved one continued,
+// and anything else started over.
+absl::StatusOr<TrainResult> TrainVariant(TrainOptions o) {
+  if (o.resume) {
+    absl::StatusOr<TrainResult> finished = ReadTrainResult(o.out_dir);
+    if (finished.ok() && finished->steps == o.max_steps) return finished;
+    o.resume = HoldsResumableRun(o.out_dir);
+    o.overwrite = !o.resume;
+  }
+  return TrainAndReport(o);
 }
 
 }  // namespace
@@ -166,8 +196,8 @@ std::vector<LossCurves> CurvesOf(const std::string& out_dir,
 absl::Status RunPlotCommand(const std::string& study_dir) {
   const std::vector<LossCurves> curves = CurvesOf(study_dir, VariantNames());
   if (curves.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(study_dir, "/runs/*/metrics.csv: no metrics found"));
+    return absl::NotFoundError(absl::StrCat(
+        QuotePath(study_dir + "/runs/*/metrics.csv"), ": no metrics found"));
   }
   TINYLM_RETURN_IF_ERROR(
       DrawLossCurves(curves, study_dir + "/loss_curves.png"));
@@ -175,11 +205,31 @@ absl::Status RunPlotCommand(const std::string& study_dir) {
   return absl::OkStatus();
 }
 
+absl::Status CheckStudyOptions(const TrainOptions& options,
+                               const std::vector<std::string>& variants_flag) {
+  for (const std::string& variant : variants_flag) {
+    TINYLM_RETURN_IF_ERROR(
+        CheckFlagChoice("variants", variant, VariantNames()));
+  }
+  TINYLM_RETURN_IF_ERROR(CheckTrainInputs(options));
+  if (options.resume || options.overwrite) return absl::OkStatus();
+  std::vector<std::string> earlier;
+  for (const std::string& variant : StudyVariants(variants_flag)) {
+    if (HoldsRun(RunDir(options.out_dir, variant))) earlier.push_back(variant);
+  }
+  if (earlier.empty()) return absl::OkStatus();
+  return absl::AlreadyExistsError(absl::StrCat(
+      "--out=", QuotePath(options.out_dir), " already holds runs of ",
+      absl::StrJoin(earlier, ", "),
+      "; pass --resume to continue the study (finished runs are kept) or "
+      "--overwrite to train every variant again"));
+}
+
 absl::Status RunStudyCommand(const TrainOptions& options,
                              const std::vector<std::string>& variants_flag,
                              const std::string& prompts_flag) {
-  const std::vector<std::string> variants =
-      variants_flag.empty() ? VariantNames() : variants_flag;
+  TINYLM_RETURN_IF_ERROR(CheckStudyOptions(options, variants_flag));
+  const std::vector<std::string> variants = StudyVariants(variants_flag);
   const std::string prompts_path =
       prompts_flag.empty()
           ? std::string(TINYLM_SOURCE_DIR) + "/train/article_prompts.tsv"
@@ -191,13 +241,10 @@ absl::Status RunStudyCommand(const TrainOptions& options,
   for (const std::string& variant : variants) {
     TrainOptions o = options;
     TINYLM_RETURN_IF_ERROR(ApplyVariant(variant, o.config));
-    o.out_dir = options.out_dir + "/runs/" + variant;
+    o.out_dir = RunDir(options.out_dir, variant);
     std::printf("== %s: %lld parameters\n", variant.c_str(),
                 static_cast<long long>(o.config.ParameterCount()));
-    // A variant whose run already finished (an earlier, interrupted study)
-    // is reported from its result.json instead of being trained again.
-    absl::StatusOr<TrainResult> r = ReadTrainResult(o.out_dir);
-    if (!r.ok() || r->steps != o.max_steps) r = TrainAndReport(o);
+    absl::StatusOr<TrainResult> r = TrainVariant(o);
     if (!r.ok()) return r.status();
     results.push_back({variant, *r});
     TINYLM_RETURN_IF_ERROR(Export(o, results.back(), o.out_dir,
@@ -206,8 +253,8 @@ absl::Status RunStudyCommand(const TrainOptions& options,
     table.back()["variant"] = variant;
     table.back()["parameters"] = r->parameters;
   }
-  TINYLM_RETURN_IF_ERROR(WriteFile(options.out_dir + "/study.md",
-                                   Table(results)));
+  TINYLM_RETURN_IF_ERROR(
+      WriteFile(options.out_dir + "/study.md", Table(results)));
   TINYLM_RETURN_IF_ERROR(
       WriteFile(options.out_dir + "/study.json", table.dump(2) + "\n"));
   absl::Status plotted = RunPlotCommand(options.out_dir);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "train/quote_path.h"
 
 namespace tinylm {
 namespace {
@@ -17,7 +18,7 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 absl::Status IoError(const std::string& path, const char* what) {
   const std::string message =
-      absl::StrCat(path, ": ", what, ": ", std::strerror(errno));
+      absl::StrCat(QuotePath(path), ": ", what, ": ", std::strerror(errno));
   return errno == ENOENT ? absl::NotFoundError(message)
                          : absl::InternalError(message);
 }
@@ -31,8 +32,8 @@ absl::Status WriteTokenFile(const std::string& path,
     File f(std::fopen(tmp.c_str(), "wb"));
     if (!f) return IoError(tmp, "cannot create");
     // The format is little-endian; so is every machine tinylm builds for.
-    if (std::fwrite(tokens.data(), sizeof(uint16_t), tokens.size(),
-                    f.get()) != tokens.size() ||
+    if (std::fwrite(tokens.data(), sizeof(uint16_t), tokens.size(), f.get()) !=
+            tokens.size() ||
         std::fflush(f.get()) != 0) {
       return IoError(tmp, "write failed (disk full?)");
     }
@@ -51,7 +52,7 @@ absl::StatusOr<std::vector<uint16_t>> ReadTokenFile(const std::string& path) {
   if (size < 0) return IoError(path, "tell");
   if (size % 2 != 0) {
     return absl::DataLossError(absl::StrCat(
-        path, ": size ", size, " is odd; not a uint16 token file"));
+        QuotePath(path), ": size ", size, " is odd; not a uint16 token file"));
   }
   std::rewind(f.get());
   std::vector<uint16_t> tokens(size / 2);

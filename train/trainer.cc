@@ -1,5 +1,11 @@
 #include "train/trainer.h"
 
+#include <ATen/ATen.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+#include <torch/utils.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -8,18 +14,10 @@
 #include <optional>
 #include <utility>
 
-#include <ATen/ATen.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/optim/adamw.h>
-#include <torch/serialize.h>
-#include <torch/utils.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
-#include "util/device.h"
-#include "util/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "train/autocast.h"
 #include "train/batcher.h"
@@ -27,7 +25,11 @@
 #include "train/lr_schedule.h"
 #include "train/metrics_csv.h"
 #include "train/progress.h"
+#include "train/quote_path.h"
+#include "train/run_dir.h"
 #include "train/token_file.h"
+#include "util/device.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {
@@ -40,14 +42,15 @@ absl::StatusOr<TokenBatcher> LoadSplit(const std::string& path,
   TINYLM_ASSIGN_OR_RETURN(std::vector<uint16_t> tokens, ReadTokenFile(path));
   if (int64_t(tokens.size()) <= config.block_size + 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", tokens.size(), " tokens; need more than block_size+1 = ",
-        config.block_size + 1));
+        QuotePath(path), ": ", tokens.size(),
+        " tokens; need more than block_size+1 = ", config.block_size + 1));
   }
   for (uint16_t t : tokens) {
     if (t >= config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": token id ", t, " is outside the model's vocabulary of ",
-          config.vocab_size, " (tokenizer and --vocab_size disagree?)"));
+          QuotePath(path), ": token id ", t,
+          " is outside the model's vocabulary of ", config.vocab_size,
+          " (prepared with another tokenizer than --tokenizer?)"));
     }
   }
   return TokenBatcher(std::move(tokens), config.block_size);
@@ -119,14 +122,13 @@ absl::Status Run::Setup() {
   std::error_code ec;
   fs::create_directories(options_.out_dir, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat(options_.out_dir, ": cannot create: ", ec.message()));
+    return absl::InternalError(absl::StrCat(QuotePath(options_.out_dir),
+                                            ": cannot create: ", ec.message()));
   }
   if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
-  TINYLM_ASSIGN_OR_RETURN(
-      MetricsCsv csv,
-      MetricsCsv::Open(options_.out_dir + "/metrics.csv",
-                       options_.resume ? state_.step : -1));
+  TINYLM_ASSIGN_OR_RETURN(MetricsCsv csv,
+                          MetricsCsv::Open(options_.out_dir + "/metrics.csv",
+                                           options_.resume ? state_.step : -1));
   csv_.emplace(std::move(csv));
   return absl::OkStatus();
 }
@@ -162,8 +164,9 @@ absl::Status Run::Save() {
   try {
     torch::save(*optimizer_, options_.out_dir + "/optimizer.pt");
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(
-        options_.out_dir, "/optimizer.pt: cannot save: ", e.what_without_backtrace()));
+    return absl::InternalError(
+        absl::StrCat(QuotePath(options_.out_dir + "/optimizer.pt"),
+                     ": cannot save: ", e.what_without_backtrace()));
   }
   const nlohmann::json state = {{"step", state_.step},
                                 {"tokens", state_.tokens},
@@ -173,7 +176,7 @@ absl::Status Run::Save() {
   out << state.dump(2) << "\n";
   out.close();
   if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": write failed"));
+    return absl::InternalError(absl::StrCat(QuotePath(path), ": write failed"));
   }
   saved_step_ = state_.step;
   return absl::OkStatus();
@@ -184,11 +187,11 @@ absl::Status Run::Resume() {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(
-        absl::StrCat(path, ": nothing to resume from"));
+        absl::StrCat(QuotePath(path), ": nothing to resume from"));
   }
   const nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
   if (state.is_discarded() || !state.contains("step")) {
-    return absl::DataLossError(absl::StrCat(path, ": unreadable"));
+    return absl::DataLossError(absl::StrCat(QuotePath(path), ": unreadable"));
   }
   state_.step = state["step"].get<int64_t>();
   state_.tokens = state["tokens"].get<int64_t>();
@@ -203,18 +206,18 @@ absl::Status Run::Resume() {
     item.value().copy_(saved_params[item.key()]);
   }
   try {
-    torch::load(*optimizer_, options_.out_dir + "/optimizer.pt",
-                device_);
+    torch::load(*optimizer_, options_.out_dir + "/optimizer.pt", device_);
   } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(
-        options_.out_dir, "/optimizer.pt: ", e.what_without_backtrace()));
+    return absl::DataLossError(
+        absl::StrCat(QuotePath(options_.out_dir + "/optimizer.pt"), ": ",
+                     e.what_without_backtrace()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<TrainResult> Run::Loop() {
-  const int64_t tokens_per_step = options_.batch_size * options_.grad_accum *
-                                  options_.config.block_size;
+  const int64_t tokens_per_step =
+      options_.batch_size * options_.grad_accum * options_.config.block_size;
   ProgressBar bar(options_.max_steps, options_.progress_bar);
   const int64_t first_step = state_.step;
   const double first_elapsed = state_.elapsed_s;
@@ -225,16 +228,16 @@ absl::StatusOr<TrainResult> Run::Loop() {
   TrainResult result;
   Clock::time_point interval_start = Clock::now();
   while (state_.step < options_.max_steps) {
-    const double lr = WarmupCosineLr(state_.step, options_.warmup_steps,
-                                     options_.max_steps, options_.lr,
-                                     options_.min_lr);
+    const double lr =
+        WarmupCosineLr(state_.step, options_.warmup_steps, options_.max_steps,
+                       options_.lr, options_.min_lr);
     for (auto& group : optimizer_->param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     }
     flat_->ZeroGrad();
     for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-      const Batch batch = train_.Sample(options_.seed, state_.step, micro,
-                                        options_.batch_size);
+      const Batch batch =
+          train_.Sample(options_.seed, state_.step, micro, options_.batch_size);
       at::Tensor loss;
       {
         CudaBf16Autocast autocast(device_);
@@ -274,8 +277,9 @@ absl::StatusOr<TrainResult> Run::Loop() {
           saved_step_ < 0
               ? std::string("No checkpoint had been saved yet.")
               : absl::StrFormat("The last good checkpoint (step %d) is kept "
-                                "in %s/checkpoint",
-                                saved_step_, options_.out_dir)));
+                                "in %s",
+                                saved_step_,
+                                QuotePath(options_.out_dir + "/checkpoint"))));
     }
     row.step = state_.step;
     row.tokens = state_.tokens;
@@ -294,12 +298,12 @@ absl::StatusOr<TrainResult> Run::Loop() {
       TINYLM_RETURN_IF_ERROR(Save());
     }
     TINYLM_RETURN_IF_ERROR(csv_->Append(row));
-    bar.Update(first_step, state_.step, state_.elapsed_s - first_elapsed,
-               absl::StrFormat("loss %.4f%s lr %.2e %.0f tok/s", row.loss,
-                               row.val_loss >= 0
-                                   ? absl::StrFormat(" val %.4f", row.val_loss)
-                                   : "",
-                               lr, row.tokens_per_s));
+    bar.Update(
+        first_step, state_.step, state_.elapsed_s - first_elapsed,
+        absl::StrFormat(
+            "loss %.4f%s lr %.2e %.0f tok/s", row.loss,
+            row.val_loss >= 0 ? absl::StrFormat(" val %.4f", row.val_loss) : "",
+            lr, row.tokens_per_s));
     loss_sum.zero_();
     interval_steps = 0;
     interval_start = Clock::now();
@@ -318,15 +322,49 @@ absl::StatusOr<TrainResult> Run::Loop() {
 
 }  // namespace
 
-absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+absl::Status ValidateTrainOptions(const TrainOptions& options) {
   TINYLM_RETURN_IF_ERROR(options.config.Validate());
+  for (const auto& [flag, value] : {
+           std::make_pair("max_steps", options.max_steps),
+           std::make_pair("batch_size", options.batch_size),
+           std::make_pair("grad_accum", options.grad_accum),
+           std::make_pair("eval_every", options.eval_every),
+           std::make_pair("eval_batches", options.eval_batches),
+           std::make_pair("log_every", options.log_every),
+       }) {
+    if (value < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, "=", value, " must be at least 1"));
+    }
+  }
+  // The cosine decay runs over the steps after the warm-up; with none
+  // left, the learning rate would never leave the warm-up ramp.
+  if (options.warmup_steps < 0 || options.warmup_steps >= options.max_steps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--warmup_steps=", options.warmup_steps,
+        " must be at least 0 and less than --max_steps=", options.max_steps));
+  }
+  if (options.resume && options.overwrite) {
+    return absl::InvalidArgumentError(
+        "--resume and --overwrite exclude each other: continue the run in "
+        "--out, or replace it");
+  }
+  return ResolveDevice(options.device).status();
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  TINYLM_RETURN_IF_ERROR(ValidateTrainOptions(options));
+  TINYLM_RETURN_IF_ERROR(
+      CheckRunDirectory(options.out_dir, options.resume, options.overwrite));
   TINYLM_ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
-  TINYLM_ASSIGN_OR_RETURN(TokenBatcher train,
-                          LoadSplit(options.data_dir + "/train.bin",
-                                    options.config));
-  TINYLM_ASSIGN_OR_RETURN(TokenBatcher val,
-                          LoadSplit(options.data_dir + "/val.bin",
-                                    options.config));
+  TINYLM_ASSIGN_OR_RETURN(
+      TokenBatcher train,
+      LoadSplit(options.data_dir + "/train.bin", options.config));
+  TINYLM_ASSIGN_OR_RETURN(
+      TokenBatcher val,
+      LoadSplit(options.data_dir + "/val.bin", options.config));
+  // Only once the new run can start, so that bad data keeps the old one.
+  if (options.overwrite) TINYLM_RETURN_IF_ERROR(RemoveRun(options.out_dir));
   Run run(options, device, std::move(train), std::move(val));
   TINYLM_RETURN_IF_ERROR(run.Setup());
   TINYLM_ASSIGN_OR_RETURN(TrainResult result, run.Loop());
@@ -342,8 +380,8 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
     std::ofstream out(options.out_dir + "/result.json");
     out << j.dump(2) << "\n";
     if (!out) {
-      return absl::InternalError(
-          absl::StrCat(options.out_dir, "/result.json: write failed"));
+      return absl::InternalError(absl::StrCat(
+          QuotePath(options.out_dir + "/result.json"), ": write failed"));
     }
   }
   return result;
@@ -352,7 +390,9 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
 absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir) {
   const std::string path = out_dir + "/result.json";
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": no result"));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(QuotePath(path), ": no result"));
+  }
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
   TrainResult r;
   try {
@@ -365,7 +405,7 @@ absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir) {
     r.tokens_per_s = j.at("tokens_per_s").get<double>();
     r.device = j.at("device").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(absl::StrCat(path, ": ", e.what()));
+    return absl::DataLossError(absl::StrCat(QuotePath(path), ": ", e.what()));
   }
   return r;
 }

@@ -113,6 +113,27 @@ const std::map<std::string, std::string>& FixedOptions() {
   return *options;
 }
 
+// sentencepiece's checks put their source location and condition before
+// the reason, as in "./src/trainer_interface.cc(580) [(a) <= (b)] Vocabulary
+// size is smaller than required_chars. ..."; a user needs the reason only.
+// Messages of another shape are kept whole.
+std::string Reason(const sentencepiece::util::Status& status) {
+  const std::string message = status.message();
+  const size_t location_end = message.find(") [");
+  if (location_end == std::string::npos || message.find(' ') < location_end) {
+    return message;
+  }
+  int depth = 0;
+  for (size_t i = location_end + 2; i < message.size(); ++i) {
+    if (message[i] == '[') ++depth;
+    if (message[i] == ']' && --depth == 0) {
+      const size_t reason = message.find_first_not_of(' ', i + 1);
+      return reason == std::string::npos ? message : message.substr(reason);
+    }
+  }
+  return message;
+}
+
 int Train(const char* const* keys, const char* const* values, size_t count,
           int quiet, char** error) {
   std::unordered_map<std::string, std::string> options(DefaultOptions().begin(),
@@ -138,8 +159,8 @@ int Train(const char* const* keys, const char* const* values, size_t count,
   const sentencepiece::util::Status status =
       sentencepiece::SentencePieceTrainer::Train(options);
   if (!status.ok()) {
-    return Fail(error, std::string("sentencepiece training failed: ") +
-                           status.ToString());
+    return Fail(
+        error, std::string("sentencepiece training failed: ") + Reason(status));
   }
   return 0;
 }
