@@ -80,7 +80,7 @@ std::string HelpText() {
 }
 
 std::string VersionText() {
-  return absl::StrCat("tinylm ", TINYLM_VERSION, " (commit ", TINYLM_GIT_COMMIT,
+  return absl::StrCat("tinylm ", TINYLM_VERSION, " (commit ", TINYLM_COMMIT,
                       ")");
 }
 

@@ -30,6 +30,10 @@ void ConfigureUsage() {
     const size_t at = file.rfind("server/");
     return std::string(at == absl::string_view::npos ? file : file.substr(at));
   };
+  usage.version_string = [] {
+    return std::string("tinylm-server " TINYLM_VERSION " (commit " TINYLM_COMMIT
+                       ")\n");
+  };
   absl::SetFlagsUsageConfig(usage);
 }
 
