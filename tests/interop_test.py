@@ -107,7 +107,9 @@ class InteropTest(unittest.TestCase):
                     summary = reply.summary
             self.assertIsNotNone(summary)
             self.assertEqual(summary.seed, 9)
-            self.assertEqual(summary.generated_tokens, len(tokens))
+            # The end-of-sequence token is streamed but not counted.
+            eos = summary.finish_reason == tinylm_pb2.FINISH_REASON_EOS
+            self.assertEqual(summary.generated_tokens, len(tokens) - eos)
             self.assertIn(summary.finish_reason,
                           (tinylm_pb2.FINISH_REASON_LENGTH,
                            tinylm_pb2.FINISH_REASON_EOS))
@@ -144,6 +146,22 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(error.exception.code(),
                          grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("k: must be at least 1", error.exception.details())
+
+    def test_6b_refused_long_prompts_leave_memory_flat(self):
+        # Three refused 1 MB prompts once took a fresh server from 249 to
+        # 770 MB: the text was tokenized before its length was checked.
+        text = "吾輩は猫である。" * (1000000 // 24)
+        before = rss_kb(self.process.pid)
+        for _ in range(3):
+            with self.assertRaises(grpc.RpcError) as error:
+                list(self.stub.Generate(tinylm_pb2.GenerateRequest(
+                    model=self.models[0], text=text, max_new_tokens=1),
+                    timeout=60))
+            self.assertEqual(error.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("bytes make at least", error.exception.details())
+        grown_mb = (rss_kb(self.process.pid) - before) / 1024
+        self.assertLess(grown_mb, 40, "RSS grew by %.0f MB" % grown_mb)
 
     def test_7_sigterm_stops_the_server_cleanly(self):
         # A stream in flight when SIGTERM arrives still ends properly.
