@@ -83,6 +83,42 @@ for r, n in zip(rows, names):
     print(f"  {r[1]:>3} regs  stack {r[2]:>3}  spills {r[3]}/{r[4]}  {n[:110]}")
 PY
 
+# The disassembly: per kernel, global loads/stores that are 16 bytes wide
+# against all of them, and local-memory (spill) instructions.
+CUOBJDUMP=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+if [ -x "$CUOBJDUMP" ]; then
+  "$CUOBJDUMP" -sass $BUILD/kernels/libtinylm_kernels.a > /tmp/tinylm-kernels.sass 2>&1
+  python3 - /tmp/tinylm-kernels.sass >> "$SUMMARY" <<'PY'
+import re, subprocess, sys
+counts, name = {}, None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"Function : (\S+)", line)
+    if m:
+        name = m.group(1)
+        counts[name] = dict(ldg=0, ldg128=0, stg=0, stg128=0, local=0)
+        continue
+    if name is None: continue
+    c = counts[name]
+    if re.search(r"\bLDG\.", line):
+        c["ldg"] += 1; c["ldg128"] += ".128" in line
+    if re.search(r"\bSTG\.", line):
+        c["stg"] += 1; c["stg128"] += ".128" in line
+    if re.search(r"\b(LDL|STL)\b", line): c["local"] += 1
+names = list(counts)
+try:
+    pretty = subprocess.run(["c++filt"] + names, capture_output=True, text=True).stdout.split("\n")
+except OSError:
+    pretty = names
+print("kernel SASS (16-byte/all global loads, 16-byte/all stores, local-memory ops):")
+for n, p in zip(names, pretty):
+    c = counts[n]
+    p = re.sub(r"tinylm::kernels::(\(anonymous namespace\)::)?", "", p)
+    print(f"  ldg {c['ldg128']:>2}/{c['ldg']:<3} stg {c['stg128']:>2}/{c['stg']:<3} local {c['local']:<2} {p[:100]}")
+PY
+else
+  note "cuobjdump not found: no disassembly summary"
+fi
+
 note "link check"
 $BUILD/bin/tinylm-kernels-link-check > "$OUT/kernels_test.txt" 2>&1 \
   || fail "link check" "$OUT/kernels_test.txt"
