@@ -76,8 +76,10 @@ __device__ void AttentionInputPair(const GemmArgs& a, int m, int n, float v0,
   const int qk_end = (t.heads + t.groups) * hs;
   const int v_end = qk_end + t.groups * hs;
   if (n >= v_end) {  // score_fcn term: bias, no activation
+    // Two stores: with an odd width the pair need not be 4-byte aligned.
     bf16* out = t.score + int64_t(m) * t.score_width + (n - v_end);
-    StoreBf16Pair(out, v0, v1, both);
+    out[0] = __float2bfloat16(v0);
+    if (both) out[1] = __float2bfloat16(v1);
     return;
   }
   const int pos = t.positions[m], slot = t.slots[m];
@@ -340,7 +342,8 @@ std::string ValidateGemm(const GemmArgs& a) {
   if (a.k < 8 || a.k > kMaxGemmK || a.k % 8 != 0) {
     return "K must be a multiple of 8 in 8..2048";
   }
-  if (a.x == nullptr || a.w == nullptr || a.out == nullptr) {
+  const bool attention = a.epilogue == GemmEpilogue::kAttentionInput;
+  if (a.x == nullptr || a.w == nullptr || (a.out == nullptr && !attention)) {
     return "x, w and out must be set";
   }
   if (!Aligned16(a.x) || !Aligned16(a.w) || !Aligned16(a.out) ||
@@ -353,20 +356,19 @@ std::string ValidateGemm(const GemmArgs& a) {
   const bool swiglu = a.epilogue == GemmEpilogue::kSwiGlu;
   const int64_t out_width = swiglu ? a.n / 2 : a.n;
   if (swiglu && a.n % 2 != 0) return "SwiGLU needs an even N";
-  if (a.epilogue != GemmEpilogue::kAttentionInput &&
-      (a.out_stride < out_width || a.out_stride % 8 != 0)) {
-    return "out_stride must be a multiple of 8, at least the output width";
+  // kBf16 and kFloat store column pairs: even strides keep them aligned.
+  if (!attention && (a.out_stride < out_width || (!swiglu && a.out_stride % 2 != 0))) {
+    return "out_stride must be at least the output width (and even)";
   }
-  if (a.residual != nullptr &&
-      (a.epilogue != GemmEpilogue::kBf16 || a.residual_stride < a.n ||
-       a.residual_stride % 8 != 0 || a.gelu)) {
-    return "residual needs the kBf16 epilogue without GELU and a stride "
-           "that is a multiple of 8, at least N";
+  if (a.residual != nullptr && (a.epilogue != GemmEpilogue::kBf16 ||
+                                 a.residual_stride < a.n || a.gelu)) {
+    return "residual needs the kBf16 epilogue without GELU and a stride of "
+           "at least N";
   }
   if (a.gelu && a.epilogue != GemmEpilogue::kBf16) {
     return "gelu is a kBf16 option";
   }
-  if (a.epilogue == GemmEpilogue::kAttentionInput) {
+  if (attention) {
     const AttentionInputTarget& t = a.attention;
     if (t.heads < 1 || t.groups < 1 || t.heads % t.groups != 0 ||
         t.head_size < 8 || t.head_size % 8 != 0) {

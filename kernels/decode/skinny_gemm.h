@@ -84,14 +84,16 @@ struct GemmArgs {
   bool gelu = false;           // kBf16 only
   const bf16* residual = nullptr;  // [M, N] (kBf16), may alias out
   int64_t residual_stride = 0;
-  void* out = nullptr;  // bf16 or fp32, see GemmEpilogue
+  void* out = nullptr;  // bf16 or fp32, see GemmEpilogue (unused by
+                        // kAttentionInput)
   int64_t out_stride = 0;
   GemmEpilogue epilogue = GemmEpilogue::kBf16;
   AttentionInputTarget attention;  // kAttentionInput only
 };
 
 // Empty when `args` can run; else what is wrong (shapes, strides,
-// alignment: pointers 16-byte aligned, K and strides multiples of 8).
+// alignment: x, w, out and norm_weight 16-byte aligned, K and x_stride
+// multiples of 8, out_stride even except for kSwiGlu).
 std::string ValidateGemm(const GemmArgs& args);
 
 // Enqueues the product on `stream`; `pdl` launches it with programmatic
