@@ -61,8 +61,7 @@ cudaError_t DecodeStep::Prepare(void* workspace, cudaStream_t stream) const {
                                 dims_.n_head, stream);
 }
 
-std::string DecodeStep::Validate(const DecodeWeights& w,
-                                 const DecodeIo& io) const {
+std::string DecodeStep::Validate(const DecodeWeights& w) const {
   const DecodeDims& d = dims_;
   if (d.n_embd % 8 != 0 || d.head_size % 8 != 0 || d.intermediate % 8 != 0) {
     return "n_embd, head_size and intermediate must be multiples of 8";
@@ -78,14 +77,6 @@ std::string DecodeStep::Validate(const DecodeWeights& w,
   if (max_rows_ < 1 || max_rows_ > kMaxGemmRows) {
     return "max_rows must be in 1..128";
   }
-  if (io.rows < 1 || io.rows > max_rows_) return "rows must be in 1..max_rows";
-  if (io.tokens == nullptr || io.positions == nullptr ||
-      io.slots == nullptr || io.logits == nullptr) {
-    return "tokens, positions, slots and logits must be set";
-  }
-  if (io.maps != nullptr && io.map_stride < d.max_len) {
-    return "map_stride must cover max_len";
-  }
   if (int(w.layers.size()) != d.n_layer || w.wte == nullptr ||
       w.ln_f == nullptr || w.lm_head == nullptr || w.rope_cos == nullptr ||
       w.rope_sin == nullptr) {
@@ -97,6 +88,18 @@ std::string DecodeStep::Validate(const DecodeWeights& w,
         l.k_cache == nullptr || l.v_cache == nullptr) {
       return "a layer's weights or cache are missing";
     }
+  }
+  return "";
+}
+
+std::string DecodeStep::ValidateIo(const DecodeIo& io) const {
+  if (io.rows < 1 || io.rows > max_rows_) return "rows must be in 1..max_rows";
+  if (io.tokens == nullptr || io.positions == nullptr ||
+      io.slots == nullptr || io.logits == nullptr) {
+    return "tokens, positions, slots and logits must be set";
+  }
+  if (io.maps != nullptr && io.map_stride < dims_.max_len) {
+    return "map_stride must cover max_len";
   }
   return "";
 }
@@ -206,7 +209,8 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
 cudaError_t DecodeStep::Enqueue(const DecodeWeights& w, const DecodeIo& io,
                                 void* workspace, cudaStream_t stream,
                                 bool pdl) const {
-  if (!Validate(w, io).empty() || workspace == nullptr) {
+  if (!Validate(w).empty() || !ValidateIo(io).empty() ||
+      workspace == nullptr) {
     return cudaErrorInvalidValue;
   }
   cudaError_t status =

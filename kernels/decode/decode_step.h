@@ -111,9 +111,11 @@ class DecodeStep {
   size_t workspace_bytes() const;
   cudaError_t Prepare(void* workspace, cudaStream_t stream) const;
 
-  // Empty when the dimensions, weights and inputs can run; else what is
-  // wrong. Enqueue checks the same and returns cudaErrorInvalidValue.
-  std::string Validate(const DecodeWeights& weights, const DecodeIo& io) const;
+  // Empty when the dimensions and weights (or a step's inputs) can run;
+  // else what is wrong. Enqueue checks both and returns
+  // cudaErrorInvalidValue.
+  std::string Validate(const DecodeWeights& weights) const;
+  std::string ValidateIo(const DecodeIo& io) const;
 
   // Enqueues the whole step on `stream`. `pdl`: kernels launched with
   // programmatic dependent launch (their weight loads overlap the previous
