@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 #include <cuda_runtime_api.h>
 
+#include "kernels/decode/skinny_gemm.h"
 #include "kernels/decode/weight_packing.h"
 #include "models/kv_cache.h"
 #include "models/model.h"

@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!at::cuda::is_available()) {
+  if (!at::hasCUDA()) {
     std::fprintf(stderr, "tinylm-decode-bench needs a CUDA device\n");
     return 1;
   }

@@ -17,6 +17,7 @@
 #include <c10/core/GradMode.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include "kernels/decode/fused_decoder.h"
@@ -291,7 +292,7 @@ TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
   positions.copy_(Int32(p7b));
   slots.copy_(Int32(s7b));
   graph.replay();
-  at::cuda::device_synchronize();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const at::Tensor eager = FusedStep(decoder, V, t7b, p7b, s7b);
   EXPECT_TRUE(at::equal(logits, eager)) << name << ": graph replay";
   EXPECT_TRUE(at::equal(logits[7], alone[0])) << name << ": graph replay row";
