@@ -22,6 +22,7 @@ struct DecodeStep::Buffers {
   bf16* y;       // [max_rows, H·hs] attention output
   bf16* hidden;  // [max_rows, I] SwiGLU output
   void* attention;  // decode_attention.h scratch
+  size_t attention_offset;  // its byte offset in the workspace
 };
 
 DecodeStep::DecodeStep(const DecodeDims& dims, int max_rows)
@@ -30,30 +31,29 @@ DecodeStep::DecodeStep(const DecodeDims& dims, int max_rows)
 DecodeStep::Buffers DecodeStep::Carve(void* workspace) const {
   const DecodeDims& d = dims_;
   const size_t rows = max_rows_;
-  char* p = static_cast<char*>(workspace);
-  auto take = [&](size_t bytes) {
-    char* part = p;
-    p += RoundUp(bytes);
+  // Integer addresses: workspace_bytes() carves a null workspace.
+  const uintptr_t base = reinterpret_cast<uintptr_t>(workspace);
+  size_t offset = 0;
+  auto take = [&](size_t elements) {
+    bf16* part = reinterpret_cast<bf16*>(base + offset);
+    offset += RoundUp(elements * sizeof(bf16));
     return part;
   };
   Buffers b;
-  b.x = reinterpret_cast<bf16*>(take(rows * d.n_embd * sizeof(bf16)));
-  b.q = reinterpret_cast<bf16*>(
-      take(rows * d.n_head * d.head_size * sizeof(bf16)));
-  b.score = reinterpret_cast<bf16*>(take(
-      d.score_fcn ? rows * d.n_head * d.block_size * sizeof(bf16) : 0));
-  b.y = reinterpret_cast<bf16*>(
-      take(rows * d.n_head * d.head_size * sizeof(bf16)));
-  b.hidden =
-      reinterpret_cast<bf16*>(take(rows * d.intermediate * sizeof(bf16)));
-  b.attention = p;
+  b.x = take(rows * d.n_embd);
+  b.q = take(rows * d.n_head * d.head_size);
+  b.score = take(d.score_fcn ? rows * d.n_head * d.block_size : 0);
+  b.y = take(rows * d.n_head * d.head_size);
+  b.hidden = take(rows * d.intermediate);
+  b.attention_offset = offset;
+  b.attention = reinterpret_cast<void*>(base + offset);
   return b;
 }
 
 size_t DecodeStep::workspace_bytes() const {
-  const size_t activations = reinterpret_cast<size_t>(Carve(nullptr).attention);
-  return activations + AttentionWorkspaceBytes(max_rows_, dims_.n_head,
-                                               dims_.head_size, dims_.max_len);
+  return Carve(nullptr).attention_offset +
+         AttentionWorkspaceBytes(max_rows_, dims_.n_head, dims_.head_size,
+                                 dims_.max_len);
 }
 
 cudaError_t DecodeStep::Prepare(void* workspace, cudaStream_t stream) const {

@@ -295,14 +295,31 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
 
 using Kernel = void (*)(GemmArgs);
 
-// n8 tiles per block for M rows: wider tiles for more rows, since x is read
-// once per block and the weights once in all; fewer where a lane holds many
-// chunks (registers: no spills, by ptxas -v). The tile never changes a
-// row's arithmetic.
-int TilesPerBlock(int m, int chunks_per_warp) {
-  const int nt = m <= 16 ? 1 : m <= 64 ? 2 : 4;
-  if (chunks_per_warp > 6) return 1;
-  return chunks_per_warp > 4 ? std::min(nt, 2) : nt;
+int MultiprocessorCount() {
+  static const int count = [] {
+    int device = 0, sms = 132;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount,
+                               device) != cudaSuccess) {
+      return 132;
+    }
+    return sms;
+  }();
+  return count;
+}
+
+// n8 tiles per block: wider tiles for more rows, since x is read once per
+// block and the weights once in all, and for wide N, so that the grid fits
+// in about one wave of two blocks per multiprocessor; fewer where a lane
+// holds many chunks (registers: no spills, by ptxas -v). The tile never
+// changes a row's arithmetic.
+int TilesPerBlock(int m, int n, int chunks_per_warp) {
+  const int max_nt = chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
+  int nt = m <= 16 ? 1 : m <= 64 ? 2 : 4;
+  while (nt < max_nt && (n + 8 * nt - 1) / (8 * nt) > 2 * MultiprocessorCount()) {
+    nt *= 2;
+  }
+  return std::min(nt, max_nt);
 }
 
 template <int KCH>
@@ -393,7 +410,7 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   if (!ValidateGemm(args).empty()) return cudaErrorInvalidValue;
   const int warps = GemmWarpsForK(args.k);
   const int chunks_per_warp = ChunksPerWarp(args.k);
-  const int nt = TilesPerBlock(args.m, chunks_per_warp);
+  const int nt = TilesPerBlock(args.m, args.n, chunks_per_warp);
   const Kernel kernel = PickKernel(chunks_per_warp, nt);
   const int bn = 8 * nt;
   const size_t shared_bytes =
