@@ -20,6 +20,8 @@ mkdir -p "$LOG_DIR"
 BUILD=/tmp/tinylm-decode-build
 T0=$(date +%s)
 say() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
+# Seconds left of a 9.5-minute budget, less `reserve` kept for later steps.
+left() { echo $(( 570 - ($(date +%s) - T0) - ${1:-0} )); }
 die() { echo "DECODE CHECK FAILED: $*"; exit 1; }
 failures=()
 
@@ -66,40 +68,54 @@ if command -v cuobjdump > /dev/null; then
   echo "SASS: $(grep -c HMMA /tmp/decode.sass) HMMA, $(grep -cE 'LDG\.E[.A-Z]*\.128' /tmp/decode.sass) 16-byte global loads, $(grep -cE '\b(LDL|STL)' /tmp/decode.sass) local-memory accesses" | tee -a "$LOG_DIR/resources.txt"
 fi
 
-# 3. Tests.
-run_test() {  # name seconds command...
-  local name=$1 seconds=$2; shift 2
-  say "$name"
-  timeout "$seconds" "$@" > "$LOG_DIR/$name.txt" 2>&1
+# 3. Tests, one process per suite so that a crash or a hang costs one
+#    suite only; every CHECK line carries an error and its tolerance.
+run_suite() {  # log seconds binary filter; keeps 2 minutes for the benchmark
+  local log=$1 seconds=$2 binary=$3 filter=$4
+  local budget=$(left 120)
+  [ $budget -lt $seconds ] && seconds=$budget
+  [ $seconds -gt 5 ] || { failures+=("$filter (no time left)"); return; }
+  say "$filter"
+  timeout "$seconds" $BIN/$binary --gtest_filter="$filter" >> "$LOG_DIR/$log.txt" 2>&1
   local rc=$?
-  grep -E "^CHECK|^\[  FAILED|^\[  PASSED|Failure|error:" "$LOG_DIR/$name.txt" | grep -vE "^CHECK.* ok$" | head -60
-  echo "$name: $(grep -c '^CHECK.* ok$' "$LOG_DIR/$name.txt") checks ok, $(grep -c '^CHECK.*FAIL' "$LOG_DIR/$name.txt") failed, exit $rc"
-  [ $rc -eq 0 ] || failures+=("$name (exit $rc)")
+  [ $rc -eq 0 ] || failures+=("$filter (exit $rc)")
+  echo "  exit $rc"
 }
-run_test kernels_test 180 $BIN/decode_kernels_test
-run_test step_test 300 $BIN/decode_step_test
+: > "$LOG_DIR/kernels_test.txt"
+: > "$LOG_DIR/step_test.txt"
+run_suite kernels_test 120 decode_kernels_test 'SkinnyGemm.*'
+run_suite kernels_test 60 decode_kernels_test 'AttentionInput.*'
+run_suite kernels_test 60 decode_kernels_test 'DecodeAttention.*'
+run_suite kernels_test 30 decode_kernels_test 'Sampling.*'
+run_suite step_test 180 decode_step_test 'AllVariants/StepVsForward.*'
+run_suite step_test 90 decode_step_test 'RealSizes/BatchInvariance.*'
+run_suite step_test 30 decode_step_test 'FusedDecoderMaps.*'
+for log in kernels_test step_test; do
+  grep -E "^CHECK|^\[  FAILED|Failure|error:" "$LOG_DIR/$log.txt" | grep -vE "^CHECK.* ok$" | head -60
+  echo "$log: $(grep -c '^CHECK.* ok$' "$LOG_DIR/$log.txt") checks ok, $(grep -c '^CHECK.*FAIL' "$LOG_DIR/$log.txt") checks failed; $(grep -c '^\[       OK' "$LOG_DIR/$log.txt") tests passed"
+done
 
 # 4. Benchmark.
 say "benchmark"
-timeout 240 $BIN/tinylm-decode-bench --json="$LOG_DIR/bench.jsonl" 2>&1 | tee "$LOG_DIR/bench.txt" ||
-  failures+=("benchmark")
+timeout $(left 20) $BIN/tinylm-decode-bench --json="$LOG_DIR/bench.jsonl" 2>&1 |
+  tee "$LOG_DIR/bench.txt" || failures+=("benchmark")
 
-# 5. Memory checker, in the time left (about 9 minutes in all).
-left=$(( 530 - ($(date +%s) - T0) ))
-if command -v compute-sanitizer > /dev/null && [ $left -gt 30 ]; then
-  say "memcheck (${left} s)"
-  timeout $left compute-sanitizer --tool memcheck --print-limit 20 \
-    $BIN/decode_kernels_test --gtest_filter='DecodeAttention.*:AttentionInput.*' \
-    > "$LOG_DIR/memcheck.txt" 2>&1
-  rc=$?
-  timeout $(( left / 2 )) compute-sanitizer --tool memcheck --print-limit 20 \
-    $BIN/decode_step_test --gtest_filter='AllVariants/StepVsForward.gqa_4_2_hs16_*' \
-    >> "$LOG_DIR/memcheck.txt" 2>&1
-  rc2=$?
+# 5. Memory checker, in the time left: the attention kernels, then the
+#    smallest whole-step case (every kernel of the step).
+if command -v compute-sanitizer > /dev/null && [ $(left) -gt 40 ]; then
+  say "memcheck ($(left) s)"
+  : > "$LOG_DIR/memcheck.txt"
+  for filter in 'DecodeAttention.*:AttentionInput.*' \
+                'AllVariants/StepVsForward.*/gqa_4_2_hs16_score_fcn'; do
+    binary=decode_kernels_test
+    case $filter in AllVariants*) binary=decode_step_test ;; esac
+    timeout $(( $(left) / 2 )) compute-sanitizer --tool memcheck --print-limit 20 \
+      $BIN/$binary --gtest_filter="$filter" >> "$LOG_DIR/memcheck.txt" 2>&1
+    rc=$?
+    echo "  memcheck $filter: exit $rc (124: out of time)"
+    [ $rc -eq 0 ] || [ $rc -eq 124 ] || failures+=("memcheck $filter")
+  done
   grep -E "ERROR SUMMARY|Invalid|out of bounds" "$LOG_DIR/memcheck.txt" | head -20
-  echo "memcheck exits: $rc $rc2 (124 = ran out of time)"
-  { [ $rc -eq 0 ] || [ $rc -eq 124 ]; } && { [ $rc2 -eq 0 ] || [ $rc2 -eq 124 ]; } ||
-    failures+=("memcheck")
 fi
 
 say "done"
