@@ -74,8 +74,12 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 #endif
 }
 
+// The epilogues below spell out their roundings (__fmul_rn and friends are
+// never contracted into fused multiply-adds), so that every kernel
+// instantiation, whatever its tile, computes the same bits.
 __device__ __forceinline__ float Gelu(float x) {  // exact (erf) form
-  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  return __fmul_rn(__fmul_rn(0.5f, x),
+                   __fadd_rn(1.0f, erff(__fmul_rn(x, 0.70710678118654752f))));
 }
 
 __device__ __forceinline__ float Silu(float x) {

@@ -42,8 +42,8 @@ int ChunksPerWarp(int k) {
 __device__ __forceinline__ uint4 NormalizeBf16x8(uint4 x, float rstd,
                                                  uint4 w) {
   auto one = [&](uint32_t xv, uint32_t wv) {
-    return PackBf16(LowBf16(xv) * rstd * LowBf16(wv),
-                    HighBf16(xv) * rstd * HighBf16(wv));
+    return PackBf16(__fmul_rn(__fmul_rn(LowBf16(xv), rstd), LowBf16(wv)),
+                    __fmul_rn(__fmul_rn(HighBf16(xv), rstd), HighBf16(wv)));
   };
   return make_uint4(one(x.x, w.x), one(x.y, w.y), one(x.z, w.z),
                     one(x.w, w.w));
@@ -108,8 +108,10 @@ __device__ void AttentionInputPair(const GemmArgs& a, int m, int n, float v0,
   const int head = n / hs, half = hs / 2, i = (n % hs) / 2;
   const float* cos_row = t.rope_cos + int64_t(pos) * hs;
   const float* sin_row = t.rope_sin + int64_t(pos) * hs;
-  const float o1 = x1 * cos_row[i] + x2 * -sin_row[i];
-  const float o2 = x2 * cos_row[i + half] + x1 * sin_row[i + half];
+  const float o1 =
+      __fadd_rn(__fmul_rn(x1, cos_row[i]), __fmul_rn(x2, -sin_row[i]));
+  const float o2 = __fadd_rn(__fmul_rn(x2, cos_row[i + half]),
+                             __fmul_rn(x1, sin_row[i + half]));
   bf16* out = head < t.heads
                   ? t.q + int64_t(m) * t.heads * hs + head * hs
                   : t.k_cache + (cache_row + head - t.heads) * hs;
@@ -238,8 +240,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         total0 += squares[w * kTileRows + g];
         total1 += squares[w * kTileRows + g + 8];
       }
-      const float rstd0 = rsqrtf(total0 * (1.0f / K) + a.norm_eps);
-      const float rstd1 = rsqrtf(total1 * (1.0f / K) + a.norm_eps);
+      // rsqrt(mean + eps), rounded as written whatever the instantiation.
+      const float rstd0 = rsqrtf(__fadd_rn(__fdiv_rn(total0, K), a.norm_eps));
+      const float rstd1 = rsqrtf(__fadd_rn(__fdiv_rn(total1, K), a.norm_eps));
 #pragma unroll
       for (int i = 0; i < KCH; ++i) {
         xa[i] = NormalizeBf16x8(xa[i], rstd0, nw[i]);
