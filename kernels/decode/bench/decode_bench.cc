@@ -111,14 +111,20 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   const double fused = TimeGraph([&] { decoder.Decode(tokens, positions, slots, logits); });
   const double fused_no_pdl = TimeGraph(
       [&] { decoder.Decode(tokens, positions, slots, logits, nullptr, false); });
+  // The reference's inputs as the static runner keeps them: int64 on the
+  // device (a capture may not upload), slots consecutive.
   std::vector<int64_t> slot_list(rows);
   for (int64_t b = 0; b < rows; ++b) slot_list[b] = b;
+  const at::Tensor tokens64 = tokens.to(at::kLong).view({rows, 1});
+  const at::Tensor positions64 = positions.to(at::kLong).view({rows, 1});
+  const at::Tensor slots64 = slots.to(at::kLong);
   const double reference = TimeGraph([&] {
     ForwardInput in;
-    in.tokens = tokens.to(at::kLong).view({rows, 1});
-    in.positions = positions.to(at::kLong).view({rows, 1});
+    in.tokens = tokens64;
+    in.positions = positions64;
     in.cache = &cache;
     in.slots = slot_list;
+    in.slot_rows = slots64;
     in.kv_length = context;
     in.fused_attention = true;
     model->Forward(in);
