@@ -159,6 +159,8 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache,
                          at::TensorOptions().dtype(at::kByte).device(device));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device.index());
   CheckCuda(step_->Prepare(workspace_.data_ptr(), stream), "prepare");
+  // The packing ran on this stream; steps may run on another (a capture).
+  CheckCuda(cudaStreamSynchronize(stream), "packing the weights");
 
   const std::string problem = step_->Validate(weights_);
   TORCH_CHECK(problem.empty(), "fused decode: ", problem);

@@ -30,9 +30,11 @@ class Transformer;
 
 class FusedDecoder {
  public:
-  // `cache` must outlive the decoder; the model's weights are copied.
-  // Steps of up to `max_rows` rows (1..128). Throws c10::Error when the
-  // model, cache or device does not fit (the message says which).
+  // `cache` must outlive the decoder; the model's weights are copied where
+  // their layout or dtype changes (shared otherwise). Steps of up to
+  // `max_rows` rows (1..128). Returns once the packed weights are ready, so
+  // steps may run on any stream. Throws c10::Error when the model, cache or
+  // device does not fit (the message says which).
   FusedDecoder(Transformer& model, KvCache& cache, int64_t max_rows);
   ~FusedDecoder();
   FusedDecoder(const FusedDecoder&) = delete;

@@ -51,6 +51,7 @@ std::vector<std::string> Split(const std::string& s) {
 // Median seconds per call of `step`, captured once into a graph and
 // replayed 10 times per sample.
 double TimeGraph(const std::function<void()>& step) {
+  cudaDeviceSynchronize();  // inputs made on the default stream are ready
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
   c10::cuda::CUDAStreamGuard guard(stream);
   step();  // warm-up outside the capture

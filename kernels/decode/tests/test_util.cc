@@ -5,8 +5,25 @@
 #include <limits>
 
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 
 namespace tinylm::decode_test {
+namespace {
+
+// Every test runs on a stream of the pool rather than the legacy default
+// stream, as the server's captured steps do.
+class PoolStream : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (HaveGpu()) {
+      c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool());
+    }
+  }
+};
+::testing::Environment* const kPoolStream =
+    ::testing::AddGlobalTestEnvironment(new PoolStream);
+
+}  // namespace
 
 bool HaveGpu() { return at::cuda::is_available(); }
 
