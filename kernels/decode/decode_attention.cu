@@ -304,11 +304,14 @@ __global__ void __launch_bounds__(kThreads)
   if (!last_block) return;
   __threadfence();
 
+  // Unrolled so that several splits' loads are in flight at once.
   float total_max = -INFINITY;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) {
     total_max = fmaxf(total_max, __ldcg(&stats[2 * s]));
   }
   float total = 0.0f;
+#pragma unroll 8
   for (int s = 0; s < splits; ++s) {
     total += expf(__ldcg(&stats[2 * s]) - total_max) * __ldcg(&stats[2 * s + 1]);
   }
@@ -317,6 +320,7 @@ __global__ void __launch_bounds__(kThreads)
   };
   for (int sg = threadIdx.x; sg < segs; sg += kThreads) {
     float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma unroll 4
     for (int s = 0; s < splits; ++s) {
       const float c = factor(s);
       const float4* p =
