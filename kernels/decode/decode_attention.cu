@@ -106,9 +106,9 @@ __global__ void __launch_bounds__(kThreads)
   const int H = a.heads, hs = a.head_size, segs = hs / 8;
   const int pos = a.positions[m], slot = a.slots[m];
   bf16* y = a.y + (int64_t(m) * H + h) * hs;
-  float* probs =
-      a.probs != nullptr ? a.probs + (int64_t(m) * H + h) * a.probs_stride
-                         : nullptr;
+  float* probs = a.probs != nullptr
+                     ? a.probs + (int64_t(m) * H + h) * a.probs_stride
+                     : nullptr;
   if (pos < 0 || pos >= a.max_len || slot < 0 || slot >= a.num_slots) {
     if (split == 0) {  // an invalid row: zeros, nothing read
       for (int d = threadIdx.x; d < hs; d += kThreads) y[d] = bf16(0.0f);
@@ -150,9 +150,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
   for (int u = 0; u < SEG; ++u) {
     const int s = sl + lanes_per_key * u;
-    const uint4 v = s < segs ? LoadActivation16(a.q + (int64_t(m) * H + h) *
-                                                          hs + s * 8)
-                             : make_uint4(0, 0, 0, 0);
+    const uint4 v =
+        s < segs ? LoadActivation16(a.q + (int64_t(m) * H + h) * hs + s * 8)
+                 : make_uint4(0, 0, 0, 0);
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
@@ -161,10 +161,9 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   const float scale = sqrtf(float(hs));
-  const bf16* extra =
-      a.score != nullptr
-          ? a.score + (int64_t(m) * H + h) * a.score_stride + j0
-          : nullptr;
+  const bf16* extra = a.score != nullptr
+                          ? a.score + (int64_t(m) * H + h) * a.score_stride + j0
+                          : nullptr;
   const int warp_stride = kWarps * keys_per_pass;
   for (int base = warp * keys_per_pass; base < n;
        base += warp_stride * kUnroll) {
@@ -226,7 +225,8 @@ __global__ void __launch_bounds__(kThreads)
                                 seg * 8);
       }
 #pragma unroll
-      for (int r = 0; r < 4; ++r) Axpy8(weights[jj + r * key_groups], v[r], acc);
+      for (int r = 0; r < 4; ++r)
+        Axpy8(weights[jj + r * key_groups], v[r], acc);
     }
     for (; jj < n; jj += key_groups) {
       Axpy8(weights[jj], LoadActivation16(values + jj * key_stride + seg * 8),
@@ -235,12 +235,14 @@ __global__ void __launch_bounds__(kThreads)
   }
   if (key_groups > 1) {
     if (kg > 0 && kg < key_groups) {
-      for (int e = 0; e < 8; ++e) group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
+      for (int e = 0; e < 8; ++e)
+        group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
     }
     __syncthreads();
     if (kg == 0) {
       for (int g = 1; g < key_groups; ++g) {
-        for (int e = 0; e < 8; ++e) acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
+        for (int e = 0; e < 8; ++e)
+          acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
       }
     }
   }
@@ -313,7 +315,8 @@ __global__ void __launch_bounds__(kThreads)
   float total = 0.0f;
 #pragma unroll 8
   for (int s = 0; s < splits; ++s) {
-    total += expf(__ldcg(&stats[2 * s]) - total_max) * __ldcg(&stats[2 * s + 1]);
+    total +=
+        expf(__ldcg(&stats[2 * s]) - total_max) * __ldcg(&stats[2 * s + 1]);
   }
   auto factor = [&](int s) {
     return expf(__ldcg(&stats[2 * s]) - total_max) / total;

@@ -29,9 +29,9 @@ constexpr int kMaxHeadSize = 1024;
 struct AttentionArgs {
   int rows = 0;  // M
   int heads = 0, groups = 0, head_size = 0;
-  const bf16* q = nullptr;      // [M, H·hs]
-  const bf16* score = nullptr;  // [M, H·score_stride], score_fcn only
-  int score_stride = 0;         // block_size
+  const bf16* q = nullptr;        // [M, H·hs]
+  const bf16* score = nullptr;    // [M, H·score_stride], score_fcn only
+  int score_stride = 0;           // block_size
   const bf16* k_cache = nullptr;  // [num_slots, max_len, G, hs]
   const bf16* v_cache = nullptr;  // [num_slots, max_len, G, hs]
   int num_slots = 0, max_len = 0;
@@ -50,8 +50,7 @@ int KeysPerSplit(int head_size);
 // Scratch for up to `rows` rows: the splits' partial outputs and an arrival
 // counter per (row, head). The counters must be zero before the first call
 // (ZeroAttentionWorkspace); every call leaves them at zero.
-size_t AttentionWorkspaceBytes(int rows, int heads, int head_size,
-                               int max_len);
+size_t AttentionWorkspaceBytes(int rows, int heads, int head_size, int max_len);
 cudaError_t ZeroAttentionWorkspace(void* workspace, int rows, int heads,
                                    cudaStream_t stream);
 

@@ -16,11 +16,11 @@ size_t RoundUp(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 // Activations of up to max_rows rows, each part 256-byte aligned.
 struct DecodeStep::Buffers {
-  bf16* x;       // [max_rows, C] the residual stream, updated in place
-  bf16* q;       // [max_rows, H·hs] rotated queries
-  bf16* score;   // [max_rows, H·block_size] score_fcn term
-  bf16* y;       // [max_rows, H·hs] attention output
-  bf16* hidden;  // [max_rows, I] SwiGLU output
+  bf16* x;          // [max_rows, C] the residual stream, updated in place
+  bf16* q;          // [max_rows, H·hs] rotated queries
+  bf16* score;      // [max_rows, H·block_size] score_fcn term
+  bf16* y;          // [max_rows, H·hs] attention output
+  bf16* hidden;     // [max_rows, I] SwiGLU output
   void* attention;  // decode_attention.h scratch
   size_t attention_offset;  // its byte offset in the workspace
 };
@@ -94,8 +94,8 @@ std::string DecodeStep::Validate(const DecodeWeights& w) const {
 
 std::string DecodeStep::ValidateIo(const DecodeIo& io) const {
   if (io.rows < 1 || io.rows > max_rows_) return "rows must be in 1..max_rows";
-  if (io.tokens == nullptr || io.positions == nullptr ||
-      io.slots == nullptr || io.logits == nullptr) {
+  if (io.tokens == nullptr || io.positions == nullptr || io.slots == nullptr ||
+      io.logits == nullptr) {
     return "tokens, positions, slots and logits must be set";
   }
   if (io.maps != nullptr && io.map_stride < dims_.max_len) {
@@ -105,16 +105,16 @@ std::string DecodeStep::ValidateIo(const DecodeIo& io) const {
 }
 
 cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
-                                     const DecodeWeights& w,
-                                     const DecodeIo& io, void* workspace,
-                                     cudaStream_t stream, bool pdl) const {
+                                     const DecodeWeights& w, const DecodeIo& io,
+                                     void* workspace, cudaStream_t stream,
+                                     bool pdl) const {
   const DecodeDims& d = dims_;
   const Buffers b = Carve(workspace);
   const int M = io.rows, C = d.n_embd, H = d.n_head, hs = d.head_size;
-  const DecodeLayerWeights& l = w.layers[stage == DecodeStage::kEmbedding ||
-                                                 stage == DecodeStage::kHead
-                                             ? 0
-                                             : layer];
+  const DecodeLayerWeights& l =
+      w.layers[stage == DecodeStage::kEmbedding || stage == DecodeStage::kHead
+                   ? 0
+                   : layer];
   // A product over the residual stream x, RMSNorm'd by `norm` when set.
   auto product = [&](const bf16* norm, const bf16* weight, int n, int k) {
     GemmArgs g;
@@ -130,8 +130,7 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
   };
   switch (stage) {
     case DecodeStage::kEmbedding:
-      return LaunchEmbedding(w.wte, d.vocab, C, io.tokens, M, b.x, stream,
-                             pdl);
+      return LaunchEmbedding(w.wte, d.vocab, C, io.tokens, M, b.x, stream, pdl);
     case DecodeStage::kAttentionInput: {
       GemmArgs g = product(l.norm_1, l.attention, d.attention_width(), C);
       g.bias = l.attention_bias;
@@ -209,8 +208,7 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
 cudaError_t DecodeStep::Enqueue(const DecodeWeights& w, const DecodeIo& io,
                                 void* workspace, cudaStream_t stream,
                                 bool pdl) const {
-  if (!Validate(w).empty() || !ValidateIo(io).empty() ||
-      workspace == nullptr) {
+  if (!Validate(w).empty() || !ValidateIo(io).empty() || workspace == nullptr) {
     return cudaErrorInvalidValue;
   }
   cudaError_t status =

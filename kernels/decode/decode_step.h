@@ -31,7 +31,7 @@ namespace tinylm::decode {
 using bf16 = __nv_bfloat16;
 
 struct DecodeDims {
-  int n_embd = 0;          // C
+  int n_embd = 0;  // C
   int n_layer = 0;
   int n_head = 0;          // H
   int n_query_groups = 0;  // G
@@ -67,21 +67,21 @@ struct DecodeLayerWeights {
 };
 
 struct DecodeWeights {
-  const bf16* wte = nullptr;  // [V, C]
+  const bf16* wte = nullptr;               // [V, C]
   std::vector<DecodeLayerWeights> layers;  // n_layer
-  const bf16* ln_f = nullptr;     // [C]
-  const bf16* lm_head = nullptr;  // [V, C]
-  const float* rope_cos = nullptr;  // [block_size, hs] (models/rope.h)
-  const float* rope_sin = nullptr;  // [block_size, hs]
+  const bf16* ln_f = nullptr;              // [C]
+  const bf16* lm_head = nullptr;           // [V, C]
+  const float* rope_cos = nullptr;         // [block_size, hs] (models/rope.h)
+  const float* rope_sin = nullptr;         // [block_size, hs]
 };
 
 // One step's inputs and outputs, all device memory.
 struct DecodeIo {
-  int rows = 0;                     // M <= max_rows
-  const int* tokens = nullptr;      // [M] the token fed to each row
-  const int* positions = nullptr;   // [M] its position (< max_len)
-  const int* slots = nullptr;       // [M] its cache slot, all distinct
-  float* logits = nullptr;          // [M, V]
+  int rows = 0;                    // M <= max_rows
+  const int* tokens = nullptr;     // [M] the token fed to each row
+  const int* positions = nullptr;  // [M] its position (< max_len)
+  const int* slots = nullptr;      // [M] its cache slot, all distinct
+  float* logits = nullptr;         // [M, V]
   // Optional attention maps: n_layer pointers, each [M, H, map_stride]
   // fp32 (decode_attention.h); null for none.
   float* const* maps = nullptr;

@@ -82,9 +82,7 @@ __device__ __forceinline__ float Gelu(float x) {  // exact (erf) form
                    __fadd_rn(1.0f, erff(__fmul_rn(x, 0.70710678118654752f))));
 }
 
-__device__ __forceinline__ float Silu(float x) {
-  return x / (1.0f + expf(-x));
-}
+__device__ __forceinline__ float Silu(float x) { return x / (1.0f + expf(-x)); }
 
 }  // namespace tinylm::decode
 

@@ -55,8 +55,7 @@ void CheckIndexTensor(const at::Tensor& t, int64_t rows, c10::Device device,
 
 }  // namespace
 
-FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache,
-                           int64_t max_rows)
+FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache, int64_t max_rows)
     : max_rows_(max_rows) {
   const ModelConfig& config = model->config();
   const c10::Device device = model->parameters().front().device();
@@ -83,8 +82,7 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache,
   weights_.wte = keep(param("wte.weight"));
   weights_.ln_f = keep(param("ln_f.weight"));
   weights_.lm_head = keep(param("lm_head.weight"));
-  const RopeTable rope =
-      MakeRopeTable(config.block_size, hs, config.rope_base);
+  const RopeTable rope = MakeRopeTable(config.block_size, hs, config.rope_base);
   owned_.push_back(rope.cos.to(device).contiguous());
   weights_.rope_cos = owned_.back().const_data_ptr<float>();
   owned_.push_back(rope.sin.to(device).contiguous());
@@ -128,16 +126,15 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache,
       sw = param(p + "attn.score.weight");
       sb = param(p + "attn.score.bias");
     }
-    l.attention =
-        keep(decode::PackAttentionInput(qw, kw, vw, sw, H, G, hs));
+    l.attention = keep(decode::PackAttentionInput(qw, kw, vw, sw, H, G, hs));
     if (config.qkv_bias || config.score_fcn) {
       // A zero bias where only one part has one: adding 0 is exact.
       auto or_zeros = [&](const at::Tensor& b, int64_t n) {
         return b.defined() ? b : at::zeros({n}, qw.options());
       };
-      l.attention_bias = keep(decode::PackAttentionInput(
-          or_zeros(qb, H * hs), or_zeros(kb, G * hs), or_zeros(vb, G * hs),
-          sb, H, G, hs));
+      l.attention_bias = keep(
+          decode::PackAttentionInput(or_zeros(qb, H * hs), or_zeros(kb, G * hs),
+                                     or_zeros(vb, G * hs), sb, H, G, hs));
     }
 
     at::Tensor& keys = cache.keys(i);
@@ -168,8 +165,7 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache,
 
 FusedDecoder::~FusedDecoder() = default;
 
-void FusedDecoder::Decode(const at::Tensor& tokens,
-                          const at::Tensor& positions,
+void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
                           const at::Tensor& slots, at::Tensor& logits,
                           std::vector<at::Tensor>* maps, bool pdl) {
   const c10::Device device = workspace_.device();

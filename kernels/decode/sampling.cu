@@ -39,7 +39,8 @@ __device__ float BlockReduce(float v, bool max, float* scratch) {
   return r;
 }
 
-__global__ void __launch_bounds__(kThreads) SamplingKernel(const SamplingArgs a) {
+__global__ void __launch_bounds__(kThreads)
+    SamplingKernel(const SamplingArgs a) {
   extern __shared__ float row[];  // [V] logits, then [V / 32 + 1] marks
   __shared__ float scratch[kThreads / 32];
   __shared__ float partial[kThreads];
@@ -107,7 +108,8 @@ __global__ void __launch_bounds__(kThreads) SamplingKernel(const SamplingArgs a)
     const int begin = min(V, int(threadIdx.x) * chunk);
     const int end = min(V, begin + chunk);
     float local = -INFINITY;
-    for (int j = begin; j < end; ++j) local = fmaxf(local, row[j] / temperature);
+    for (int j = begin; j < end; ++j)
+      local = fmaxf(local, row[j] / temperature);
     const float z_max = BlockReduce(local, true, scratch);
     float sum = 0.0f;
     for (int j = begin; j < end; ++j) {
@@ -124,8 +126,10 @@ __global__ void __launch_bounds__(kThreads) SamplingKernel(const SamplingArgs a)
       int pick = -1, last = 0;
       for (int t = 0; t < kThreads && pick < 0; ++t) {
         if (partial[t] > 0.0f) last = t;
-        if (seen + partial[t] > threshold) pick = t;
-        else seen += partial[t];
+        if (seen + partial[t] > threshold)
+          pick = t;
+        else
+          seen += partial[t];
       }
       // Rounding can leave u · total past every range: the last non-empty.
       const int t = pick >= 0 ? pick : last;

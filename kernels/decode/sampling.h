@@ -26,17 +26,17 @@ namespace tinylm::decode {
 constexpr int kMaxSamplingVocab = 32768;
 
 struct SamplingArgs {
-  int rows = 0, vocab = 0;                // M, V
-  const float* logits = nullptr;          // [M, logits_stride]
+  int rows = 0, vocab = 0;        // M, V
+  const float* logits = nullptr;  // [M, logits_stride]
   int64_t logits_stride = 0;
-  const float* temperature = nullptr;     // [M], >= 0; null: all greedy
-  const float* penalty = nullptr;         // [M], > 0; null: none
-  const int* history = nullptr;           // [M, history_stride] token ids
-  const int* history_length = nullptr;    // [M]
+  const float* temperature = nullptr;   // [M], >= 0; null: all greedy
+  const float* penalty = nullptr;       // [M], > 0; null: none
+  const int* history = nullptr;         // [M, history_stride] token ids
+  const int* history_length = nullptr;  // [M]
   int history_stride = 0;
-  const float* uniform = nullptr;         // [M] in [0, 1) (temperature > 0)
-  int* token = nullptr;                   // [M] out
-  float* logprob = nullptr;               // [M] out
+  const float* uniform = nullptr;  // [M] in [0, 1) (temperature > 0)
+  int* token = nullptr;            // [M] out
+  float* logprob = nullptr;        // [M] out
 };
 
 // Empty when `args` can run, else what is wrong.

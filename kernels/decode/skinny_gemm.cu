@@ -39,14 +39,12 @@ int ChunksPerWarp(int k) {
 
 // Row m of x scaled by its rstd and the norm weight, rounded to bf16 (the
 // reference's RMSNorm output), 8 values at a time.
-__device__ __forceinline__ uint4 NormalizeBf16x8(uint4 x, float rstd,
-                                                 uint4 w) {
+__device__ __forceinline__ uint4 NormalizeBf16x8(uint4 x, float rstd, uint4 w) {
   auto one = [&](uint32_t xv, uint32_t wv) {
     return PackBf16(__fmul_rn(__fmul_rn(LowBf16(xv), rstd), LowBf16(wv)),
                     __fmul_rn(__fmul_rn(HighBf16(xv), rstd), HighBf16(wv)));
   };
-  return make_uint4(one(x.x, w.x), one(x.y, w.y), one(x.z, w.z),
-                    one(x.w, w.w));
+  return make_uint4(one(x.x, w.x), one(x.y, w.y), one(x.z, w.z), one(x.w, w.w));
 }
 
 __device__ __forceinline__ float SumSquares(uint4 v, float s) {
@@ -95,7 +93,7 @@ __device__ void AttentionInputPair(const GemmArgs& a, int m, int n, float v0,
   }
   const int64_t cache_row =
       (int64_t(slot) * t.max_len + pos) * t.groups;  // [S, L, G] index
-  if (n >= qk_end) {  // v: columns in order
+  if (n >= qk_end) {                                 // v: columns in order
     const int d = n - qk_end;
     bf16* out = t.v_cache + (cache_row + d / hs) * hs + d % hs;
     StoreBf16Pair(out, x1, x2, true);
@@ -112,9 +110,8 @@ __device__ void AttentionInputPair(const GemmArgs& a, int m, int n, float v0,
       __fadd_rn(__fmul_rn(x1, cos_row[i]), __fmul_rn(x2, -sin_row[i]));
   const float o2 = __fadd_rn(__fmul_rn(x2, cos_row[i + half]),
                              __fmul_rn(x1, sin_row[i + half]));
-  bf16* out = head < t.heads
-                  ? t.q + int64_t(m) * t.heads * hs + head * hs
-                  : t.k_cache + (cache_row + head - t.heads) * hs;
+  bf16* out = head < t.heads ? t.q + int64_t(m) * t.heads * hs + head * hs
+                             : t.k_cache + (cache_row + head - t.heads) * hs;
   out[i] = __float2bfloat16(o1);
   out[i + half] = __float2bfloat16(o2);
 }
@@ -153,8 +150,7 @@ __device__ void EpiloguePair(const GemmArgs& a, int m, int n, float v0,
     }
     case GemmEpilogue::kSwiGlu: {
       const float gate = RoundBf16(Silu(RoundBf16(v0)));
-      bf16* out =
-          static_cast<bf16*>(a.out) + int64_t(m) * a.out_stride + n / 2;
+      bf16* out = static_cast<bf16*>(a.out) + int64_t(m) * a.out_stride + n / 2;
       *out = __float2bfloat16(gate * RoundBf16(v1));
       break;
     }
@@ -302,8 +298,8 @@ int MultiprocessorCount() {
   static const int count = [] {
     int device = 0, sms = 132;
     if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount,
-                               device) != cudaSuccess) {
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) !=
+            cudaSuccess) {
       return 132;
     }
     return sms;
@@ -319,7 +315,8 @@ int MultiprocessorCount() {
 int TilesPerBlock(int m, int n, int chunks_per_warp) {
   const int max_nt = chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
   int nt = m <= 16 ? 1 : m <= 64 ? 2 : 4;
-  while (nt < max_nt && (n + 8 * nt - 1) / (8 * nt) > 2 * MultiprocessorCount()) {
+  while (nt < max_nt &&
+         (n + 8 * nt - 1) / (8 * nt) > 2 * MultiprocessorCount()) {
     nt *= 2;
   }
   return std::min(nt, max_nt);
@@ -377,11 +374,12 @@ std::string ValidateGemm(const GemmArgs& a) {
   const int64_t out_width = swiglu ? a.n / 2 : a.n;
   if (swiglu && a.n % 2 != 0) return "SwiGLU needs an even N";
   // kBf16 and kFloat store column pairs: even strides keep them aligned.
-  if (!attention && (a.out_stride < out_width || (!swiglu && a.out_stride % 2 != 0))) {
+  if (!attention &&
+      (a.out_stride < out_width || (!swiglu && a.out_stride % 2 != 0))) {
     return "out_stride must be at least the output width (and even)";
   }
   if (a.residual != nullptr && (a.epilogue != GemmEpilogue::kBf16 ||
-                                 a.residual_stride < a.n || a.gelu)) {
+                                a.residual_stride < a.n || a.gelu)) {
     return "residual needs the kBf16 epilogue without GELU and a stride of "
            "at least N";
   }
@@ -419,8 +417,8 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   const size_t shared_bytes =
       sizeof(float) * (2 * warps * kTileRows * bn + 2 * warps * kTileRows);
   const dim3 grid((args.n + bn - 1) / bn);
-  return LaunchKernel(kernel, grid, dim3(32 * warps), shared_bytes, stream,
-                      pdl, args);
+  return LaunchKernel(kernel, grid, dim3(32 * warps), shared_bytes, stream, pdl,
+                      args);
 }
 
 }  // namespace tinylm::decode

@@ -53,11 +53,11 @@ enum class GemmEpilogue {
 // RoPE pair (i, i + hs/2) sits in columns (2i, 2i + 1); v and score keep
 // their order. PackRopePairs() in the torch layer builds that order.
 struct AttentionInputTarget {
-  int heads = 0;        // H
-  int groups = 0;       // G
-  int head_size = 0;    // hs, even
-  int score_width = 0;  // H·block_size for score_fcn, else 0
-  bool activation = false;  // GELU on q, k and v (not on score)
+  int heads = 0;                    // H
+  int groups = 0;                   // G
+  int head_size = 0;                // hs, even
+  int score_width = 0;              // H·block_size for score_fcn, else 0
+  bool activation = false;          // GELU on q, k and v (not on score)
   const float* rope_cos = nullptr;  // [rope_len, hs], models/rope.h tables
   const float* rope_sin = nullptr;  // [rope_len, hs]
   int rope_len = 0;
@@ -80,8 +80,8 @@ struct GemmArgs {
   // round(x · rsqrt(mean(x²) + eps) · norm_weight) before the product.
   const bf16* norm_weight = nullptr;  // [K]
   float norm_eps = 1e-5f;
-  const bf16* bias = nullptr;  // [N], optional
-  bool gelu = false;           // kBf16 only
+  const bf16* bias = nullptr;      // [N], optional
+  bool gelu = false;               // kBf16 only
   const bf16* residual = nullptr;  // [M, N] (kBf16), may alias out
   int64_t residual_stride = 0;
   void* out = nullptr;  // bf16 or fp32, see GemmEpilogue (unused by

@@ -6,8 +6,7 @@
 
 namespace tinylm::decode {
 
-at::Tensor RopePairOrder(int64_t heads, int64_t head_size,
-                         c10::Device device) {
+at::Tensor RopePairOrder(int64_t heads, int64_t head_size, c10::Device device) {
   const int64_t half = head_size / 2;
   std::vector<int64_t> order;
   order.reserve(heads * head_size);

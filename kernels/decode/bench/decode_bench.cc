@@ -82,9 +82,9 @@ double TimeGraph(const std::function<void()>& step) {
 
 int64_t WeightBytes(const ModelConfig& c, int64_t rows) {
   const int64_t C = c.n_embd, hs = c.head_size();
-  const int64_t per_layer =
-      (c.n_head + 2 * c.n_query_groups) * hs * C + C * c.n_head * hs +
-      3 * c.intermediate_size * C + 2 * C;
+  const int64_t per_layer = (c.n_head + 2 * c.n_query_groups) * hs * C +
+                            C * c.n_head * hs + 3 * c.intermediate_size * C +
+                            2 * C;
   return 2 * (c.n_layer * per_layer + c.vocab_size * C + C + rows * C);
 }
 
@@ -105,13 +105,16 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   const auto on_gpu = at::TensorOptions().device(at::kCUDA);
   const at::Tensor tokens =
       at::randint(V, {rows}, on_gpu.dtype(at::kLong)).to(at::kInt);
-  const at::Tensor positions = at::full({rows}, context - 1, on_gpu.dtype(at::kInt));
+  const at::Tensor positions =
+      at::full({rows}, context - 1, on_gpu.dtype(at::kInt));
   const at::Tensor slots = at::arange(rows, on_gpu.dtype(at::kInt));
   at::Tensor logits = at::empty({rows, V}, on_gpu);
 
-  const double fused = TimeGraph([&] { decoder.Decode(tokens, positions, slots, logits); });
-  const double fused_no_pdl = TimeGraph(
-      [&] { decoder.Decode(tokens, positions, slots, logits, nullptr, false); });
+  const double fused =
+      TimeGraph([&] { decoder.Decode(tokens, positions, slots, logits); });
+  const double fused_no_pdl = TimeGraph([&] {
+    decoder.Decode(tokens, positions, slots, logits, nullptr, false);
+  });
   // The reference's inputs as the static runner keeps them: int64 on the
   // device (a capture may not upload), slots consecutive.
   std::vector<int64_t> slot_list(rows);
@@ -133,7 +136,7 @@ void Run(const std::string& size, int64_t rows, int64_t context,
 
   // Per stage: all layers' launches of that kernel, captured alone.
   const char* names[] = {"embedding", "attn_input", "attention", "attn_proj",
-                         "mlp_input", "mlp_proj", "head"};
+                         "mlp_input", "mlp_proj",   "head"};
   decode::DecodeIo io;
   io.rows = rows;
   io.tokens = tokens.const_data_ptr<int>();
@@ -152,17 +155,17 @@ void Run(const std::string& size, int64_t rows, int64_t context,
                                     c10::cuda::getCurrentCUDAStream(), true);
       }
     });
-    breakdown += std::string(s ? ", " : "") + "\"" + names[s] + "_us\": " +
-                 std::to_string(t / launches * 1e6);
+    breakdown += std::string(s ? ", " : "") + "\"" + names[s] +
+                 "_us\": " + std::to_string(t / launches * 1e6);
   }
 
   const int64_t kv_bytes = rows * context * config.n_query_groups *
                            config.head_size() * 2 * 2 * config.n_layer;
   const double floor = (WeightBytes(config, rows) + kv_bytes) / kBandwidth;
-  std::printf("| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx |\n",
-              size.c_str(), (long long)rows, (long long)context, fused * 1e6,
-              fused_no_pdl * 1e6, reference * 1e6, floor * 1e6,
-              reference / fused);
+  std::printf(
+      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx |\n",
+      size.c_str(), (long long)rows, (long long)context, fused * 1e6,
+      fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused);
   std::fflush(stdout);
   char line[512];
   std::snprintf(line, sizeof line,
@@ -189,9 +192,12 @@ int main(int argc, char** argv) {
       const std::string prefix = std::string(flag) + "=";
       return arg.rfind(prefix, 0) == 0 ? arg.substr(prefix.size()) : "";
     };
-    if (!value("--sizes").empty()) sizes = value("--sizes");
-    else if (!value("--rows").empty()) rows = value("--rows");
-    else if (!value("--json").empty()) json_path = value("--json");
+    if (!value("--sizes").empty())
+      sizes = value("--sizes");
+    else if (!value("--rows").empty())
+      rows = value("--rows");
+    else if (!value("--json").empty())
+      json_path = value("--json");
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -202,9 +208,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::ofstream json(json_path);
-  std::printf("step time per token-step, microseconds (median of 50 x 10 graph "
-              "replays); floor = (weights + KV read) / 4.3 TB/s\n");
-  std::printf("| size    | rows | context | fused | fused, no PDL | LibTorch | floor | speed-up |\n");
+  std::printf(
+      "step time per token-step, microseconds (median of 50 x 10 graph "
+      "replays); floor = (weights + KV read) / 4.3 TB/s\n");
+  std::printf(
+      "| size    | rows | context | fused | fused, no PDL | LibTorch | floor | "
+      "speed-up |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& size : tinylm::Split(sizes)) {
     for (const std::string& r : tinylm::Split(rows)) {

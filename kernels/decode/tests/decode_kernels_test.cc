@@ -40,7 +40,8 @@ void Finish(cudaError_t launched) {
 }
 
 at::Tensor Nan(at::IntArrayRef shape, at::ScalarType dtype) {
-  return at::full(shape, NAN, at::TensorOptions().device(at::kCUDA).dtype(dtype));
+  return at::full(shape, NAN,
+                  at::TensorOptions().device(at::kCUDA).dtype(dtype));
 }
 
 // ---------------------------------------------------------------- GEMM
@@ -109,8 +110,7 @@ at::Tensor GemmReference(const GemmCase& c, const GemmData& d) {
 
 // Runs rows [begin, begin + rows) of the case; returns the poisoned output
 // buffer [rows + 1, stride] (the extra row and columns must stay NaN).
-at::Tensor RunGemm(const GemmCase& c, const GemmData& d, int begin,
-                   int rows) {
+at::Tensor RunGemm(const GemmCase& c, const GemmData& d, int begin, int rows) {
   at::Tensor out = Nan({rows + 1, c.stride()}, c.out_dtype());
   GemmArgs a;
   a.m = rows;
@@ -136,14 +136,15 @@ std::vector<GemmCase> GemmCases(const std::vector<int>& rows) {
   // (N, K): tile edges, K = 8 (one partial chunk), K not a multiple of 32,
   // the real models' shapes, and the largest K.
   const std::vector<std::pair<int, int>> shapes = {
-      {1002, 40}, {24, 8},    {40, 304},   {62, 96},   {2304, 768},
+      {1002, 40},  {24, 8},     {40, 304},   {62, 96},   {2304, 768},
       {768, 1536}, {8000, 128}, {136, 2048}, {3072, 768}};
   std::vector<GemmCase> cases;
   for (int m : rows) {
     for (auto [n, k] : shapes) {
       cases.push_back({m, n, k, GemmEpilogue::kBf16});
       cases.push_back({m, n, k, GemmEpilogue::kBf16, false, true, true});
-      cases.push_back({m, n, k, GemmEpilogue::kBf16, false, false, false, true});
+      cases.push_back(
+          {m, n, k, GemmEpilogue::kBf16, false, false, false, true});
       cases.push_back({m, n, k, GemmEpilogue::kBf16, true, true});
       cases.push_back({m, n, k, GemmEpilogue::kFloat, true});
       cases.push_back({m, n, k, GemmEpilogue::kFloat});
@@ -187,8 +188,9 @@ TEST(SkinnyGemm, BatchInvariant) {
           << " differ from the same rows of M=100";
     }
   }
-  std::printf("CHECK gemm batch invariance: rows alone and in M=1..64 windows "
-              "equal M=100 bit for bit\n");
+  std::printf(
+      "CHECK gemm batch invariance: rows alone and in M=1..64 windows "
+      "equal M=100 bit for bit\n");
 }
 
 // ------------------------------------------------- attention input epilogue
@@ -203,28 +205,38 @@ TEST(AttentionInput, RopeCacheWriteAndScore) {
   TINYLM_SKIP_WITHOUT_GPU();
   at::manual_seed(3);
   const std::vector<AttentionShape> shapes = {
-      {4, 2, 16, 40, 40, true, 64},   {1, 1, 128, 256, 256, true, 128},
-      {1, 1, 768, 1024, 1024, true, 768}, {2, 1, 8, 300, 300, false, 32},
+      {4, 2, 16, 40, 40, true, 64},
+      {1, 1, 128, 256, 256, true, 128},
+      {1, 1, 768, 1024, 1024, true, 768},
+      {2, 1, 8, 300, 300, false, 32},
       {3, 3, 24, 50, 48, true, 72}};
   for (const AttentionShape& s : shapes) {
     for (bool activation : {false, true}) {
       const int H = s.heads, G = s.groups, hs = s.head_size, C = s.n_embd;
-      const int M = 5, S = M + 2, score_width = s.score_fcn ? H * s.block_size : 0;
-      const at::Tensor qw = Randn({H * hs, C}, 0.1), kw = Randn({G * hs, C}, 0.1),
+      const int M = 5, S = M + 2,
+                score_width = s.score_fcn ? H * s.block_size : 0;
+      const at::Tensor qw = Randn({H * hs, C}, 0.1),
+                       kw = Randn({G * hs, C}, 0.1),
                        vw = Randn({G * hs, C}, 0.1);
-      const at::Tensor sw = s.score_fcn ? Randn({score_width, C}, 0.1) : at::Tensor();
+      const at::Tensor sw =
+          s.score_fcn ? Randn({score_width, C}, 0.1) : at::Tensor();
       const at::Tensor qb = Randn({H * hs}, 0.1), kb = Randn({G * hs}, 0.1),
                        vb = Randn({G * hs}, 0.1);
-      const at::Tensor sb = s.score_fcn ? Randn({score_width}, 0.1) : at::Tensor();
+      const at::Tensor sb =
+          s.score_fcn ? Randn({score_width}, 0.1) : at::Tensor();
       const at::Tensor w = decode::PackAttentionInput(qw, kw, vw, sw, H, G, hs);
       const at::Tensor b = decode::PackAttentionInput(qb, kb, vb, sb, H, G, hs);
       const at::Tensor x = Randn({M, C}, 1.0);
-      const at::Tensor norm = (Randn({C}, 0.2, at::kFloat) + 1).to(at::kBFloat16);
+      const at::Tensor norm =
+          (Randn({C}, 0.2, at::kFloat) + 1).to(at::kBFloat16);
       const RopeTable rope = MakeRopeTable(s.block_size, hs, 10000.0);
-      const at::Tensor cos = rope.cos.to(at::kCUDA), sin = rope.sin.to(at::kCUDA);
+      const at::Tensor cos = rope.cos.to(at::kCUDA),
+                       sin = rope.sin.to(at::kCUDA);
       const at::Tensor positions =
-          at::tensor(std::vector<int>{0, s.max_len - 1, 1, s.max_len / 2, 7 % s.max_len},
-                     at::kInt).to(at::kCUDA);
+          at::tensor(std::vector<int>{0, s.max_len - 1, 1, s.max_len / 2,
+                                      7 % s.max_len},
+                     at::kInt)
+              .to(at::kCUDA);
       const at::Tensor slots =
           at::tensor(std::vector<int>{3, 0, 6, 2, 5}, at::kInt).to(at::kCUDA);
       at::Tensor k_cache = Randn({S, s.max_len, G, hs}, 1.0);
@@ -265,8 +277,9 @@ TEST(AttentionInput, RopeCacheWriteAndScore) {
 
       // Reference: normed input, the unpacked linears, GELU, models/rope.cc.
       const at::Tensor x32 = x.to(at::kFloat);
-      const at::Tensor a_in = RoundBf16(
-          x32 * at::rsqrt(x32.pow(2).mean(-1, true) + 1e-5) * norm.to(at::kFloat));
+      const at::Tensor a_in =
+          RoundBf16(x32 * at::rsqrt(x32.pow(2).mean(-1, true) + 1e-5) *
+                    norm.to(at::kFloat));
       auto linear = [&](const at::Tensor& wt, const at::Tensor& bt) {
         at::Tensor out = RoundBf16(at::matmul(a_in, wt.to(at::kDouble).t()) +
                                    bt.to(at::kDouble));
@@ -282,30 +295,33 @@ TEST(AttentionInput, RopeCacheWriteAndScore) {
       const at::Tensor rotated = ApplyRope(qk, rcos, rsin).view({M, H + G, hs});
       const at::Tensor v_ref = linear(vw, vb).view({M, G, hs});
 
-      const std::string name = "H=" + std::to_string(H) + " G=" + std::to_string(G) +
-                               " hs=" + std::to_string(hs) +
-                               (activation ? " gelu" : "");
+      const std::string name =
+          "H=" + std::to_string(H) + " G=" + std::to_string(G) +
+          " hs=" + std::to_string(hs) + (activation ? " gelu" : "");
       ExpectAtMost("attention input q " + name,
-                   RelativeError(q.view({M, H, hs}), rotated.narrow(1, 0, H)), 4e-3);
+                   RelativeError(q.view({M, H, hs}), rotated.narrow(1, 0, H)),
+                   4e-3);
       const at::Tensor slot64 = slots.to(at::kLong);
       const at::Tensor k_rows = k_cache.index({slot64, pos64});  // [M, G, hs]
       const at::Tensor v_rows = v_cache.index({slot64, pos64});
       ExpectAtMost("attention input k in cache " + name,
                    RelativeError(k_rows, rotated.narrow(1, H, G)), 4e-3);
-      ExpectAtMost("attention input v in cache " + name, RelativeError(v_rows, v_ref),
-                   4e-3);
+      ExpectAtMost("attention input v in cache " + name,
+                   RelativeError(v_rows, v_ref), 4e-3);
       if (s.score_fcn) {
-        const at::Tensor s_ref = RoundBf16(at::matmul(a_in, sw.to(at::kDouble).t()) +
-                                           sb.to(at::kDouble));
-        ExpectAtMost("attention input score " + name, RelativeError(score, s_ref),
-                     4e-3);
+        const at::Tensor s_ref = RoundBf16(
+            at::matmul(a_in, sw.to(at::kDouble).t()) + sb.to(at::kDouble));
+        ExpectAtMost("attention input score " + name,
+                     RelativeError(score, s_ref), 4e-3);
       }
       // Nothing else in the caches changed.
       at::Tensor k_expect = k_before.clone(), v_expect = v_before.clone();
       k_expect.index_put_({slot64, pos64}, k_rows);
       v_expect.index_put_({slot64, pos64}, v_rows);
-      EXPECT_TRUE(at::equal(k_cache, k_expect)) << name << ": keys written elsewhere";
-      EXPECT_TRUE(at::equal(v_cache, v_expect)) << name << ": values written elsewhere";
+      EXPECT_TRUE(at::equal(k_cache, k_expect))
+          << name << ": keys written elsewhere";
+      EXPECT_TRUE(at::equal(v_cache, v_expect))
+          << name << ": values written elsewhere";
     }
   }
 }
@@ -318,8 +334,8 @@ struct AttentionCase {
 };
 
 struct AttentionData {
-  at::Tensor q;          // [M, H·hs]
-  at::Tensor score;      // [M, H·max_len]
+  at::Tensor q;                 // [M, H·hs]
+  at::Tensor score;             // [M, H·max_len]
   at::Tensor k_cache, v_cache;  // [S, max_len, G, hs]
   at::Tensor positions, slots;  // [M] int32
 };
@@ -360,7 +376,8 @@ AttentionOut RunAttention(const AttentionCase& c, const AttentionData& d,
   a.groups = c.groups;
   a.head_size = hs;
   a.q = Ptr(d.q) + int64_t(begin) * H * hs;
-  a.score = c.score_fcn ? Ptr(d.score) + int64_t(begin) * H * c.max_len : nullptr;
+  a.score =
+      c.score_fcn ? Ptr(d.score) + int64_t(begin) * H * c.max_len : nullptr;
   a.score_stride = c.max_len;
   a.k_cache = Ptr(d.k_cache);
   a.v_cache = Ptr(d.v_cache);
@@ -375,11 +392,14 @@ AttentionOut RunAttention(const AttentionCase& c, const AttentionData& d,
   const at::Tensor workspace = at::empty(
       {int64_t(decode::AttentionWorkspaceBytes(rows, H, hs, c.max_len))},
       at::TensorOptions().device(at::kCUDA).dtype(at::kByte));
-  Finish(decode::ZeroAttentionWorkspace(workspace.data_ptr(), rows, H, Stream()));
-  Finish(decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
+  Finish(
+      decode::ZeroAttentionWorkspace(workspace.data_ptr(), rows, H, Stream()));
+  Finish(
+      decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
   // A second call over the same workspace: the arrival counters were reset.
   const at::Tensor first_y = o.y.clone();
-  Finish(decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
+  Finish(
+      decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
   EXPECT_TRUE(at::equal(first_y, o.y)) << "second call differs";
   return o;
 }
@@ -388,9 +408,11 @@ TEST(DecodeAttention, MatchesReference) {
   TINYLM_SKIP_WITHOUT_GPU();
   at::manual_seed(4);
   const std::vector<AttentionCase> cases = {
-      {1, 1, 768, 1024, false}, {1, 1, 768, 1024, true}, {1, 1, 128, 256, false},
-      {1, 1, 128, 256, true},   {4, 2, 16, 40, true},    {2, 1, 8, 300, false},
-      {1, 1, 1024, 64, false},  {3, 3, 24, 500, true},   {8, 2, 64, 129, false}};
+      {1, 1, 768, 1024, false}, {1, 1, 768, 1024, true},
+      {1, 1, 128, 256, false},  {1, 1, 128, 256, true},
+      {4, 2, 16, 40, true},     {2, 1, 8, 300, false},
+      {1, 1, 1024, 64, false},  {3, 3, 24, 500, true},
+      {8, 2, 64, 129, false}};
   for (const AttentionCase& c : cases) {
     const int M = 9, H = c.heads, hs = c.head_size, L = c.max_len;
     const AttentionData d = MakeAttentionData(c, M);
@@ -405,19 +427,22 @@ TEST(DecodeAttention, MatchesReference) {
           .permute({0, 2, 1, 3});
     };
     const at::Tensor q = d.q.to(at::kDouble).view({M, H, 1, hs});
-    at::Tensor s = at::matmul(q, heads_of(d.k_cache).transpose(-2, -1))
-                       .squeeze(2) / std::sqrt(double(hs));  // [M, H, L]
+    at::Tensor s =
+        at::matmul(q, heads_of(d.k_cache).transpose(-2, -1)).squeeze(2) /
+        std::sqrt(double(hs));  // [M, H, L]
     if (c.score_fcn) s = s + d.score.to(at::kDouble).view({M, H, L});
-    const at::Tensor keys = at::arange(L, at::TensorOptions().device(at::kCUDA));
+    const at::Tensor keys =
+        at::arange(L, at::TensorOptions().device(at::kCUDA));
     const at::Tensor masked =
         (keys.view({1, 1, L}) > d.positions.to(at::kLong).view({M, 1, 1}));
     const at::Tensor p = at::softmax(s.masked_fill(masked, -INFINITY), -1);
     const at::Tensor y = at::matmul(p.unsqueeze(2), heads_of(d.v_cache))
                              .squeeze(2)
                              .reshape({M, H * hs});
-    const std::string name = "H=" + std::to_string(H) + " G=" +
-                             std::to_string(c.groups) + " hs=" + std::to_string(hs) +
-                             " L=" + std::to_string(L) + (c.score_fcn ? " score" : "");
+    const std::string name =
+        "H=" + std::to_string(H) + " G=" + std::to_string(c.groups) +
+        " hs=" + std::to_string(hs) + " L=" + std::to_string(L) +
+        (c.score_fcn ? " score" : "");
     ExpectAtMost("attention y " + name, RelativeError(o.y, y), 4e-3);
     const at::Tensor probs = o.probs.narrow(2, 0, L);
     ExpectAtMost("attention maps " + name, RelativeError(probs, p), 1e-5);
@@ -427,8 +452,8 @@ TEST(DecodeAttention, MatchesReference) {
         << name << ": map tail not zeroed";
 
     // Batch invariance: each row alone, and a window, give the same bits.
-    for (auto [begin, rows] :
-         std::vector<std::pair<int, int>>{{0, 1}, {1, 1}, {4, 1}, {8, 1}, {2, 5}}) {
+    for (auto [begin, rows] : std::vector<std::pair<int, int>>{
+             {0, 1}, {1, 1}, {4, 1}, {8, 1}, {2, 5}}) {
       const AttentionOut part = RunAttention(c, d, begin, rows);
       EXPECT_TRUE(at::equal(part.y, o.y.narrow(0, begin, rows)))
           << name << ": rows " << begin << "+" << rows;
@@ -437,7 +462,6 @@ TEST(DecodeAttention, MatchesReference) {
     }
   }
 }
-
 
 // ------------------------------------------------------------ sampling
 
@@ -456,8 +480,8 @@ TEST(Sampling, GreedyPenaltyTemperatureAndLogprob) {
       length[m] = (m * 7) % H;
       for (int i = 0; i < H; ++i) {
         // Duplicates on purpose; the row's own argmax among them.
-        history[m * H + i] = i == 0 ? logits[m].argmax().item<int>()
-                                    : (i * 131 + m) % (V / 4);
+        history[m * H + i] =
+            i == 0 ? logits[m].argmax().item<int>() : (i * 131 + m) % (V / 4);
       }
     }
     auto f32 = [](const std::vector<float>& v) {
@@ -468,7 +492,8 @@ TEST(Sampling, GreedyPenaltyTemperatureAndLogprob) {
     };
     const at::Tensor t = f32(temperature), p = f32(penalty), u = f32(uniform);
     const at::Tensor h = i32(history), n = i32(length);
-    at::Tensor token = at::full({M}, -1, at::TensorOptions().device(at::kCUDA).dtype(at::kInt));
+    at::Tensor token = at::full(
+        {M}, -1, at::TensorOptions().device(at::kCUDA).dtype(at::kInt));
     at::Tensor logprob = Nan({M}, at::kFloat);
     decode::SamplingArgs a;
     a.rows = M;
@@ -491,9 +516,12 @@ TEST(Sampling, GreedyPenaltyTemperatureAndLogprob) {
     for (int m = 0; m < M; ++m) {
       at::Tensor x = raw[m].clone();
       if (penalty[m] != 1.0f) {
-        const at::Tensor ids = at::tensor(std::vector<int64_t>(
-            history.begin() + m * H, history.begin() + m * H + length[m]), at::kLong)
-            .to(at::kCUDA);
+        const at::Tensor ids =
+            at::tensor(
+                std::vector<int64_t>(history.begin() + m * H,
+                                     history.begin() + m * H + length[m]),
+                at::kLong)
+                .to(at::kCUDA);
         const at::Tensor hit = at::zeros({V}, x.options().dtype(at::kBool))
                                    .index_fill_(0, ids, true);
         x = at::where(hit, at::where(x > 0, x / penalty[m], x * penalty[m]), x);
@@ -512,9 +540,11 @@ TEST(Sampling, GreedyPenaltyTemperatureAndLogprob) {
         EXPECT_LE(before, uniform[m] + 1e-5) << "V=" << V << " row " << m;
         EXPECT_GT(through, uniform[m] - 1e-5) << "V=" << V << " row " << m;
       }
-      ExpectAtMost("sampling logprob V=" + std::to_string(V) + " row " + std::to_string(m),
-                   std::abs(logprob[m].item<double>() - logprobs[m][got].item<double>()),
-                   1e-4);
+      ExpectAtMost(
+          "sampling logprob V=" + std::to_string(V) + " row " +
+              std::to_string(m),
+          std::abs(logprob[m].item<double>() - logprobs[m][got].item<double>()),
+          1e-4);
     }
   }
 }

@@ -125,8 +125,8 @@ at::Tensor FusedStep(FusedDecoder& decoder, int64_t vocab,
                      const std::vector<int64_t>& slots, bool pdl = true) {
   at::Tensor logits = at::full({int64_t(tokens.size()), vocab}, NAN,
                                at::TensorOptions().device(at::kCUDA));
-  decoder.Decode(Int32(tokens), Int32(positions), Int32(slots), logits,
-                 nullptr, pdl);
+  decoder.Decode(Int32(tokens), Int32(positions), Int32(slots), logits, nullptr,
+                 pdl);
   return logits;
 }
 
@@ -158,12 +158,13 @@ TEST_P(StepVsForward, LogitsAndGreedyTokens) {
   // 1. Prompts of lengths 1 .. L - steps - 1, rows in slots M .. 1.
   std::vector<int64_t> tokens(M), positions(M), slots(M);
   for (int64_t b = 0; b < M; ++b) {
-    const int64_t length = b == 1 ? L - steps - 1 : 1 + (b * 37) % (L - steps - 1);
+    const int64_t length =
+        b == 1 ? L - steps - 1 : 1 + (b * 37) % (L - steps - 1);
     slots[b] = M - b;
     positions[b] = length;
-    const at::Tensor prompt =
-        at::randint(shape.vocab, {1, length}, at::TensorOptions().dtype(at::kLong))
-            .to(at::kCUDA);
+    const at::Tensor prompt = at::randint(shape.vocab, {1, length},
+                                          at::TensorOptions().dtype(at::kLong))
+                                  .to(at::kCUDA);
     ForwardInput in;
     in.tokens = prompt;
     in.cache = &ref_cache;
@@ -178,10 +179,12 @@ TEST_P(StepVsForward, LogitsAndGreedyTokens) {
 
   // 2. Greedy steps, every implementation fed the reference's tokens.
   for (int64_t step = 0; step < steps; ++step) {
-    const at::Tensor ref = ReferenceStep(models.bf16, ref_cache, tokens, positions, slots);
+    const at::Tensor ref =
+        ReferenceStep(models.bf16, ref_cache, tokens, positions, slots);
     const at::Tensor truth =
         ReferenceStep(models.fp32, fp32_cache, tokens, positions, slots);
-    const at::Tensor ours = FusedStep(decoder, shape.vocab, tokens, positions, slots);
+    const at::Tensor ours =
+        FusedStep(decoder, shape.vocab, tokens, positions, slots);
     const double e_ref = RelativeError(ref, truth);
     const std::string what = name + " step " + std::to_string(step);
     // The fused step must be about as close to float32 as LibTorch's bf16
@@ -189,20 +192,22 @@ TEST_P(StepVsForward, LogitsAndGreedyTokens) {
     ExpectAtMost(what + " |fused-fp32|/|fp32|", RelativeError(ours, truth),
                  2.0 * e_ref + 2e-3);
     std::printf("INFO  %s |bf16 ref-fp32|/|fp32| %.3e\n", what.c_str(), e_ref);
-    ExpectAtMost(what + " |fused-bf16 ref|/|ref|", RelativeError(ours, ref), 5e-2);
+    ExpectAtMost(what + " |fused-bf16 ref|/|ref|", RelativeError(ours, ref),
+                 5e-2);
     // Greedy: where the fused argmax differs from the reference's, the two
     // tokens must be a near-tie in float32 (2% of the largest logit).
     const at::Tensor ours_id = ours.argmax(1), ref_id = ref.argmax(1);
-    const at::Tensor gap =
-        (truth.gather(1, ref_id.unsqueeze(1)) - truth.gather(1, ours_id.unsqueeze(1)))
-            .abs()
-            .squeeze(1);
+    const at::Tensor gap = (truth.gather(1, ref_id.unsqueeze(1)) -
+                            truth.gather(1, ours_id.unsqueeze(1)))
+                               .abs()
+                               .squeeze(1);
     const at::Tensor bound = 0.02 * truth.abs().amax(1);
     const int64_t differ = (ours_id != ref_id).sum().item<int64_t>();
-    const int64_t far = ((ours_id != ref_id) & (gap > bound)).sum().item<int64_t>();
+    const int64_t far =
+        ((ours_id != ref_id) & (gap > bound)).sum().item<int64_t>();
     std::printf("CHECK %-60s %lld/%lld argmax equal, %lld not near-ties %s\n",
-                (what + " greedy").c_str(), (long long)(M - differ), (long long)M,
-                (long long)far, far == 0 ? "ok" : "FAIL");
+                (what + " greedy").c_str(), (long long)(M - differ),
+                (long long)M, (long long)far, far == 0 ? "ok" : "FAIL");
     EXPECT_EQ(far, 0) << what;
     const std::vector<int64_t> next(ref_id.cpu().data_ptr<int64_t>(),
                                     ref_id.cpu().data_ptr<int64_t>() + M);
@@ -217,8 +222,8 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values("base", "qkv_gelu", "separate_qkv",
                                          "score_fcn")),
     [](const auto& info) {
-      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) + "_" +
-                      std::get<1>(info.param);
+      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) +
+                      "_" + std::get<1>(info.param);
       std::replace(n.begin(), n.end(), '-', '_');
       std::replace(n.begin(), n.end(), '/', '_');
       return n;
@@ -226,7 +231,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 // A row's logits alone, in M = 7 and in M = 64 are bit-identical; so are
 // PDL on and off, and a CUDA graph replayed with new inputs.
-class BatchInvariance : public ::testing::TestWithParam<std::tuple<size_t, std::string>> {};
+class BatchInvariance
+    : public ::testing::TestWithParam<std::tuple<size_t, std::string>> {};
 
 TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
   TINYLM_SKIP_WITHOUT_GPU();
@@ -268,14 +274,16 @@ TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
   const at::Tensor in7 = FusedStep(decoder, V, t7, p7, s7);
   auto [t64, p64, s64] = batch(64, 50);
   const at::Tensor in64 = FusedStep(decoder, V, t64, p64, s64);
-  const at::Tensor in64_no_pdl = FusedStep(decoder, V, t64, p64, s64, /*pdl=*/false);
+  const at::Tensor in64_no_pdl =
+      FusedStep(decoder, V, t64, p64, s64, /*pdl=*/false);
   EXPECT_TRUE(at::equal(alone[0], in7[3])) << name << ": M=1 vs M=7";
   EXPECT_TRUE(at::equal(alone[0], in64[50])) << name << ": M=1 vs M=64";
   EXPECT_TRUE(at::equal(in64, in64_no_pdl)) << name << ": PDL on vs off";
   EXPECT_TRUE(at::isfinite(in64).all().item<bool>()) << name;
 
   // 3. A captured step replayed with new inputs equals the eager step.
-  const at::Tensor tokens = Int32(t64), positions = Int32(p64), slots = Int32(s64);
+  const at::Tensor tokens = Int32(t64), positions = Int32(p64),
+                   slots = Int32(s64);
   at::Tensor logits = at::empty({64, V}, at::TensorOptions().device(at::kCUDA));
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
   at::cuda::CUDAGraph graph;
@@ -298,7 +306,9 @@ TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
   EXPECT_TRUE(at::equal(logits[7], alone[0])) << name << ": graph replay row";
   std::printf("CHECK %-60s bit-identical (M=1/7/64, PDL, graph) %s\n",
               (name + " batch invariance").c_str(),
-              at::equal(alone[0], in64[50]) && at::equal(logits, eager) ? "ok" : "FAIL");
+              at::equal(alone[0], in64[50]) && at::equal(logits, eager)
+                  ? "ok"
+                  : "FAIL");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -306,8 +316,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values<size_t>(0, 3, 4),
                        ::testing::Values("base", "score_fcn")),
     [](const auto& info) {
-      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) + "_" +
-                      std::get<1>(info.param);
+      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) +
+                      "_" + std::get<1>(info.param);
       std::replace(n.begin(), n.end(), '-', '_');
       std::replace(n.begin(), n.end(), '/', '_');
       return n;
@@ -332,7 +342,8 @@ TEST(FusedDecoderMaps, MatchForwardMaps) {
   }
   CopyCache(ref_cache, our_cache, config.n_layer);
   FusedDecoder decoder(model, our_cache, M);
-  const std::vector<int64_t> tokens = {1, 2, 3, 4, 5}, positions = {0, 9, 17, 38, 25},
+  const std::vector<int64_t> tokens = {1, 2, 3, 4, 5},
+                             positions = {0, 9, 17, 38, 25},
                              slots = {4, 0, 3, 1, 2};
   ForwardInput in;
   in.tokens = at::tensor(tokens, at::kLong).to(at::kCUDA).view({M, 1});
@@ -348,7 +359,8 @@ TEST(FusedDecoderMaps, MatchForwardMaps) {
     maps.push_back(at::full({M, config.n_head, L}, NAN,
                             at::TensorOptions().device(at::kCUDA)));
   }
-  at::Tensor logits = at::empty({M, shape.vocab}, at::TensorOptions().device(at::kCUDA));
+  at::Tensor logits =
+      at::empty({M, shape.vocab}, at::TensorOptions().device(at::kCUDA));
   decoder.Decode(Int32(tokens), Int32(positions), Int32(slots), logits, &maps);
   for (int64_t i = 0; i < config.n_layer; ++i) {
     const at::Tensor expect = ref.attention[i].squeeze(2);  // [M, H, L]
@@ -362,7 +374,11 @@ TEST(FusedDecoderMaps, MatchForwardMaps) {
     const at::Tensor past =
         at::arange(L, at::TensorOptions().device(at::kCUDA)).view({1, 1, L}) >
         at::tensor(positions, at::kLong).to(at::kCUDA).view({M, 1, 1});
-    EXPECT_EQ(maps[i].masked_select(past.expand_as(maps[i])).abs().max().item<float>(),
+    EXPECT_EQ(maps[i]
+                  .masked_select(past.expand_as(maps[i]))
+                  .abs()
+                  .max()
+                  .item<float>(),
               0.0f)
         << "layer " << i << ": weight past a position";
   }
