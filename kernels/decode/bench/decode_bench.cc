@@ -1,0 +1,225 @@
+// tinylm-decode-bench: one decode step of the shipped-size and article-size
+// models (base variant, bf16, random weights), fused (FusedDecoder) vs
+// LibTorch (Transformer::Forward with the KV cache and fused attention, as
+// the server's static runner calls it), each captured in a CUDA graph and
+// replayed. Every row of a batch sits at position `context` - 1, so each
+// step reads `context` cached keys and values per row and layer.
+//
+// Per configuration: the median step time over 50 samples of 10 replays
+// back to back (after warm-up), the floor (weights read once plus the KV
+// read, at 4.3 TB/s), and for the fused step a per-kernel breakdown (each
+// stage of all layers captured alone). A table on stdout, JSON lines to
+// --json.
+//   tinylm-decode-bench [--sizes=shipped,article] [--rows=1,8,32,64,128]
+//                       [--json=FILE]
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/core/GradMode.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+
+#include "kernels/decode/fused_decoder.h"
+#include "models/config.h"
+#include "models/kv_cache.h"
+#include "models/model.h"
+
+namespace tinylm {
+namespace {
+
+constexpr double kBandwidth = 4.3e12;  // bytes/s, device-to-device copy rate
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= s.size()) {
+    const size_t end = std::min(s.find(',', begin), s.size());
+    if (end > begin) out.push_back(s.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+// Median seconds per call of `step`, captured once into a graph and
+// replayed 10 times per sample.
+double TimeGraph(const std::function<void()>& step) {
+  cudaDeviceSynchronize();  // inputs made on the default stream are ready
+  c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(stream);
+  step();  // warm-up outside the capture
+  stream.synchronize();
+  at::cuda::CUDAGraph graph;
+  graph.capture_begin();
+  step();
+  graph.capture_end();
+  for (int i = 0; i < 20; ++i) graph.replay();
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> samples;
+  for (int s = 0; s < 50; ++s) {
+    cudaEventRecord(start, stream);
+    for (int i = 0; i < 10; ++i) graph.replay();
+    cudaEventRecord(stop, stream);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    samples.push_back(ms * 1e-3 / 10);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+int64_t WeightBytes(const ModelConfig& c, int64_t rows) {
+  const int64_t C = c.n_embd, hs = c.head_size();
+  const int64_t per_layer = (c.n_head + 2 * c.n_query_groups) * hs * C +
+                            C * c.n_head * hs + 3 * c.intermediate_size * C +
+                            2 * C;
+  return 2 * (c.n_layer * per_layer + c.vocab_size * C + C + rows * C);
+}
+
+void Run(const std::string& size, int64_t rows, int64_t context,
+         std::ofstream& json) {
+  c10::NoGradGuard no_grad;
+  ModelConfig config = *MakeConfig(size == "shipped" ? "small" : size, "base");
+  config.vocab_size = 8000;  // the article's model with the shipped tokenizer
+  Transformer model(config);
+  model->to(at::kCUDA, at::kBFloat16);
+  const int64_t S = rows + 1, L = config.block_size, V = config.vocab_size;
+  KvCache cache(config, S, L, at::kCUDA, at::kBFloat16);
+  for (int64_t i = 0; i < config.n_layer; ++i) {
+    cache.keys(i).normal_(0.0, 1.0);
+    cache.values(i).normal_(0.0, 1.0);
+  }
+  FusedDecoder decoder(model, cache, rows);
+  const auto on_gpu = at::TensorOptions().device(at::kCUDA);
+  const at::Tensor tokens =
+      at::randint(V, {rows}, on_gpu.dtype(at::kLong)).to(at::kInt);
+  const at::Tensor positions =
+      at::full({rows}, context - 1, on_gpu.dtype(at::kInt));
+  const at::Tensor slots = at::arange(rows, on_gpu.dtype(at::kInt));
+  at::Tensor logits = at::empty({rows, V}, on_gpu);
+
+  const double fused =
+      TimeGraph([&] { decoder.Decode(tokens, positions, slots, logits); });
+  const double fused_no_pdl = TimeGraph([&] {
+    decoder.Decode(tokens, positions, slots, logits, nullptr, false);
+  });
+  // The reference's inputs as the static runner keeps them: int64 on the
+  // device (a capture may not upload), slots consecutive.
+  std::vector<int64_t> slot_list(rows);
+  for (int64_t b = 0; b < rows; ++b) slot_list[b] = b;
+  const at::Tensor tokens64 = tokens.to(at::kLong).view({rows, 1});
+  const at::Tensor positions64 = positions.to(at::kLong).view({rows, 1});
+  const at::Tensor slots64 = slots.to(at::kLong);
+  const double reference = TimeGraph([&] {
+    ForwardInput in;
+    in.tokens = tokens64;
+    in.positions = positions64;
+    in.cache = &cache;
+    in.slots = slot_list;
+    in.slot_rows = slots64;
+    in.kv_length = context;
+    in.fused_attention = true;
+    model->Forward(in);
+  });
+
+  // Per stage: all layers' launches of that kernel, captured alone.
+  const char* names[] = {"embedding", "attn_input", "attention", "attn_proj",
+                         "mlp_input", "mlp_proj",   "head"};
+  decode::DecodeIo io;
+  io.rows = rows;
+  io.tokens = tokens.const_data_ptr<int>();
+  io.positions = positions.const_data_ptr<int>();
+  io.slots = slots.const_data_ptr<int>();
+  io.logits = logits.data_ptr<float>();
+  std::string breakdown;
+  for (int s = 0; s < 7; ++s) {
+    const auto stage = static_cast<decode::DecodeStage>(s);
+    const bool per_layer = s != 0 && s != 6;
+    const int launches = per_layer ? config.n_layer : 1;
+    const double t = TimeGraph([&] {
+      for (int l = 0; l < launches; ++l) {
+        decoder.step().EnqueueStage(stage, l, decoder.weights(), io,
+                                    decoder.workspace(),
+                                    c10::cuda::getCurrentCUDAStream(), true);
+      }
+    });
+    breakdown += std::string(s ? ", " : "") + "\"" + names[s] +
+                 "_us\": " + std::to_string(t / launches * 1e6);
+  }
+
+  const int64_t kv_bytes = rows * context * config.n_query_groups *
+                           config.head_size() * 2 * 2 * config.n_layer;
+  const double floor = (WeightBytes(config, rows) + kv_bytes) / kBandwidth;
+  std::printf(
+      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx |\n",
+      size.c_str(), (long long)rows, (long long)context, fused * 1e6,
+      fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused);
+  std::fflush(stdout);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "{\"size\": \"%s\", \"rows\": %lld, \"context\": %lld, "
+                "\"fused_us\": %.2f, \"fused_no_pdl_us\": %.2f, "
+                "\"libtorch_us\": %.2f, \"floor_us\": %.2f, "
+                "\"weight_bytes\": %lld, \"kv_bytes\": %lld, ",
+                size.c_str(), (long long)rows, (long long)context, fused * 1e6,
+                fused_no_pdl * 1e6, reference * 1e6, floor * 1e6,
+                (long long)WeightBytes(config, rows), (long long)kv_bytes);
+  json << line << breakdown << "}\n";
+  json.flush();
+}
+
+}  // namespace
+}  // namespace tinylm
+
+int main(int argc, char** argv) {
+  std::string sizes = "shipped,article", rows = "1,8,32,64,128",
+              json_path = "decode_bench.jsonl";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const char* flag) {
+      const std::string prefix = std::string(flag) + "=";
+      return arg.rfind(prefix, 0) == 0 ? arg.substr(prefix.size()) : "";
+    };
+    if (!value("--sizes").empty())
+      sizes = value("--sizes");
+    else if (!value("--rows").empty())
+      rows = value("--rows");
+    else if (!value("--json").empty())
+      json_path = value("--json");
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!at::hasCUDA()) {
+    std::fprintf(stderr, "tinylm-decode-bench needs a CUDA device\n");
+    return 1;
+  }
+  std::ofstream json(json_path);
+  std::printf(
+      "step time per token-step, microseconds (median of 50 x 10 graph "
+      "replays); floor = (weights + KV read) / 4.3 TB/s\n");
+  std::printf(
+      "| size    | rows | context | fused | fused, no PDL | LibTorch | floor | "
+      "speed-up |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const std::string& size : tinylm::Split(sizes)) {
+    for (const std::string& r : tinylm::Split(rows)) {
+      const int64_t context = size == "shipped" ? 160 : 512;
+      tinylm::Run(size, std::stoll(r), context, json);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,67 @@
+// Decode attention: one query token per row and head over that row's own
+// cached keys 0..position (length-aware, nothing past the row's length is
+// read), grouped-query (head h reads group h / (H / G)):
+//   s_j = q·k_j / √hs (+ g[h, j] for score_fcn),  p = softmax(s) in fp32,
+//   y = Σ_j p_j v_j.
+//
+// Flash-decoding: a row's keys are cut into splits of KeysPerSplit(hs)
+// positions, one block each; the last block of a (row, head) to finish
+// combines the splits in split order. The split depends only on the row's
+// own length and hs, so a row's result never depends on the batch.
+//
+// Plain CUDA C++, no torch.
+#ifndef TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
+#define TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+namespace tinylm::decode {
+
+using bf16 = __nv_bfloat16;
+
+constexpr int kMaxHeadSize = 1024;
+
+struct AttentionArgs {
+  int rows = 0;  // M
+  int heads = 0, groups = 0, head_size = 0;
+  const bf16* q = nullptr;        // [M, H·hs]
+  const bf16* score = nullptr;    // [M, H·score_stride], score_fcn only
+  int score_stride = 0;           // block_size
+  const bf16* k_cache = nullptr;  // [num_slots, max_len, G, hs]
+  const bf16* v_cache = nullptr;  // [num_slots, max_len, G, hs]
+  int num_slots = 0, max_len = 0;
+  const int* positions = nullptr;  // [M] the query's position
+  const int* slots = nullptr;      // [M]
+  bf16* y = nullptr;               // [M, H·hs]
+  // Optional attention maps [M, H, probs_stride] fp32: the weights used,
+  // 0 past each row's position. probs_stride >= the longest row.
+  float* probs = nullptr;
+  int64_t probs_stride = 0;
+};
+
+// Key positions per split (a power of two in 16..256, about 16 KB of keys).
+int KeysPerSplit(int head_size);
+
+// Scratch for up to `rows` rows: the splits' partial outputs and an arrival
+// counter per (row, head). The counters must be zero before the first call
+// (ZeroAttentionWorkspace); every call leaves them at zero.
+size_t AttentionWorkspaceBytes(int rows, int heads, int head_size, int max_len);
+cudaError_t ZeroAttentionWorkspace(void* workspace, int rows, int heads,
+                                   cudaStream_t stream);
+
+// Empty when `args` can run, else what is wrong.
+std::string ValidateAttention(const AttentionArgs& args);
+
+// `workspace`: AttentionWorkspaceBytes(args.rows, ...) bytes or more,
+// 256-byte aligned.
+cudaError_t LaunchDecodeAttention(const AttentionArgs& args, void* workspace,
+                                  cudaStream_t stream, bool pdl);
+
+}  // namespace tinylm::decode
+
+#endif  // TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_

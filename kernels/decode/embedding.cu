@@ -1,0 +1,40 @@
+#include "kernels/decode/embedding.h"
+
+#include "kernels/decode/device_util.cuh"
+#include "kernels/decode/launch.cuh"
+
+namespace tinylm::decode {
+namespace {
+
+// One block per row, 16 bytes per thread and step.
+__global__ void EmbeddingKernel(const bf16* table, int vocab, int width,
+                                const int* tokens, bf16* x) {
+  WaitForPriorGrids();  // x may still be read by the previous step
+  AllowDependentLaunch();
+  const int m = blockIdx.x;
+  const int token = tokens[m];
+  uint4* out = reinterpret_cast<uint4*>(x + int64_t(m) * width);
+  const uint4* row =
+      reinterpret_cast<const uint4*>(table + int64_t(token) * width);
+  const bool valid = token >= 0 && token < vocab;
+  for (int i = threadIdx.x; i < width / 8; i += blockDim.x) {
+    out[i] = valid ? row[i] : make_uint4(0, 0, 0, 0);
+  }
+}
+
+}  // namespace
+
+cudaError_t LaunchEmbedding(const bf16* table, int vocab, int width,
+                            const int* tokens, int rows, bf16* x,
+                            cudaStream_t stream, bool pdl) {
+  if (width % 8 != 0 || rows < 1 ||
+      reinterpret_cast<uintptr_t>(table) % 16 != 0 ||
+      reinterpret_cast<uintptr_t>(x) % 16 != 0) {
+    return cudaErrorInvalidValue;
+  }
+  const int threads = width / 8 < 128 ? 32 * ((width / 8 + 31) / 32) : 128;
+  return LaunchKernel(EmbeddingKernel, dim3(rows), dim3(threads), 0, stream,
+                      pdl, table, vocab, width, tokens, x);
+}
+
+}  // namespace tinylm::decode

@@ -1,0 +1,38 @@
+// Helpers of the fused-decode GPU tests: device checks, random data, error
+// measures, and a one-line report per check so that a log shows every
+// error magnitude next to its tolerance.
+#ifndef TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
+#define TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+namespace tinylm::decode_test {
+
+bool HaveGpu();
+
+#define TINYLM_SKIP_WITHOUT_GPU() \
+  if (!::tinylm::decode_test::HaveGpu()) GTEST_SKIP() << "no CUDA device"
+
+// Normal(0, scale) on the GPU in `dtype`.
+at::Tensor Randn(at::IntArrayRef shape, double scale,
+                 at::ScalarType dtype = at::kBFloat16);
+
+// ‖out − ref‖ / ‖ref‖ in float64; NaN anywhere gives +inf.
+double RelativeError(const at::Tensor& out, const at::Tensor& ref);
+
+// Rounds float64 values through bfloat16, as a bf16 intermediate would be.
+at::Tensor RoundBf16(const at::Tensor& t);
+
+// Prints "CHECK <what> <value> <= <tolerance> ok|FAIL" and expects it.
+void ExpectAtMost(const std::string& what, double value, double tolerance);
+
+// True when every element is NaN (the poison was left alone).
+bool AllNan(const at::Tensor& t);
+
+}  // namespace tinylm::decode_test
+
+#endif  // TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
