@@ -17,13 +17,17 @@
 set -uo pipefail
 LOG_DIR=${1:?usage: tools/gpu/decode_check.sh LOG_DIR}
 mkdir -p "$LOG_DIR"
-BUILD=/tmp/tinylm-decode-build
+# TINYLM_GPU_BUILD names a build directory that tools/gpu/kernels_all.sh
+# has already built (then steps 1's configure and build are skipped);
+# TINYLM_GPU_BUDGET_S is this script's time (default 570 s).
+BUILD=${TINYLM_GPU_BUILD:-/tmp/tinylm-decode-build}
+BUDGET=${TINYLM_GPU_BUDGET_S:-570}
 T0=$(date +%s)
 say() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
 # Seconds left of a 9.5-minute budget, less a reserve kept for later steps
 # (at least 10: `timeout 0` would never stop).
 left() {
-  local s=$(( 570 - ($(date +%s) - T0) - ${1:-0} ))
+  local s=$(( BUDGET - ($(date +%s) - T0) - ${1:-0} ))
   [ $s -lt 10 ] && s=10
   echo $s
 }
@@ -36,16 +40,17 @@ ls /opt/tinylm-deps/usr/lib/x86_64-linux-gnu/libgtest.a > /dev/null 2>&1 ||
   die "no GoogleTest in .deps/debs: run tools/gpu/fetch-debs.sh again"
 command -v nvcc > /dev/null || export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
-say "configure"
-cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
-  -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$LOG_DIR/build.log" 2>&1 ||
-  { tail -40 "$LOG_DIR/build.log"; die "cmake configure"; }
-say "build"
-cmake --build $BUILD -j16 --target tinylm_decode_kernels decode_kernels_test \
-  decode_step_test tinylm-decode-bench >> "$LOG_DIR/build.log" 2>&1 ||
-  { grep -B2 -A12 -E "error|Error" "$LOG_DIR/build.log" | head -80; die "build"; }
-BIN=$BUILD/kernels/decode
-[ -x $BIN/decode_kernels_test ] || BIN=$BUILD/bin
+if [ -z "${TINYLM_GPU_BUILD:-}" ]; then
+  say "configure"
+  cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
+    -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$LOG_DIR/build.log" 2>&1 ||
+    { tail -40 "$LOG_DIR/build.log"; die "cmake configure"; }
+  say "build"
+  cmake --build $BUILD -j16 --target tinylm_decode_kernels decode_kernels_test \
+    decode_step_test tinylm-decode-bench >> "$LOG_DIR/build.log" 2>&1 ||
+    { grep -B2 -A12 -E "error|Error" "$LOG_DIR/build.log" | head -80; die "build"; }
+fi
+BIN=$BUILD/bin
 
 # 2. Resources and SASS.
 python3 - "$LOG_DIR/build.log" > "$LOG_DIR/resources.txt" <<'PY'

@@ -18,7 +18,11 @@
 set -uo pipefail
 OUT=${1:?usage: tools/gpu/kernels_check.sh OUT_DIR}
 mkdir -p "$OUT"
-BUILD=/tmp/tinylm-kernels-build
+# TINYLM_GPU_BUILD names a build directory that tools/gpu/kernels_all.sh
+# has already built (configure and build are then skipped);
+# TINYLM_GPU_BUDGET_S is this script's time (default 570 s).
+BUILD=${TINYLM_GPU_BUILD:-/tmp/tinylm-kernels-build}
+BUDGET=${TINYLM_GPU_BUDGET_S:-570}
 SUMMARY=$OUT/summary.txt
 T0=$(date +%s)
 : > "$SUMMARY"
@@ -41,21 +45,23 @@ TORCH_SEES=$(python3 -c 'import torch; assert torch.cuda.is_available(), "no GPU
   || fail "PyTorch does not see the GPU: $TORCH_SEES"
 note "$TORCH_SEES"
 
-note "configure"
-cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
-  -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$OUT/build.log" 2>&1 \
-  || fail "configure" "$OUT/build.log"
-grep -q "tinylm: CUDA kernels" "$OUT/build.log" \
-  || fail "configure: no CUDA compiler found (kernels/ not built)" "$OUT/build.log"
-grep -q "LibTorch ops on the CUDA kernels" "$OUT/build.log" \
-  || fail "configure: no CUDA LibTorch 2.x found (kernels/torch not built)" "$OUT/build.log"
+if [ -z "${TINYLM_GPU_BUILD:-}" ]; then
+  note "configure"
+  cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
+    -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$OUT/build.log" 2>&1 \
+    || fail "configure" "$OUT/build.log"
+  grep -q "tinylm: CUDA kernels" "$OUT/build.log" \
+    || fail "configure: no CUDA compiler found (kernels/ not built)" "$OUT/build.log"
+  grep -q "LibTorch ops on the CUDA kernels" "$OUT/build.log" \
+    || fail "configure: no CUDA LibTorch 2.x found (kernels/torch not built)" "$OUT/build.log"
 
-note "build"
-cmake --build $BUILD -j16 --target tinylm-kernels-link-check kernels_test \
-  tinylm-kernels-bench >> "$OUT/build.log" 2>&1 || {
-  grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -80
-  fail "build"
-}
+  note "build"
+  cmake --build $BUILD -j16 --target tinylm-kernels-link-check kernels_test \
+    tinylm-kernels-bench >> "$OUT/build.log" 2>&1 || {
+    grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -80
+    fail "build"
+  }
+fi
 # ptxas -v: one line per kernel with its registers, stack and spills.
 python3 - "$OUT/build.log" >> "$SUMMARY" <<'PY'
 import re, sys, subprocess
@@ -135,7 +141,7 @@ grep -E "FAIL|\[  (PASSED|FAILED|SKIPPED) " "$OUT/kernels_test.txt" | head -60 |
 note "tests exit $TESTS: $(grep -c ' ok$' "$OUT/kernels_test.txt") comparisons ok, $(grep -c ' FAIL$' "$OUT/kernels_test.txt") failed"
 
 note "benchmark"
-timeout 300 $BUILD/bin/tinylm-kernels-bench "$OUT/bench.jsonl" > "$OUT/bench.txt" 2>&1
+timeout $(( BUDGET / 2 )) $BUILD/bin/tinylm-kernels-bench "$OUT/bench.jsonl" > "$OUT/bench.txt" 2>&1
 BENCH=$?
 sed -n '/^ceilings:/,$p' "$OUT/bench.txt" | tee -a "$SUMMARY"
 [ $BENCH -eq 0 ] || { tail -20 "$OUT/bench.txt"; note "FAILED: benchmark exit $BENCH"; }
@@ -147,7 +153,7 @@ SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 : > "$OUT/sanitizer.txt"
 SANITIZED=0
 for tool in memcheck racecheck; do
-  if [ $(( $(date +%s) - T0 )) -gt 420 ]; then
+  if [ $(( $(date +%s) - T0 )) -gt $(( BUDGET - 150 )) ]; then
     note "compute-sanitizer $tool skipped: out of time"
     continue
   fi

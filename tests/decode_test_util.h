@@ -1,8 +1,8 @@
 // Helpers of the fused-decode GPU tests: device checks, random data, error
 // measures, and a one-line report per check so that a log shows every
 // error magnitude next to its tolerance.
-#ifndef TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
-#define TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
+#ifndef TINYLM_TESTS_DECODE_TEST_UTIL_H_
+#define TINYLM_TESTS_DECODE_TEST_UTIL_H_
 
 #include <cstdint>
 #include <string>
@@ -35,4 +35,4 @@ bool AllNan(const at::Tensor& t);
 
 }  // namespace tinylm::decode_test
 
-#endif  // TINYLM_KERNELS_DECODE_TESTS_TEST_UTIL_H_
+#endif  // TINYLM_TESTS_DECODE_TEST_UTIL_H_

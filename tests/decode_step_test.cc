@@ -21,7 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/decode/fused_decoder.h"
-#include "kernels/decode/tests/test_util.h"
+#include "tests/decode_test_util.h"
 #include "models/config.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
@@ -116,7 +116,7 @@ at::Tensor ReferenceStep(Transformer& model, KvCache& cache,
   in.cache = &cache;
   in.slots = slots;
   in.kv_length = *std::max_element(positions.begin(), positions.end()) + 1;
-  return model->Forward(in).logits.select(1, 0);
+  return model->Forward(in).logits.select(1, 0).to(at::kFloat);
 }
 
 at::Tensor FusedStep(FusedDecoder& decoder, int64_t vocab,

@@ -16,7 +16,7 @@
 #include "kernels/decode/decode_attention.h"
 #include "kernels/decode/sampling.h"
 #include "kernels/decode/skinny_gemm.h"
-#include "kernels/decode/tests/test_util.h"
+#include "tests/decode_test_util.h"
 #include "kernels/decode/weight_packing.h"
 #include "models/rope.h"
 

@@ -1,4 +1,4 @@
-#include "kernels/decode/tests/test_util.h"
+#include "tests/decode_test_util.h"
 
 #include <cmath>
 #include <cstdio>
