@@ -80,6 +80,9 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
                                                const AttentionContext& ctx,
                                                int64_t layer,
                                                torch::Tensor* probs) {
+#ifdef TINYLM_KERNEL_OPS
+  if (ctx.kernels) return ForwardWithKernels(a, ctx);
+#endif
   const int64_t B = a.size(0), T = a.size(1);
   const int64_t H = config_.n_head, G = config_.n_query_groups;
 

@@ -40,6 +40,10 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // score_fcn's term g [B, H, T, L] for the context's L keys.
   at::Tensor LearnedScore(const at::Tensor& a, const AttentionContext& ctx,
                           int64_t num_keys);
+  // The same attention on the fused CUDA kernels (attention_kernels.cc,
+  // built with a CUDA LibTorch), for contexts with ctx.kernels.
+  at::Tensor ForwardWithKernels(const at::Tensor& a,
+                                const AttentionContext& ctx);
 
   ModelConfig config_;
   torch::nn::Linear qkv_{nullptr};    // fused (separate_qkv = false)

@@ -36,6 +36,20 @@ AttentionContext MakeAttentionContext(const ForwardInput& input,
                                       const at::Tensor& rope_cos,
                                       const at::Tensor& rope_sin,
                                       c10::ScalarType dtype) {
+  AttentionContext ctx;
+#ifdef TINYLM_KERNEL_OPS
+  // The kernels mask by position and rotate from the whole tables: none of
+  // the per-token tensors below is needed.
+  ctx.kernels = input.kernels && !input.return_attention &&
+                input.cache == nullptr && !input.positions.defined() &&
+                input.tokens.is_cuda();
+  if (ctx.kernels) {
+    ctx.fused = true;
+    ctx.rope_cos_table = rope_cos;
+    ctx.rope_sin_table = rope_sin;
+    return ctx;
+  }
+#endif
   const int64_t B = input.tokens.size(0), T = input.tokens.size(1);
   const auto long_options =
       at::TensorOptions().dtype(at::kLong).device(input.tokens.device());
@@ -44,7 +58,6 @@ AttentionContext MakeAttentionContext(const ForwardInput& input,
           ? input.positions
           : at::arange(T, long_options).unsqueeze(0).expand({B, T});
 
-  AttentionContext ctx;
   ctx.cos = rope_cos.index_select(0, positions.reshape({-1}))
                 .view({B, 1, T, -1});
   ctx.signed_sin = SignedSin(rope_sin.index_select(0, positions.reshape({-1}))

@@ -30,6 +30,12 @@ struct AttentionContext {
   // cache) is all that is needed.
   bool fused = false;
   at::Tensor bias;
+
+  // The fused CUDA kernels of kernels/ run this pass (ForwardInput::kernels
+  // where they can serve it). They take the model's whole RoPE tables
+  // [block_size, hs], not the rows above, which stay undefined.
+  bool kernels = false;
+  at::Tensor rope_cos_table, rope_sin_table;
 };
 
 // rope_cos, rope_sin: the model's tables [block_size, hs] (rope.h);

@@ -2,6 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#ifdef TINYLM_KERNEL_OPS
+#include "kernels/torch/swiglu_op.h"
+#endif
+
 namespace tinylm {
 namespace {
 
@@ -19,7 +23,15 @@ SwiGluMlpImpl::SwiGluMlpImpl(const ModelConfig& config)
       proj_(register_module(
           "proj", NoBias(config.intermediate_size, config.n_embd))) {}
 
-torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x, bool kernels) {
+#ifdef TINYLM_KERNEL_OPS
+  if (kernels) {
+    // [B, T, 2I]: fc_1's outputs, then fc_2's.
+    const at::Tensor both =
+        at::matmul(x, at::cat({fc_1_->weight, fc_2_->weight}).t());
+    return proj_->forward(ops::SwiGluPacked(both));
+  }
+#endif
   return proj_->forward(at::silu(fc_1_->forward(x)) * fc_2_->forward(x));
 }
 
@@ -36,7 +48,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x,
                                  torch::Tensor* probs) {
   const torch::Tensor h =
       x + attn_->forward(norm_1_->forward(x), ctx, layer, probs);
-  return h + mlp_->forward(norm_2_->forward(h));
+  return h + mlp_->forward(norm_2_->forward(h), ctx.kernels);
 }
 
 }  // namespace tinylm

@@ -17,8 +17,10 @@ namespace tinylm {
 class SwiGluMlpImpl : public torch::nn::Module {
  public:
   explicit SwiGluMlpImpl(const ModelConfig& config);
-  // x: [B, T, C] (normed) -> [B, T, C]
-  torch::Tensor forward(const torch::Tensor& x);
+  // x: [B, T, C] (normed) -> [B, T, C]. With `kernels` (a CUDA LibTorch
+  // build, x on CUDA) fc_1 and fc_2 run as one product and SwiGLU as one
+  // fused kernel.
+  torch::Tensor forward(const torch::Tensor& x, bool kernels = false);
 
  private:
   torch::nn::Linear fc_1_{nullptr}, fc_2_{nullptr};  // C -> intermediate

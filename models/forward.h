@@ -41,6 +41,10 @@ struct ForwardInput {
   // the server's static steps): LibTorch 2.x's fused attention; ignored on
   // 1.x.
   bool fused_attention = false;
+  // The fused CUDA kernels of kernels/ for the whole pass (builds with a
+  // CUDA LibTorch; CUDA tensors, no cache, positions 0..T-1, no maps: the
+  // training pass). Ignored where they cannot serve.
+  bool kernels = false;
   // [B] int64 on the device, optional: the one position t of each row whose
   // logits are wanted (e.g. a padded prompt's last token); the output is
   // then [B, 1, V] and the vocabulary projection skips the other positions.

@@ -3,17 +3,23 @@
 #include <ATen/ATen.h>
 #include <torch/version.h>
 
+#ifdef TINYLM_KERNEL_OPS
+#include "kernels/torch/rms_norm_op.h"
+#endif
+
 namespace tinylm {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps)
     : eps_(eps), weight_(register_parameter("weight", torch::ones({dim}))) {}
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
-  // One fused kernel on CUDA (float32 inside, as below).
-  if (x.is_cuda()) {
-    return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
-  }
+  // On CUDA one fused kernel each way (float32 inside, as below): ours
+  // where kernels/ is built, else LibTorch's.
+#ifdef TINYLM_KERNEL_OPS
+  if (x.is_cuda()) return ops::RmsNorm(x, weight_, eps_);
+#elif TORCH_VERSION_MAJOR > 2 || \
+    (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+  if (x.is_cuda()) return at::rms_norm(x, {weight_.size(0)}, weight_, eps_);
 #endif
   const torch::Tensor x32 = x.to(torch::kFloat);
   const torch::Tensor norm =

@@ -59,6 +59,11 @@ ABSL_FLAG(bool, resume, false, "continue the run (study: the runs) in --out");
 ABSL_FLAG(bool, overwrite, false,
           "replace the run (study: the runs) already in --out");
 ABSL_FLAG(bool, progress, true, "draw a progress bar on stderr");
+ABSL_FLAG(bool, fused, true,
+          "on CUDA, train with the fused kernels of kernels/ (where this "
+          "build has them); false: LibTorch's ops throughout");
+ABSL_FLAG(bool, cuda_graph, true,
+          "with --fused, capture each training step as one CUDA graph");
 ABSL_FLAG(std::string, prompts, "",
           "file of prompts (default: the article's, in train/)");
 
@@ -73,7 +78,7 @@ const std::vector<CommandSpec>& Commands() {
       "device",       "seed",         "batch_size", "grad_accum",   "max_steps",
       "warmup_steps", "lr",           "min_lr",     "weight_decay", "grad_clip",
       "eval_every",   "eval_batches", "log_every",  "stop_after",   "resume",
-      "overwrite",    "progress"};
+      "overwrite",    "progress",     "fused",      "cuda_graph"};
   auto with_training = [&](std::vector<std::string> flags) {
     flags.insert(flags.end(), training.begin(), training.end());
     return flags;
@@ -130,6 +135,8 @@ absl::StatusOr<TrainOptions> TrainOptionsFromFlags() {
   o.resume = absl::GetFlag(FLAGS_resume);
   o.overwrite = absl::GetFlag(FLAGS_overwrite);
   o.progress_bar = absl::GetFlag(FLAGS_progress);
+  o.fused = absl::GetFlag(FLAGS_fused);
+  o.cuda_graph = absl::GetFlag(FLAGS_cuda_graph);
   return o;
 }
 

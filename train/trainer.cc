@@ -28,6 +28,7 @@
 #include "train/quote_path.h"
 #include "train/run_dir.h"
 #include "train/token_file.h"
+#include "train/train_step.h"
 #include "util/device.h"
 #include "util/status_macros.h"
 
@@ -78,12 +79,6 @@ class Run {
 
  private:
   double Evaluate();
-  // Host batch -> device. On CUDA through pinned memory and asynchronously,
-  // so the host can queue the next step while the GPU runs this one.
-  at::Tensor ToDevice(const at::Tensor& host) const {
-    if (!device_.is_cuda()) return host;
-    return host.pin_memory().to(device_, /*non_blocking=*/true);
-  }
   absl::Status Save();
   absl::Status Resume();
 
@@ -93,10 +88,10 @@ class Run {
   Transformer model_;
   std::unique_ptr<FlatParameters> flat_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<TrainStep> step_;  // made after a resume (train_step.h)
   std::optional<MetricsCsv> csv_;
   RunState state_;
   int64_t saved_step_ = -1;  // step of the checkpoint on disk
-  bool fused_ = false;
 };
 
 absl::Status Run::Setup() {
@@ -105,8 +100,6 @@ absl::Status Run::Setup() {
   model_->to(device_);
   model_->train();
   flat_ = std::make_unique<FlatParameters>(*model_);
-  // Fused attention only where it is faster and exact enough: CUDA, 2.x.
-  fused_ = device_.is_cuda();
   auto adamw = [&](double decay) {
     return std::make_unique<torch::optim::AdamWOptions>(
         torch::optim::AdamWOptions(options_.lr)
@@ -126,6 +119,15 @@ absl::Status Run::Setup() {
                                             ": cannot create: ", ec.message()));
   }
   if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
+  StepParts parts;
+  parts.model = model_;
+  parts.flat = flat_.get();
+  parts.optimizer = optimizer_.get();
+  parts.device = device_;
+  parts.grad_clip = options_.grad_clip;
+  step_ = options_.fused && FusedStepAvailable(device_)
+              ? MakeFusedStep(parts, options_.cuda_graph)
+              : MakeReferenceStep(parts);
   TINYLM_ASSIGN_OR_RETURN(MetricsCsv csv,
                           MetricsCsv::Open(options_.out_dir + "/metrics.csv",
                                            options_.resume ? state_.step : -1));
@@ -141,11 +143,11 @@ double Run::Evaluate() {
     const Batch batch =
         val_.Evaluation(i, options_.eval_batches, options_.batch_size);
     CudaBf16Autocast autocast(device_);
-    const at::Tensor logits =
-        model_->Forward(ForwardInput(batch.inputs.to(device_))).logits;
-    total += at::cross_entropy_loss(
-        logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
-        batch.targets.to(device_).reshape({-1}));
+    ForwardInput input(batch.inputs.to(device_));
+    input.fused_attention = device_.is_cuda();
+    input.kernels = options_.fused;
+    const at::Tensor logits = model_->Forward(input).logits;
+    total += MeanCrossEntropy(logits, batch.targets.to(device_));
   }
   model_->train();
   return total.item<double>() / options_.eval_batches;
@@ -159,6 +161,7 @@ absl::Status Run::Save() {
                    {"tokens", state_.tokens},
                    {"elapsed_s", state_.elapsed_s},
                    {"seed", options_.seed}};
+  step_->BeforeSave();
   TINYLM_RETURN_IF_ERROR(
       SaveCheckpoint(options_.out_dir + "/checkpoint", model_, save));
   try {
@@ -231,29 +234,12 @@ absl::StatusOr<TrainResult> Run::Loop() {
     const double lr =
         WarmupCosineLr(state_.step, options_.warmup_steps, options_.max_steps,
                        options_.lr, options_.min_lr);
-    for (auto& group : optimizer_->param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    std::vector<Batch> micro;
+    for (int64_t i = 0; i < options_.grad_accum; ++i) {
+      micro.push_back(
+          train_.Sample(options_.seed, state_.step, i, options_.batch_size));
     }
-    flat_->ZeroGrad();
-    for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-      const Batch batch =
-          train_.Sample(options_.seed, state_.step, micro, options_.batch_size);
-      at::Tensor loss;
-      {
-        CudaBf16Autocast autocast(device_);
-        ForwardInput input(ToDevice(batch.inputs));
-        input.fused_attention = fused_;
-        const at::Tensor logits = model_->Forward(input).logits;
-        loss = at::cross_entropy_loss(
-                   logits.reshape({-1, logits.size(-1)}).to(at::kFloat),
-                   ToDevice(batch.targets).reshape({-1})) /
-               double(options_.grad_accum);
-      }
-      loss.backward();
-      loss_sum += loss.detach();
-    }
-    const at::Tensor grad_norm = flat_->ClipGradNorm(options_.grad_clip);
-    optimizer_->step();
+    const at::Tensor grad_norm = step_->Run(micro, lr, loss_sum);
     ++state_.step;
     ++interval_steps;
     state_.tokens += tokens_per_step;
@@ -317,6 +303,7 @@ absl::StatusOr<TrainResult> Run::Loop() {
   result.tokens_per_s =
       state_.elapsed_s > 0 ? state_.tokens / state_.elapsed_s : 0;
   result.device = device_.str();
+  result.peak_memory_bytes = PeakDeviceMemory(device_);
   return result;
 }
 
@@ -376,6 +363,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
                               {"final_val_loss", result.final_val_loss},
                               {"elapsed_s", result.elapsed_s},
                               {"tokens_per_s", result.tokens_per_s},
+                              {"peak_memory_bytes", result.peak_memory_bytes},
                               {"device", result.device}};
     std::ofstream out(options.out_dir + "/result.json");
     out << j.dump(2) << "\n";

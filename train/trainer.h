@@ -43,6 +43,10 @@ struct TrainOptions {
   bool resume = false;      // continue the run in out_dir
   bool overwrite = false;   // replace the run in out_dir
   bool progress_bar = true;
+  // On CUDA: the fused kernels where built (train_step.h), as one CUDA
+  // graph per step.
+  bool fused = true;
+  bool cuda_graph = true;
 };
 
 struct TrainResult {
@@ -53,6 +57,7 @@ struct TrainResult {
   double final_val_loss = 0;
   double elapsed_s = 0;  // training time, evaluation excluded
   double tokens_per_s = 0;
+  int64_t peak_memory_bytes = 0;  // on CUDA, where measured (train_step.h)
   std::string device;
 };
 

@@ -62,11 +62,30 @@ class RMSNorm(nn.Module):
         return (y * self.weight.float()).to(x.dtype)
 
 
+# "sdpa": scaled_dot_product_attention where PyTorch has it (2.x);
+# "plain": two matrix products around a softmax, written as nanoGPT does
+# (for head size 768 SDPA has only its slower memory-efficient kernel).
+ATTENTION = "sdpa"
+
+
 def attend(q, k, v, attn_mask=None, is_causal=False):
-    """scaled_dot_product_attention where PyTorch has it (2.x); the same
-    math spelled out on 1.x. A bool mask is True where attending is allowed;
-    a float mask is added to the scores."""
-    if hasattr(F, "scaled_dot_product_attention"):
+    """Attention as ATTENTION says; the plain math on PyTorch 1.x. A bool
+    mask is True where attending is allowed; a float mask is added to the
+    scores."""
+    if ATTENTION == "plain" and torch.is_autocast_enabled():
+        # The way a PyTorch user writes it: bf16 products under autocast,
+        # the softmax in float32 (autocast's choice for softmax).
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
+        T, L = scores.shape[-2:]
+        if is_causal:
+            attn_mask = torch.ones(T, L, dtype=torch.bool,
+                                   device=q.device).tril(L - T)
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        elif attn_mask is not None:
+            scores = scores + attn_mask
+        return F.softmax(scores, dim=-1) @ v
+    if ATTENTION == "sdpa" and hasattr(F, "scaled_dot_product_attention"):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
                                               is_causal=is_causal)
     scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(q.size(-1))

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Training speed and the fused path's correctness on a CUDA host, in one
+# run: builds tinylm-train against the host's CUDA LibTorch, prepares a
+# small dataset (tests/data/corpus-sample.txt, the shipped tokenizer: for
+# speed any tokens do), then
+#   1. the fused step against the reference step, same seed and data, a few
+#      hundred steps at the shipped size: both loss curves (curves.jsonl);
+#   2. tinylm-train (fused kernels, one CUDA graph per step) for every
+#      variant at the article size (batch 16 and 64 × 1024) and the shipped
+#      size (batch 128 × 256): tokens/s after warm-up, MFU, peak memory;
+#   3. the PyTorch peers of tools/bench/train_pytorch.py on the same shapes
+#      (eager and torch.compile, plain or SDPA attention, fused AdamW), as
+#      far as the time allows, most important first.
+# Everything lands in OUT_DIR/results.tgz; the table is printed last.
+#   bash tools/gpu/train_bench.sh OUT_DIR [TOTAL_SECONDS]
+set -uo pipefail
+OUT=${1:?usage: tools/gpu/train_bench.sh OUT_DIR [TOTAL_SECONDS]}
+TOTAL=${2:-560}
+WORK=/tmp/tinylm-train-bench
+BUILD=/tmp/tinylm-train-build
+R=$WORK/results
+T0=$(date +%s)
+rm -rf "$WORK"; mkdir -p "$R" "$OUT"
+trap 'tar -czf "$OUT/results.tgz" -C "$R" .' EXIT
+say() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$R/run.log"; }
+left() { echo $(( TOTAL - ($(date +%s) - T0) )); }
+
+source tools/gpu/env.sh > "$R/build.log" 2>&1 || { cat "$R/build.log"; exit 1; }
+command -v nvcc > /dev/null || export PATH=/usr/local/cuda/bin:$PATH
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm \
+  --format=csv,noheader | tee -a "$R/run.log"
+say "configure + build"
+cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
+  -DTINYLM_BUILD_TESTS=OFF >> "$R/build.log" 2>&1 \
+  || { tail -40 "$R/build.log"; exit 1; }
+cmake --build $BUILD -j16 --target tinylm-train >> "$R/build.log" 2>&1 \
+  || { grep -B2 -A12 -E "error|FAILED" "$R/build.log" | head -80; exit 1; }
+TRAIN=$BUILD/bin/tinylm-train
+TOK=models/checkpoints/base/tokenizer.model
+$TRAIN prepare --corpus=tests/data/corpus-sample.txt --tokenizer=$TOK \
+  --out=$WORK/data --val_every=4 >> "$R/run.log" 2>&1 || { tail "$R/run.log"; exit 1; }
+
+# tinylm RUN_NAME SIZE VARIANT BATCH STEPS [flags...]: one training run;
+# appends its speed (steps after the 10th, by metrics.csv) to bench.jsonl.
+tinylm() {
+  local name=$1 size=$2 variant=$3 batch=$4 steps=$5; shift 5
+  local dir=$WORK/runs/$name
+  timeout 120 $TRAIN train --data=$WORK/data --tokenizer=$TOK --out=$dir \
+    --size=$size --variant=$variant --batch_size=$batch --max_steps=$steps \
+    --warmup_steps=5 --eval_every=100000 --log_every=5 --progress=false \
+    "$@" > $dir.log 2>&1 || { echo "  $name failed:"; tail -5 $dir.log; return 1; }
+  python3 - $dir $name $size $variant $batch "$*" >> "$R/bench.jsonl" <<'PY'
+import csv, json, sys
+d, name, size, variant, batch, flags = sys.argv[1:7]
+rows = list(csv.DictReader(open(d + "/metrics.csv")))
+result = json.load(open(d + "/result.json"))
+a = next(r for r in rows if int(r["step"]) >= 10); b = rows[-1]
+tps = (int(b["tokens"]) - int(a["tokens"])) / (float(b["elapsed_s"]) - float(a["elapsed_s"]))
+# The FLOP count of tools/bench/train_pytorch.py: 6 per non-embedding
+# parameter and PaLM's attention term, over the measured bf16 rate.
+c = json.load(open(d + "/checkpoint/config.json"))
+hs = c["n_embd"] // c["n_head"]
+per_token = (6 * (result["parameters"] - c["vocab_size"] * c["n_embd"])
+             + 12 * c["n_layer"] * c["n_head"] * hs * c["block_size"])
+print(json.dumps({"impl": "tinylm-train " + flags, "run": name, "size": size,
+                  "variant": variant, "batch": int(batch),
+                  "params": result["parameters"], "tokens_per_s": tps,
+                  "mfu": tps * per_token / 790e12,
+                  "peak_memory_gib": result["peak_memory_bytes"] / 2**30,
+                  "loss": float(b["loss"])}))
+PY
+  mkdir -p "$R/metrics"; cp $dir/metrics.csv "$R/metrics/$name.csv"
+}
+peer() {  # peer SECONDS args...: one PyTorch peer run, if time allows
+  local seconds=$1; shift
+  [ "$(left)" -gt $(( seconds + 20 )) ] || { say "skipped (time): $*"; return; }
+  say "peer $*"
+  timeout $seconds python3 tools/bench/train_pytorch.py --data $WORK/data/train.bin \
+    "$@" >> "$R/bench.jsonl" 2>> "$R/peers.log" || say "  peer failed or timed out: $*"
+}
+
+say "1. fused vs reference, shipped size"
+for v in base score_fcn; do
+  tinylm curve_ref_$v small $v 32 300 --fused=false --log_every=10
+  tinylm curve_fused_$v small $v 32 300 --log_every=10
+done
+say "2. tinylm-train"
+for v in base qkv_gelu separate_qkv score_fcn; do
+  tinylm a16_$v article $v 16 40
+done
+for v in base score_fcn qkv_gelu separate_qkv; do
+  tinylm a64_$v article $v 64 25
+done
+for v in base qkv_gelu separate_qkv score_fcn; do
+  tinylm s128_$v small $v 128 60
+done
+tinylm a16_base_nograph article base 16 40 --cuda_graph=false
+say "3. peers"
+peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention plain --fused_adamw
+peer 150 --size article --variant score_fcn --batch 16 --steps 30 --compile --attention plain --fused_adamw
+peer 60 --size article --variant base --batch 16 --steps 20 --attention plain --fused_adamw
+peer 150 --size article --variant base --batch 64 --steps 15 --compile --attention plain --fused_adamw
+peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention sdpa --fused_adamw
+peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention plain --fused_adamw
+peer 150 --size article --variant score_fcn --batch 64 --steps 15 --compile --attention plain --fused_adamw
+peer 150 --size article --variant qkv_gelu --batch 16 --steps 30 --compile --attention plain --fused_adamw
+peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention sdpa --fused_adamw
+peer 150 --size article --variant separate_qkv --batch 16 --steps 30 --compile --attention plain --fused_adamw
+
+python3 - "$R/bench.jsonl" <<'PY' | tee "$R/table.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print("| impl | size | variant | batch | tokens/s | MFU | peak GiB |")
+print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+for r in rows:
+    mfu = "%.1f %%" % (100 * r["mfu"]) if "mfu" in r else "-"
+    print("| %s | %s | %s | %d | %.0f | %s | %.1f |" % (
+        r.get("impl"), r["size"], r["variant"], r["batch"], r["tokens_per_s"],
+        mfu, r.get("peak_memory_gib", 0)))
+PY
+say "done"
