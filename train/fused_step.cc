@@ -4,9 +4,10 @@
 // Every step runs on one side stream of its own: its eager steps, the
 // capture and the replays. cuBLAS keeps a workspace per stream, and the
 // eager steps before the capture leave autograd and the caching allocator
-// settled on exactly the stream the graph records. The default stream then
-// waits for each step (an event, not a host synchronization), so that
-// evaluation and saving see its results.
+// settled on exactly the stream the graph records. Each step waits for the
+// default stream's work before it, and the default stream for the step
+// (events, not host synchronizations), so that the caller's tensors,
+// evaluation and saving stay in order.
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ class FusedStep : public TrainStep {
   at::Tensor Run(const std::vector<Batch>& micro, double lr,
                  at::Tensor& loss_sum) override {
     c10::cuda::CUDAGuard device(parts_.device);
+    const c10::cuda::CUDAStream main =
+        c10::cuda::getDefaultCUDAStream(parts_.device.index());
+    // What the default stream did since the last step (the caller zeroing
+    // loss_sum, an evaluation) comes first.
+    at::cuda::CUDAEvent ready;
+    ready.record(main);
+    ready.block(stream_);
     c10::cuda::CUDAStreamGuard on_stream(stream_);
     Upload(micro);
     lr_.fill_(lr);
@@ -69,7 +77,7 @@ class FusedStep : public TrainStep {
     loss_sum.add_(step_loss_);
     at::cuda::CUDAEvent done;
     done.record(stream_);
-    done.block(c10::cuda::getDefaultCUDAStream(parts_.device.index()));
+    done.block(main);
     return grad_norm_;
   }
 
