@@ -209,9 +209,8 @@ TEST_P(StepVsForward, LogitsAndGreedyTokens) {
                 (what + " greedy").c_str(), (long long)(M - differ),
                 (long long)M, (long long)far, far == 0 ? "ok" : "FAIL");
     EXPECT_EQ(far, 0) << what;
-    const std::vector<int64_t> next(ref_id.cpu().data_ptr<int64_t>(),
-                                    ref_id.cpu().data_ptr<int64_t>() + M);
-    tokens = next;
+    const at::Tensor next = ref_id.cpu();  // one copy for both ends
+    tokens.assign(next.data_ptr<int64_t>(), next.data_ptr<int64_t>() + M);
     for (int64_t& p : positions) ++p;
   }
 }

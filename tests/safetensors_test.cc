@@ -128,7 +128,7 @@ TEST(SafetensorsRoundTripTest, EverySupportedDtype) {
 TEST(SafetensorsRoundTripTest, ViewsScalarsEmptyTensorsAndMetadata) {
   at::Tensor base = at::arange(12, at::kFloat).view({3, 4});
   NamedTensors tensors = {{"transposed", base.t()},
-                          {"scalar", at::tensor(3.5f).view({})},
+                          {"scalar", at::scalar_tensor(3.5f)},
                           {"empty", at::zeros({0, 5}, at::kBFloat16)}};
   std::map<std::string, std::string> metadata = {{"step", "12"},
                                                  {"note", "日本語"}};

@@ -71,11 +71,13 @@ class CausalAttentionFunction
  public:
   // Returns {y [B, H, T, hs], probs [B, H, T, L]}; probs is not
   // differentiable (it is what the backward reads).
+  // g: the score_fcn term, or empty when absent (detail::OrEmpty).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& q,
                                const at::Tensor& k, const at::Tensor& v,
-                               const at::Tensor& g) {
+                               const at::Tensor& g_or_empty) {
     c10::impl::ExcludeDispatchKeyGuard no_autocast(
         c10::autocast_dispatch_keyset);
+    const at::Tensor g = detail::Present(g_or_empty);
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2);
     const int64_t hs = q.size(3), G = k.size(1), L = k.size(2);
     const at::Tensor q_groups = GroupQueries(q, G);  // [B, G, rT, hs]
@@ -146,7 +148,8 @@ at::Tensor CausalAttention(const at::Tensor& q, const at::Tensor& k,
   if (!q.is_cuda() || q.numel() == 0) {
     return CausalAttentionReference(q, k, v, g, probs);
   }
-  const variable_list out = CausalAttentionFunction::apply(q, k, v, g);
+  const variable_list out =
+      CausalAttentionFunction::apply(q, k, v, detail::OrEmpty(g, q));
   if (probs != nullptr) *probs = out[1];
   return out[0];
 }

@@ -29,6 +29,17 @@ void CheckLaunch(cudaError_t status, const char* kernel);
 // copies only when the leading dimensions cannot be merged.
 at::Tensor AsRows(const at::Tensor& t);
 
+// torch::autograd::Function::apply asks every tensor argument for its
+// device, which an undefined tensor has not: an absent optional input
+// travels as an empty tensor (OrEmpty), and Present turns it back. Present
+// inputs are never empty.
+inline at::Tensor OrEmpty(const at::Tensor& t, const at::Tensor& like) {
+  return t.defined() ? t : at::empty({0}, like.options());
+}
+inline at::Tensor Present(const at::Tensor& t) {
+  return t.defined() && t.numel() > 0 ? t : at::Tensor();
+}
+
 }  // namespace tinylm::ops::detail
 
 #endif  // TINYLM_KERNELS_TORCH_LAUNCH_H_

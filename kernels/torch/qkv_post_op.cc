@@ -85,13 +85,16 @@ void CheckTensor(const at::Tensor& t, at::IntArrayRef sizes,
 
 class QkvPostFunction : public torch::autograd::Function<QkvPostFunction> {
  public:
+  // bias and positions: empty when absent (detail::OrEmpty).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& proj,
-                               const at::Tensor& bias, const at::Tensor& cos,
-                               const at::Tensor& sin,
-                               const at::Tensor& positions, int64_t n_head,
-                               int64_t n_query_groups, int64_t head_size,
-                               bool gelu) {
+                               const at::Tensor& bias_or_empty,
+                               const at::Tensor& cos, const at::Tensor& sin,
+                               const at::Tensor& positions_or_empty,
+                               int64_t n_head, int64_t n_query_groups,
+                               int64_t head_size, bool gelu) {
     const QkvPostConfig c{n_head, n_query_groups, head_size, gelu};
+    const at::Tensor bias = detail::Present(bias_or_empty);
+    const at::Tensor positions = detail::Present(positions_or_empty);
     const int64_t B = proj.size(0), T = proj.size(1);
     const at::Tensor p = proj.contiguous();
     const at::Tensor bias32 =
@@ -113,7 +116,7 @@ class QkvPostFunction : public torch::autograd::Function<QkvPostFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor& proj = saved[0];
-    const at::Tensor& bias = saved[1];
+    const at::Tensor& bias = saved[1];  // undefined when absent
     const QkvPostConfig c{ctx->saved_data["n_head"].toInt(),
                           ctx->saved_data["n_query_groups"].toInt(),
                           ctx->saved_data["head_size"].toInt(),
@@ -156,10 +159,11 @@ std::vector<at::Tensor> QkvPost(const at::Tensor& proj, const at::Tensor& bias,
     return QkvPostReference(proj, bias, cos, sin, positions, config);
   }
   return QkvPostFunction::apply(
-      proj, bias, cos.to(at::kFloat).contiguous(),
+      proj, detail::OrEmpty(bias, proj), cos.to(at::kFloat).contiguous(),
       sin.to(at::kFloat).contiguous(),
-      positions.defined() ? positions.contiguous() : positions, config.n_head,
-      config.n_query_groups, config.head_size, config.gelu);
+      detail::OrEmpty(
+          positions.defined() ? positions.contiguous() : positions, proj),
+      config.n_head, config.n_query_groups, config.head_size, config.gelu);
 }
 
 std::vector<at::Tensor> QkvPostReference(const at::Tensor& proj,
