@@ -143,7 +143,7 @@ class FusedStep : public TrainStep {
     grad_norm_.copy_(norm.norm);
   }
 
-  const StepParts parts_;
+  StepParts parts_;
   const bool use_graph_;
   c10::cuda::CUDAStream stream_;
   std::vector<ops::AdamWBuffers> buffers_;

@@ -59,7 +59,7 @@ class ReferenceStep : public TrainStep {
     return host.pin_memory().to(parts_.device, /*non_blocking=*/true);
   }
 
-  const StepParts parts_;
+  StepParts parts_;
 };
 
 }  // namespace

@@ -35,8 +35,17 @@ say "configure + build"
 cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
   -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$R/build.log" 2>&1 \
   || { tail -40 "$R/build.log"; exit 1; }
-cmake --build $BUILD -j16 --target tinylm-train >> "$R/build.log" 2>&1 \
+cmake --build $BUILD -j16 --target tinylm-train kernels_test \
+  decode_step_test >> "$R/build.log" 2>&1 \
   || { grep -B2 -A12 -E "error|FAILED" "$R/build.log" | head -80; exit 1; }
+# The kernels the fused step runs, checked again first (seconds).
+say "0. kernel tests"
+timeout 60 $BUILD/bin/kernels_test --gtest_brief=1 > "$R/kernels_test.txt" 2>&1
+say "  kernels_test exit $?: $(grep -c ' ok$' "$R/kernels_test.txt") comparisons ok, $(grep -c ' FAIL$' "$R/kernels_test.txt") failed"
+grep -E "FAILED|FAIL$" "$R/kernels_test.txt" | head -20
+timeout 90 $BUILD/bin/decode_step_test --gtest_brief=1 \
+  --gtest_filter='AllVariants/*' > "$R/decode_step_test.txt" 2>&1
+say "  decode_step_test exit $?: $(grep -c '^CHECK.* ok$' "$R/decode_step_test.txt") checks ok, $(grep -c '^CHECK.*FAIL' "$R/decode_step_test.txt") failed"
 TRAIN=$BUILD/bin/tinylm-train
 TOK=models/checkpoints/base/tokenizer.model
 $TRAIN prepare --corpus=tests/data/corpus-sample.txt --tokenizer=$TOK \
