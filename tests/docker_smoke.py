@@ -102,7 +102,9 @@ class DockerSmokeTest(unittest.TestCase):
             self.assertIsNotNone(summary)
             self.assertEqual(summary.seed, 11)
             self.assertGreater(summary.prompt_tokens, 0)
-            self.assertEqual(summary.generated_tokens, len(tokens))
+            # The end-of-sequence token is streamed but not counted.
+            eos = summary.finish_reason == tinylm_pb2.FINISH_REASON_EOS
+            self.assertEqual(summary.generated_tokens, len(tokens) - eos)
             self.assertIn(summary.finish_reason,
                           (tinylm_pb2.FINISH_REASON_LENGTH,
                            tinylm_pb2.FINISH_REASON_EOS))

@@ -138,14 +138,16 @@ class Soak:
         summary = replies[-1].summary
         check([t.index for t in tokens] == list(range(len(tokens))),
               "token indices not consecutive")
-        check(summary.generated_tokens == len(tokens),
-              "summary counts %d tokens, stream had %d"
-              % (summary.generated_tokens, len(tokens)))
+        reason = summary.finish_reason
+        pb = self.pb
+        # The streamed end-of-sequence token is not counted (see the proto).
+        counted = len(tokens) - (1 if reason == pb.FINISH_REASON_EOS else 0)
+        check(summary.generated_tokens == counted,
+              "summary counts %d tokens, stream had %d (finish reason %d)"
+              % (summary.generated_tokens, len(tokens), reason))
         check(len(tokens) <= request.max_new_tokens, "too many tokens")
         check(summary.prompt_tokens > 0, "no prompt tokens")
         check(summary.seed == request.sampling.seed, "seed not echoed")
-        reason = summary.finish_reason
-        pb = self.pb
         check(reason in (pb.FINISH_REASON_LENGTH, pb.FINISH_REASON_STOP,
                          pb.FINISH_REASON_EOS),
               "finish reason %d" % reason)
