@@ -5,6 +5,7 @@
 #define TINYLM_KERNELS_TORCH_LAUNCH_H_
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
