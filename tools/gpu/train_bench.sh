@@ -22,7 +22,7 @@ WORK=/tmp/tinylm-train-bench
 BUILD=/tmp/tinylm-gpu-build
 R=$WORK/results
 T0=$(date +%s)
-rm -rf "$WORK"; mkdir -p "$R" "$OUT"
+rm -rf "$WORK"; mkdir -p "$R" "$WORK/runs" "$OUT"
 trap 'tar -czf "$OUT/results.tgz" -C "$R" .' EXIT
 say() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$R/run.log"; }
 left() { echo $(( TOTAL - ($(date +%s) - T0) )); }
@@ -109,10 +109,10 @@ tinylm a16_base_nograph article base 16 40 --cuda_graph=false
 say "3. peers"
 peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention plain --fused_adamw
 peer 150 --size article --variant score_fcn --batch 16 --steps 30 --compile --attention plain --fused_adamw
-peer 60 --size article --variant base --batch 16 --steps 20 --attention plain --fused_adamw
 peer 150 --size article --variant base --batch 64 --steps 15 --compile --attention plain --fused_adamw
 peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention sdpa --fused_adamw
 peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention plain --fused_adamw
+peer 60 --size article --variant base --batch 16 --steps 20 --attention plain --fused_adamw
 peer 150 --size article --variant score_fcn --batch 64 --steps 15 --compile --attention plain --fused_adamw
 peer 150 --size article --variant qkv_gelu --batch 16 --steps 30 --compile --attention plain --fused_adamw
 peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention sdpa --fused_adamw
