@@ -6,6 +6,10 @@
 //   --variant=base tinylm-train study     --data=DIR --tokenizer=... --out=DIR
 //   tinylm-train plot      --out=DIR   (redraws the study's loss curves)
 //
+// Started by torchrun (or with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT
+// set as torchrun sets them), `train` is one rank of a data-parallel job
+// (train/data_parallel.h); a malformed launch environment is a usage error.
+//
 // Exit status: 0 done, 1 the command failed, 2 a usage error (an unknown
 // command or flag, a bad flag value, or options that cannot work together),
 // reported before anything is read or written.
@@ -19,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "train/command_line.h"
 #include "train/commands.h"
+#include "train/launch_env.h"
 #include "util/status_macros.h"
 
 ABSL_FLAG(std::vector<std::string>, corpus, {},
@@ -59,6 +64,12 @@ ABSL_FLAG(bool, resume, false, "continue the run (study: the runs) in --out");
 ABSL_FLAG(bool, overwrite, false,
           "replace the run (study: the runs) already in --out");
 ABSL_FLAG(bool, progress, true, "draw a progress bar on stderr");
+ABSL_FLAG(int64_t, dist_timeout_s, 300,
+          "data parallel (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set, "
+          "as by torchrun): seconds the rendezvous and each collective may "
+          "take before the rank fails");
+ABSL_FLAG(double, dist_bucket_mb, 4,
+          "data parallel: MiB of gradients per all-reduce bucket");
 ABSL_FLAG(std::string, prompts, "",
           "file of prompts (default: the article's, in train/)");
 
@@ -89,9 +100,10 @@ const std::vector<CommandSpec>& Commands() {
        {"corpus", "tokenizer", "out"},
        {"corpus", "tokenizer", "out", "val_every", "threads"}},
       {"train",
-       "trains one model on a prepared dataset",
+       "trains one model on a prepared dataset (data parallel under torchrun)",
        {"data", "tokenizer", "out"},
-       with_training({"data", "tokenizer", "out", "size", "variant"})},
+       with_training({"data", "tokenizer", "out", "size", "variant",
+                      "dist_timeout_s", "dist_bucket_mb"})},
       {"study",
        "trains the attention variants on the same data and compares them",
        {"data", "tokenizer", "out"},
@@ -130,6 +142,9 @@ absl::StatusOr<TrainOptions> TrainOptionsFromFlags() {
   o.resume = absl::GetFlag(FLAGS_resume);
   o.overwrite = absl::GetFlag(FLAGS_overwrite);
   o.progress_bar = absl::GetFlag(FLAGS_progress);
+  o.dist_timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);
+  o.dist_bucket_mb = absl::GetFlag(FLAGS_dist_bucket_mb);
+  TINYLM_ASSIGN_OR_RETURN(o.launch, ReadLaunchEnv());
   return o;
 }
 
