@@ -2,28 +2,30 @@
 
 #include <torch/version.h>
 
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/distributed/c10d/Types.hpp>
-#include <torch/csrc/distributed/c10d/Work.hpp>
-#ifdef TINYLM_WITH_GLOO
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#endif
-#ifdef TINYLM_WITH_NCCL
-#include <c10/cuda/CUDAFunctions.h>
-
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
-
 #include <chrono>
 #include <exception>
 #include <mutex>
 #include <string>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Types.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "util/quote.h"
+
+// The backends this build has (train/CMakeLists.txt).
+#ifdef TINYLM_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef TINYLM_WITH_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/cuda/nccl.h>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 namespace tinylm {
 namespace {
@@ -69,7 +71,20 @@ struct ProcessGroup::Impl {
 };
 
 absl::Status ProcessGroup::CheckBackend(c10::Device device, int world_size) {
-#ifndef TINYLM_WITH_NCCL
+#ifdef TINYLM_WITH_NCCL
+  // The size of ProcessGroupNCCL::Options, which this file allocates and
+  // LibTorch fills, depends on the NCCL version of nccl.h: it must be that
+  // of the nccl.h LibTorch was compiled with, whose version it reports.
+  const uint64_t built = torch::cuda::nccl::version();
+  const uint64_t here = (uint64_t(NCCL_MAJOR) << 32) | (NCCL_MINOR << 16);
+  if (device.is_cuda() && (built >> 16) != (here >> 16)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "WORLD_SIZE=", world_size, ": this build's nccl.h is NCCL ", NCCL_MAJOR,
+        ".", NCCL_MINOR, " but its LibTorch was built with NCCL ", built >> 32,
+        ".", (built >> 16) & 0xffff,
+        "; rebuild with NCCL_INCLUDE_DIR naming that version's headers"));
+  }
+#else
   if (device.is_cuda()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "WORLD_SIZE=", world_size,

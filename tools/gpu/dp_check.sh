@@ -23,13 +23,20 @@ log() { echo "[$(date +%T)] $*" | tee -a $WORK/logs/check.log; }
 source tools/gpu/env.sh > $WORK/logs/env.log 2>&1 || { cat $WORK/logs/env.log; exit 1; }
 cat $WORK/logs/env.log
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee -a $WORK/logs/check.log
-# c10d's NCCL backend needs nccl.h: the CUDA toolkit's, or the one of the
-# NCCL wheel that PyTorch runs with.
+# c10d's NCCL backend needs the nccl.h of the NCCL version LibTorch was
+# built with (train/process_group.cc checks): that of the NCCL wheel PyTorch
+# runs with, or the CUDA toolkit's if it is the same version.
 if [ -z "${NCCL_INCLUDE_DIR:-}" ]; then
+  want=$(python3 -c 'import torch; print("%d.%d" % torch.cuda.nccl.version()[:2])')
   site=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))')
-  header=$(find /usr/local/cuda/include /usr/include $site -name nccl.h \
-             -path '*include*' 2>/dev/null | head -1 || true)
-  [ -n "$header" ] && export NCCL_INCLUDE_DIR=$(dirname "$header")
+  for header in $(find $site /usr/local/cuda/include /usr/include -name nccl.h \
+                    -path '*include*' 2>/dev/null || true); do
+    have=$(awk '/#define NCCL_MAJOR/ {a=$3} /#define NCCL_MINOR/ {b=$3} END {print a "." b}' "$header")
+    if [ "$have" = "$want" ]; then export NCCL_INCLUDE_DIR=$(dirname "$header"); break; fi
+  done
+  log "LibTorch's NCCL: $want"
+  [ -n "${NCCL_INCLUDE_DIR:-}" ] \
+    || { echo "no nccl.h of NCCL $want here: set NCCL_INCLUDE_DIR"; exit 1; }
 fi
 log "nccl.h in ${NCCL_INCLUDE_DIR:-(not found)}"
 
