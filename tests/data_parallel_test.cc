@@ -224,7 +224,7 @@ TEST_F(DataParallelTest, ResumeWorksAtAnotherWorldSize) {
   EXPECT_EQ(Weights(up), Weights(whole));
 }
 
-TEST_F(DataParallelTest, MalformedLaunchEnvironmentIsAUsageError) {
+TEST_F(DataParallelTest, MalformedLaunchEnvironmentOrFlagIsAUsageError) {
   const std::string out = *dir_ + "/malformed";
   const struct {
     std::vector<std::string> vars;
@@ -245,6 +245,10 @@ TEST_F(DataParallelTest, MalformedLaunchEnvironmentIsAUsageError) {
     EXPECT_THAT(r.err,
                 AllOf(HasSubstr("tinylm-train train: "), HasSubstr(c.message)));
   }
+  const ProcessResult bucket =
+      RunTrain({}, TrainArgs(out, 1, {"--dist_bucket_mb=0"}));
+  EXPECT_EQ(bucket.exit_code, 2);
+  EXPECT_THAT(bucket.err, HasSubstr("--dist_bucket_mb=0 must be more than 0"));
   const ProcessResult study =
       RunTrain(Launch(0, 2, 1),
                {"study", "--data=" + *dir_ + "/data",
