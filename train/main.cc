@@ -45,7 +45,7 @@ ABSL_FLAG(std::vector<std::string>, variants, {},
           "comma-separated variants to compare (default: all four)");
 ABSL_FLAG(std::string, device, "auto",
           "auto (CUDA device 0 when present, else the CPU), cpu, cuda or "
-          "cuda:N");
+          "cuda:N; under torchrun, auto and cuda mean cuda:LOCAL_RANK");
 ABSL_FLAG(uint64_t, seed, 1337, "seed for weights and batches");
 ABSL_FLAG(int64_t, batch_size, 32, "sequences per micro-step");
 ABSL_FLAG(int64_t, grad_accum, 1, "micro-steps per optimizer step");
@@ -65,9 +65,8 @@ ABSL_FLAG(bool, overwrite, false,
           "replace the run (study: the runs) already in --out");
 ABSL_FLAG(bool, progress, true, "draw a progress bar on stderr");
 ABSL_FLAG(int64_t, dist_timeout_s, 300,
-          "data parallel (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set, "
-          "as by torchrun): seconds the rendezvous and each collective may "
-          "take before the rank fails");
+          "data parallel (under torchrun): seconds the rendezvous and each "
+          "collective may take");
 ABSL_FLAG(double, dist_bucket_mb, 4,
           "data parallel: MiB of gradients per all-reduce bucket");
 ABSL_FLAG(std::string, prompts, "",
@@ -89,6 +88,11 @@ const std::vector<CommandSpec>& Commands() {
     flags.insert(flags.end(), training.begin(), training.end());
     return flags;
   };
+  // Only `train` runs as a rank of a job (RANK, WORLD_SIZE, ... set).
+  auto data_parallel = [](std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"dist_timeout_s", "dist_bucket_mb"});
+    return flags;
+  };
   static const auto* commands = new std::vector<CommandSpec>{
       {"tokenizer",
        "trains the sentencepiece tokenizer (BPE, byte fallback) on a corpus",
@@ -102,8 +106,8 @@ const std::vector<CommandSpec>& Commands() {
       {"train",
        "trains one model on a prepared dataset (data parallel under torchrun)",
        {"data", "tokenizer", "out"},
-       with_training({"data", "tokenizer", "out", "size", "variant",
-                      "dist_timeout_s", "dist_bucket_mb"})},
+       data_parallel(
+           with_training({"data", "tokenizer", "out", "size", "variant"}))},
       {"study",
        "trains the attention variants on the same data and compares them",
        {"data", "tokenizer", "out"},
