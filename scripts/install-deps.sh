@@ -7,6 +7,7 @@ SUDO=""
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git xz-utils
   libtorch-dev                       # LibTorch 1.13, CPU
+  libgloo-dev                        # its Gloo headers: data parallel on the CPU
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsentencepiece-dev sentencepiece
   libabsl-dev nlohmann-json3-dev libssl-dev openssl

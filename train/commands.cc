@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "train/command_line.h"
+#include "train/launch_env.h"
 #include "train/progress.h"
 #include "train/quote_path.h"
 #include "train/run_dir.h"
@@ -120,6 +121,8 @@ absl::Status CheckTrainInputs(const TrainOptions& options) {
 
 absl::Status CheckTrainOptions(const TrainOptions& options) {
   TINYLM_RETURN_IF_ERROR(CheckTrainInputs(options));
+  // The other ranks never touch --out (it need not be on their machines).
+  if (!IsRankZero(options.launch)) return absl::OkStatus();
   return CheckRunDirectory(options.out_dir, options.resume, options.overwrite);
 }
 
@@ -135,6 +138,7 @@ absl::StatusOr<TrainResult> TrainAndReport(const TrainOptions& options) {
   TrainOptions o = options;
   o.config.vocab_size = tokenizer->vocab_size();
   TINYLM_ASSIGN_OR_RETURN(TrainResult r, Train(o));
+  if (!IsRankZero(o.launch)) return r;
   std::printf(
       "%s: %lld steps, %lld tokens on %s in %s (%.0f tokens/s); loss %.4f, "
       "val loss %.4f; %lld parameters; checkpoint in %s/checkpoint\n",

@@ -6,6 +6,10 @@
 //   --variant=base tinylm-train study     --data=DIR --tokenizer=... --out=DIR
 //   tinylm-train plot      --out=DIR   (redraws the study's loss curves)
 //
+// Started by torchrun (or with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT
+// set as torchrun sets them), `train` is one rank of a data-parallel job
+// (train/data_parallel.h); a malformed launch environment is a usage error.
+//
 // Exit status: 0 done, 1 the command failed, 2 a usage error (an unknown
 // command or flag, a bad flag value, or options that cannot work together),
 // reported before anything is read or written.
@@ -19,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "train/command_line.h"
 #include "train/commands.h"
+#include "train/launch_env.h"
 #include "util/status_macros.h"
 
 ABSL_FLAG(std::vector<std::string>, corpus, {},
@@ -40,7 +45,7 @@ ABSL_FLAG(std::vector<std::string>, variants, {},
           "comma-separated variants to compare (default: all four)");
 ABSL_FLAG(std::string, device, "auto",
           "auto (CUDA device 0 when present, else the CPU), cpu, cuda or "
-          "cuda:N");
+          "cuda:N; under torchrun, auto and cuda mean cuda:LOCAL_RANK");
 ABSL_FLAG(uint64_t, seed, 1337, "seed for weights and batches");
 ABSL_FLAG(int64_t, batch_size, 32, "sequences per micro-step");
 ABSL_FLAG(int64_t, grad_accum, 1, "micro-steps per optimizer step");
@@ -64,6 +69,11 @@ ABSL_FLAG(bool, fused, true,
           "build has them); false: LibTorch's ops throughout");
 ABSL_FLAG(bool, cuda_graph, true,
           "with --fused, capture each training step as one CUDA graph");
+ABSL_FLAG(int64_t, dist_timeout_s, 300,
+          "data parallel (under torchrun): seconds the rendezvous and each "
+          "collective may take");
+ABSL_FLAG(double, dist_bucket_mb, 4,
+          "data parallel: MiB of gradients per all-reduce bucket");
 ABSL_FLAG(std::string, prompts, "",
           "file of prompts (default: the article's, in train/)");
 
@@ -83,6 +93,11 @@ const std::vector<CommandSpec>& Commands() {
     flags.insert(flags.end(), training.begin(), training.end());
     return flags;
   };
+  // Only `train` runs as a rank of a job (RANK, WORLD_SIZE, ... set).
+  auto data_parallel = [](std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"dist_timeout_s", "dist_bucket_mb"});
+    return flags;
+  };
   static const auto* commands = new std::vector<CommandSpec>{
       {"tokenizer",
        "trains the sentencepiece tokenizer (BPE, byte fallback) on a corpus",
@@ -94,9 +109,10 @@ const std::vector<CommandSpec>& Commands() {
        {"corpus", "tokenizer", "out"},
        {"corpus", "tokenizer", "out", "val_every", "threads"}},
       {"train",
-       "trains one model on a prepared dataset",
+       "trains one model on a prepared dataset (data parallel under torchrun)",
        {"data", "tokenizer", "out"},
-       with_training({"data", "tokenizer", "out", "size", "variant"})},
+       data_parallel(
+           with_training({"data", "tokenizer", "out", "size", "variant"}))},
       {"study",
        "trains the attention variants on the same data and compares them",
        {"data", "tokenizer", "out"},
@@ -137,6 +153,9 @@ absl::StatusOr<TrainOptions> TrainOptionsFromFlags() {
   o.progress_bar = absl::GetFlag(FLAGS_progress);
   o.fused = absl::GetFlag(FLAGS_fused);
   o.cuda_graph = absl::GetFlag(FLAGS_cuda_graph);
+  o.dist_timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);
+  o.dist_bucket_mb = absl::GetFlag(FLAGS_dist_bucket_mb);
+  TINYLM_ASSIGN_OR_RETURN(o.launch, ReadLaunchEnv());
   return o;
 }
 

@@ -207,6 +207,12 @@ absl::Status RunPlotCommand(const std::string& study_dir) {
 
 absl::Status CheckStudyOptions(const TrainOptions& options,
                                const std::vector<std::string>& variants_flag) {
+  if (options.launch.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "WORLD_SIZE=", options.launch->world_size,
+        ": `study` runs in one process; for data parallel, launch `train` "
+        "once per variant"));
+  }
   for (const std::string& variant : variants_flag) {
     TINYLM_RETURN_IF_ERROR(
         CheckFlagChoice("variants", variant, VariantNames()));

@@ -21,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "train/autocast.h"
 #include "train/batcher.h"
+#include "train/data_parallel.h"
 #include "train/flat_parameters.h"
 #include "train/lr_schedule.h"
 #include "train/metrics_csv.h"
@@ -29,7 +30,6 @@
 #include "train/run_dir.h"
 #include "train/token_file.h"
 #include "train/train_step.h"
-#include "util/device.h"
 #include "util/status_macros.h"
 
 namespace tinylm {
@@ -66,10 +66,11 @@ struct RunState {
 
 class Run {
  public:
-  Run(const TrainOptions& options, c10::Device device, TokenBatcher train,
-      TokenBatcher val)
+  Run(const TrainOptions& options, c10::Device device, DataParallel& dp,
+      TokenBatcher train, TokenBatcher val)
       : options_(options),
         device_(device),
+        dp_(dp),
         train_(std::move(train)),
         val_(std::move(val)),
         model_(nullptr) {}
@@ -78,17 +79,20 @@ class Run {
   absl::StatusOr<TrainResult> Loop();
 
  private:
-  double Evaluate();
+  absl::StatusOr<double> Evaluate();
   absl::Status Save();
   absl::Status Resume();
+  absl::Status Replicate();
 
   const TrainOptions& options_;
   c10::Device device_;
+  DataParallel& dp_;
   TokenBatcher train_, val_;
   Transformer model_;
   std::unique_ptr<FlatParameters> flat_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<TrainStep> step_;  // made after a resume (train_step.h)
+  absl::Status sync_status_;  // the last step's gradient all-reduce
   std::optional<MetricsCsv> csv_;
   RunState state_;
   int64_t saved_step_ = -1;  // step of the checkpoint on disk
@@ -112,34 +116,58 @@ absl::Status Run::Setup() {
   groups.emplace_back(flat_->undecayed(), adamw(0.0));
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       groups, torch::optim::AdamWOptions(options_.lr));
-  std::error_code ec;
-  fs::create_directories(options_.out_dir, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat(QuotePath(options_.out_dir),
-                                            ": cannot create: ", ec.message()));
+  if (dp_.is_rank_zero()) {
+    std::error_code ec;
+    fs::create_directories(options_.out_dir, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat(
+          QuotePath(options_.out_dir), ": cannot create: ", ec.message()));
+    }
+    if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
+    TINYLM_ASSIGN_OR_RETURN(
+        MetricsCsv csv, MetricsCsv::Open(options_.out_dir + "/metrics.csv",
+                                         options_.resume ? state_.step : -1));
+    csv_.emplace(std::move(csv));
   }
-  if (options_.resume) TINYLM_RETURN_IF_ERROR(Resume());
+  TINYLM_RETURN_IF_ERROR(Replicate());
+  dp_.SyncGradients(*model_, *flat_, options_.dist_bucket_mb);
   StepParts parts;
   parts.model = model_;
   parts.flat = flat_.get();
   parts.optimizer = optimizer_.get();
   parts.device = device_;
   parts.grad_clip = options_.grad_clip;
+  parts.after_backward = [this] { sync_status_ = dp_.FinishStep(); };
+  // In a launched job the gradients' all-reduce starts from host hooks
+  // during the backward pass, which a CUDA graph would not replay.
+  const bool graph = options_.cuda_graph && !options_.launch.has_value();
   step_ = options_.fused && FusedStepAvailable(device_)
-              ? MakeFusedStep(parts, options_.cuda_graph)
+              ? MakeFusedStep(parts, graph)
               : MakeReferenceStep(parts);
-  TINYLM_ASSIGN_OR_RETURN(MetricsCsv csv,
-                          MetricsCsv::Open(options_.out_dir + "/metrics.csv",
-                                           options_.resume ? state_.step : -1));
-  csv_.emplace(std::move(csv));
   return absl::OkStatus();
 }
 
-double Run::Evaluate() {
+// Every rank continues from rank 0's run: its weights and, on resume, its
+// optimizer state and position (the batches follow from the step).
+absl::Status Run::Replicate() {
+  std::vector<double> numbers = {double(state_.step), double(state_.tokens),
+                                 state_.elapsed_s};
+  TINYLM_RETURN_IF_ERROR(dp_.Replicate(
+      *flat_, options_.resume ? optimizer_.get() : nullptr, &numbers));
+  state_.step = int64_t(numbers[0]);
+  state_.tokens = int64_t(numbers[1]);
+  state_.elapsed_s = numbers[2];
+  if (options_.resume) saved_step_ = state_.step;
+  return absl::OkStatus();
+}
+
+// Each rank evaluates every world_size-th batch; the sum is over all.
+absl::StatusOr<double> Run::Evaluate() {
   torch::NoGradGuard no_grad;
   model_->eval();
   at::Tensor total = at::zeros({}, at::TensorOptions().device(device_));
-  for (int64_t i = 0; i < options_.eval_batches; ++i) {
+  for (int64_t i = dp_.rank(); i < options_.eval_batches;
+       i += dp_.world_size()) {
     const Batch batch =
         val_.Evaluation(i, options_.eval_batches, options_.batch_size);
     CudaBf16Autocast autocast(device_);
@@ -150,10 +178,16 @@ double Run::Evaluate() {
     total += MeanCrossEntropy(logits, batch.targets.to(device_));
   }
   model_->train();
+  TINYLM_RETURN_IF_ERROR(dp_.Sum(total));
   return total.item<double>() / options_.eval_batches;
 }
 
 absl::Status Run::Save() {
+  // Rank 0 writes the run; the others only learn which step it holds.
+  if (!dp_.is_rank_zero()) {
+    saved_step_ = state_.step;
+    return absl::OkStatus();
+  }
   SaveOptions save;
   save.dtype = at::kFloat;
   save.tokenizer_path = options_.tokenizer_path;
@@ -219,9 +253,10 @@ absl::Status Run::Resume() {
 }
 
 absl::StatusOr<TrainResult> Run::Loop() {
-  const int64_t tokens_per_step =
-      options_.batch_size * options_.grad_accum * options_.config.block_size;
-  ProgressBar bar(options_.max_steps, options_.progress_bar);
+  const int64_t tokens_per_step = options_.batch_size * options_.grad_accum *
+                                  options_.config.block_size * dp_.world_size();
+  ProgressBar bar(options_.max_steps,
+                  options_.progress_bar && dp_.is_rank_zero());
   const int64_t first_step = state_.step;
   const double first_elapsed = state_.elapsed_s;
   at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(device_));
@@ -236,10 +271,13 @@ absl::StatusOr<TrainResult> Run::Loop() {
                        options_.lr, options_.min_lr);
     std::vector<Batch> micro;
     for (int64_t i = 0; i < options_.grad_accum; ++i) {
-      micro.push_back(
-          train_.Sample(options_.seed, state_.step, i, options_.batch_size));
+      micro.push_back(train_.Sample(options_.seed, state_.step,
+                                    dp_.rank() * options_.grad_accum + i,
+                                    options_.batch_size));
     }
+    dp_.BeginStep(options_.grad_accum);
     const at::Tensor grad_norm = step_->Run(micro, lr, loss_sum);
+    TINYLM_RETURN_IF_ERROR(sync_status_);
     ++state_.step;
     ++interval_steps;
     state_.tokens += tokens_per_step;
@@ -252,7 +290,8 @@ absl::StatusOr<TrainResult> Run::Loop() {
     // One host sync per log interval; evaluation and saving happen after
     // the clock is read, so training time excludes them.
     MetricsRow row;
-    row.loss = loss_sum.item<double>() / interval_steps;
+    TINYLM_RETURN_IF_ERROR(dp_.Sum(loss_sum));
+    row.loss = loss_sum.item<double>() / (interval_steps * dp_.world_size());
     const double interval_s =
         std::chrono::duration<double>(Clock::now() - interval_start).count();
     state_.elapsed_s += interval_s;
@@ -276,14 +315,14 @@ absl::StatusOr<TrainResult> Run::Loop() {
     window_loss += row.loss * interval_steps;
     window_steps += interval_steps;
     if (eval_now) {
-      row.val_loss = Evaluate();
+      TINYLM_ASSIGN_OR_RETURN(row.val_loss, Evaluate());
       result.final_loss = window_loss / window_steps;
       result.final_val_loss = row.val_loss;
       window_loss = 0;
       window_steps = 0;
       TINYLM_RETURN_IF_ERROR(Save());
     }
-    TINYLM_RETURN_IF_ERROR(csv_->Append(row));
+    if (csv_.has_value()) TINYLM_RETURN_IF_ERROR(csv_->Append(row));
     bar.Update(
         first_step, state_.step, state_.elapsed_s - first_elapsed,
         absl::StrFormat(
@@ -318,6 +357,7 @@ absl::Status ValidateTrainOptions(const TrainOptions& options) {
            std::make_pair("eval_every", options.eval_every),
            std::make_pair("eval_batches", options.eval_batches),
            std::make_pair("log_every", options.log_every),
+           std::make_pair("dist_timeout_s", options.dist_timeout_s),
        }) {
     if (value < 1) {
       return absl::InvalidArgumentError(
@@ -336,14 +376,22 @@ absl::Status ValidateTrainOptions(const TrainOptions& options) {
         "--resume and --overwrite exclude each other: continue the run in "
         "--out, or replace it");
   }
-  return ResolveDevice(options.device).status();
+  if (!(options.dist_bucket_mb > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dist_bucket_mb=", options.dist_bucket_mb, " must be more than 0"));
+  }
+  return ReplicaDevice(options.device, options.launch).status();
 }
 
 absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   TINYLM_RETURN_IF_ERROR(ValidateTrainOptions(options));
-  TINYLM_RETURN_IF_ERROR(
-      CheckRunDirectory(options.out_dir, options.resume, options.overwrite));
-  TINYLM_ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
+  const bool rank_zero = IsRankZero(options.launch);
+  if (rank_zero) {
+    TINYLM_RETURN_IF_ERROR(
+        CheckRunDirectory(options.out_dir, options.resume, options.overwrite));
+  }
+  TINYLM_ASSIGN_OR_RETURN(c10::Device device,
+                          ReplicaDevice(options.device, options.launch));
   TINYLM_ASSIGN_OR_RETURN(
       TokenBatcher train,
       LoadSplit(options.data_dir + "/train.bin", options.config));
@@ -351,11 +399,18 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
       TokenBatcher val,
       LoadSplit(options.data_dir + "/val.bin", options.config));
   // Only once the new run can start, so that bad data keeps the old one.
-  if (options.overwrite) TINYLM_RETURN_IF_ERROR(RemoveRun(options.out_dir));
-  Run run(options, device, std::move(train), std::move(val));
+  if (options.overwrite && rank_zero) {
+    TINYLM_RETURN_IF_ERROR(RemoveRun(options.out_dir));
+  }
+  auto dp = std::make_unique<DataParallel>();
+  if (options.launch.has_value()) {
+    TINYLM_ASSIGN_OR_RETURN(dp, DataParallel::Join(*options.launch, device,
+                                                   options.dist_timeout_s));
+  }
+  Run run(options, device, *dp, std::move(train), std::move(val));
   TINYLM_RETURN_IF_ERROR(run.Setup());
   TINYLM_ASSIGN_OR_RETURN(TrainResult result, run.Loop());
-  if (result.steps == options.max_steps) {
+  if (result.steps == options.max_steps && rank_zero) {
     const nlohmann::json j = {{"steps", result.steps},
                               {"tokens", result.tokens},
                               {"parameters", result.parameters},

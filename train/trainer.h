@@ -15,10 +15,12 @@
 #define TINYLM_TRAIN_TRAINER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "models/config.h"
+#include "train/launch_env.h"
 
 namespace tinylm {
 
@@ -47,6 +49,11 @@ struct TrainOptions {
   // graph per step.
   bool fused = true;
   bool cuda_graph = true;
+  // Data parallel (train/data_parallel.h): this process's place in a job,
+  // absent for a run of one process. Only rank 0 checks and writes out_dir.
+  std::optional<LaunchEnv> launch;
+  int64_t dist_timeout_s = 300;  // the rendezvous and each collective
+  double dist_bucket_mb = 4;     // gradients per all-reduce bucket, MiB
 };
 
 struct TrainResult {
@@ -69,7 +76,8 @@ absl::Status ValidateTrainOptions(const TrainOptions& options);
 
 // Trains; at the end also writes the result to out_dir/result.json. A run
 // already in out_dir is continued with `resume`, replaced with `overwrite`,
-// and refused otherwise (train/run_dir.h).
+// and refused otherwise (train/run_dir.h). With a launch, every rank of the
+// job calls this; the result is the same on all.
 absl::StatusOr<TrainResult> Train(const TrainOptions& options);
 // The result.json of a finished run in `out_dir`.
 absl::StatusOr<TrainResult> ReadTrainResult(const std::string& out_dir);
