@@ -73,7 +73,7 @@ train plain_a
 train plain_b
 train nccl WORLD_SIZE=1 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 \
   MASTER_PORT=29577 NCCL_DEBUG=INFO
-nccl_lines=$(grep -c "NCCL INFO" $WORK/logs/nccl.err || true)
+nccl_lines=$(cat $WORK/logs/nccl.out $WORK/logs/nccl.err | grep -c "NCCL INFO" || true)
 log "NCCL INFO lines in the group's log: $nccl_lines"
 [ "$nccl_lines" -gt 0 ] || { echo "the group run did not use NCCL"; exit 1; }
 

@@ -35,7 +35,7 @@ def kind(name):
 def main():
     lines = [l for l in open(sys.argv[1]) if l.startswith('"')]
     rows = list(csv.DictReader(lines))
-    kernels = [(r["Kernel Name"], float(r["Metric Value"])) for r in rows
+    kernels = [(r["Kernel Name"], float(r["Metric Value"].replace(",", ""))) for r in rows
                if r.get("Metric Name") == "gpu__time_duration.sum"]
     ends = [i for i, (name, _) in enumerate(kernels) if "AdamW" in name]
     if len(ends) < 2:

@@ -10,6 +10,7 @@ TRAIN=${1:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN OUT_DIR [VARIANT]}
 OUT=${2:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN OUT_DIR [VARIANT]}
 VARIANT=${3:-base}
 WORK=/tmp/tinylm-train-profile
+source tools/gpu/env.sh > /dev/null || exit 1
 rm -rf "$WORK"; mkdir -p "$WORK" "$OUT"
 TOK=models/checkpoints/base/tokenizer.model
 $TRAIN prepare --corpus=tests/data/corpus-sample.txt --tokenizer=$TOK \
