@@ -64,6 +64,27 @@ __device__ __forceinline__ int64_t TokenPosition(const QkvPostParams& p,
   return p.positions ? p.positions[row] : row % g.tokens;
 }
 
+// The RoPE table entries of `row`'s position for the columns d.. of both
+// halves of a head; false (the tables left unset) when the position is
+// outside the tables.
+template <int kVec>
+__device__ __forceinline__ bool LoadRope(const QkvPostParams& p,
+                                         const Geometry& g, int64_t row, int d,
+                                         float (&c_lo)[kVec],
+                                         float (&c_hi)[kVec],
+                                         float (&s_lo)[kVec],
+                                         float (&s_hi)[kVec]) {
+  const int64_t pos = TokenPosition(p, g, row);
+  if (pos < 0 || pos >= p.table_rows) return false;
+  const float* cos_row = p.cos + pos * g.head_size + d;
+  const float* sin_row = p.sin + pos * g.head_size + d;
+  detail::Load<float, kVec>(cos_row, c_lo);
+  detail::Load<float, kVec>(cos_row + g.half, c_hi);
+  detail::Load<float, kVec>(sin_row, s_lo);
+  detail::Load<float, kVec>(sin_row + g.half, s_hi);
+  return true;
+}
+
 template <int kVec>
 __device__ __forceinline__ void LoadBiasedInput(const QkvPostParams& p,
                                                 int64_t col, float (&lo)[kVec],
@@ -108,18 +129,11 @@ __global__ void __launch_bounds__(kForwardThreads)
 
     // 2. q and k heads: [lo, hi] -> [lo·cos - hi·sin, hi·cos + lo·sin].
     if (head < g.n_head + g.n_query_groups) {
-      const int64_t pos = TokenPosition(p, g, row);
-      if (pos < 0 || pos >= p.table_rows) {
+      float c_lo[kVec], c_hi[kVec], s_lo[kVec], s_hi[kVec];
+      if (!LoadRope<kVec>(p, g, row, d, c_lo, c_hi, s_lo, s_hi)) {
 #pragma unroll
         for (int i = 0; i < kVec; ++i) lo[i] = hi[i] = NAN;
       } else {
-        const float* cos_row = p.cos + pos * g.head_size + d;
-        const float* sin_row = p.sin + pos * g.head_size + d;
-        float c_lo[kVec], c_hi[kVec], s_lo[kVec], s_hi[kVec];
-        detail::Load<float, kVec>(cos_row, c_lo);
-        detail::Load<float, kVec>(cos_row + g.half, c_hi);
-        detail::Load<float, kVec>(sin_row, s_lo);
-        detail::Load<float, kVec>(sin_row + g.half, s_hi);
 #pragma unroll
         for (int i = 0; i < kVec; ++i) {
           const float a_lo = lo[i], a_hi = hi[i];
@@ -167,18 +181,11 @@ __global__ void __launch_bounds__(kMaxBackwardThreads)
       // 1. Through RoPE (its transpose): da_lo = g_lo·cos_lo + g_hi·sin_hi,
       //    da_hi = g_hi·cos_hi - g_lo·sin_lo.
       if (head < g.n_head + g.n_query_groups) {
-        const int64_t pos = TokenPosition(p, g, row);
-        if (pos < 0 || pos >= p.table_rows) {
+        float c_lo[kVec], c_hi[kVec], s_lo[kVec], s_hi[kVec];
+        if (!LoadRope<kVec>(p, g, row, d, c_lo, c_hi, s_lo, s_hi)) {
 #pragma unroll
           for (int i = 0; i < kVec; ++i) lo[i] = hi[i] = NAN;
         } else {
-          const float* cos_row = p.cos + pos * g.head_size + d;
-          const float* sin_row = p.sin + pos * g.head_size + d;
-          float c_lo[kVec], c_hi[kVec], s_lo[kVec], s_hi[kVec];
-          detail::Load<float, kVec>(cos_row, c_lo);
-          detail::Load<float, kVec>(cos_row + g.half, c_hi);
-          detail::Load<float, kVec>(sin_row, s_lo);
-          detail::Load<float, kVec>(sin_row + g.half, s_hi);
 #pragma unroll
           for (int i = 0; i < kVec; ++i) {
             const float g_lo = lo[i], g_hi = hi[i];

@@ -6,12 +6,6 @@
 // Also: batch invariance (a row alone, in M=7 and in M=64 gives the same
 // logits bits), PDL on and off, CUDA-graph replay with new inputs, and the
 // attention maps.
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <string>
-#include <vector>
-
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/core/GradMode.h>
@@ -20,11 +14,17 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "kernels/decode/fused_decoder.h"
-#include "tests/decode_test_util.h"
 #include "models/config.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
+#include "tests/decode_test_util.h"
 
 namespace tinylm::decode_test {
 namespace {
@@ -137,15 +137,35 @@ void CopyCache(KvCache& from, KvCache& to, int64_t layers) {
   }
 }
 
-class StepVsForward
-    : public ::testing::TestWithParam<std::tuple<size_t, std::string>> {};
+// Tests over (index into Shapes(), variant).
+class ShapeAndVariant
+    : public ::testing::TestWithParam<std::tuple<size_t, std::string>> {
+ protected:
+  const Shape& shape() const { return Shapes()[std::get<0>(GetParam())]; }
+  std::string variant() const { return std::get<1>(GetParam()); }
+  std::string name() const {
+    return std::string(shape().name) + " " + variant();
+  }
+};
+
+// "gqa-4/2-hs16" + "base" -> "gqa_4_2_hs16_base".
+std::string ShapeAndVariantName(
+    const ::testing::TestParamInfo<ShapeAndVariant::ParamType>& info) {
+  std::string n = std::string(Shapes()[std::get<0>(info.param)].name) + "_" +
+                  std::get<1>(info.param);
+  std::replace(n.begin(), n.end(), '-', '_');
+  std::replace(n.begin(), n.end(), '/', '_');
+  return n;
+}
+
+class StepVsForward : public ShapeAndVariant {};
 
 TEST_P(StepVsForward, LogitsAndGreedyTokens) {
   TINYLM_SKIP_WITHOUT_GPU();
   c10::NoGradGuard no_grad;
-  const Shape& shape = Shapes()[std::get<0>(GetParam())];
-  const std::string variant = std::get<1>(GetParam());
-  const std::string name = std::string(shape.name) + " " + variant;
+  const Shape& shape = this->shape();
+  const std::string variant = this->variant();
+  const std::string name = this->name();
   at::manual_seed(17);
   const ModelConfig config = MakeConfig(shape, variant);
   Models models = MakeModels(config);
@@ -220,25 +240,18 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Range<size_t>(0, 5),
                        ::testing::Values("base", "qkv_gelu", "separate_qkv",
                                          "score_fcn")),
-    [](const auto& info) {
-      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) +
-                      "_" + std::get<1>(info.param);
-      std::replace(n.begin(), n.end(), '-', '_');
-      std::replace(n.begin(), n.end(), '/', '_');
-      return n;
-    });
+    ShapeAndVariantName);
 
 // A row's logits alone, in M = 7 and in M = 64 are bit-identical; so are
 // PDL on and off, and a CUDA graph replayed with new inputs.
-class BatchInvariance
-    : public ::testing::TestWithParam<std::tuple<size_t, std::string>> {};
+class BatchInvariance : public ShapeAndVariant {};
 
 TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
   TINYLM_SKIP_WITHOUT_GPU();
   c10::NoGradGuard no_grad;
-  const Shape& shape = Shapes()[std::get<0>(GetParam())];
-  const std::string variant = std::get<1>(GetParam());
-  const std::string name = std::string(shape.name) + " " + variant;
+  const Shape& shape = this->shape();
+  const std::string variant = this->variant();
+  const std::string name = this->name();
   at::manual_seed(23);
   const ModelConfig config = MakeConfig(shape, variant);
   Transformer model(config);
@@ -310,17 +323,11 @@ TEST_P(BatchInvariance, SameBitsWhateverTheBatch) {
                   : "FAIL");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    RealSizes, BatchInvariance,
-    ::testing::Combine(::testing::Values<size_t>(0, 3, 4),
-                       ::testing::Values("base", "score_fcn")),
-    [](const auto& info) {
-      std::string n = std::string(Shapes()[std::get<0>(info.param)].name) +
-                      "_" + std::get<1>(info.param);
-      std::replace(n.begin(), n.end(), '-', '_');
-      std::replace(n.begin(), n.end(), '/', '_');
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(RealSizes, BatchInvariance,
+                         ::testing::Combine(::testing::Values<size_t>(0, 3, 4),
+                                            ::testing::Values("base",
+                                                              "score_fcn")),
+                         ShapeAndVariantName);
 
 // Attention maps: the weights the step used, against Forward's maps.
 TEST(FusedDecoderMaps, MatchForwardMaps) {
