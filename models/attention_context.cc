@@ -45,6 +45,7 @@ AttentionContext MakeAttentionContext(const ForwardInput& input,
           : at::arange(T, long_options).unsqueeze(0).expand({B, T});
 
   AttentionContext ctx;
+  ctx.hooks = input.hooks;
   ctx.cos = rope_cos.index_select(0, positions.reshape({-1}))
                 .view({B, 1, T, -1});
   ctx.signed_sin = SignedSin(rope_sin.index_select(0, positions.reshape({-1}))

@@ -9,6 +9,7 @@
 #include <c10/core/ScalarType.h>
 
 #include "models/forward.h"
+#include "models/forward_hooks.h"
 #include "models/kv_cache.h"
 
 namespace tinylm {
@@ -30,6 +31,9 @@ struct AttentionContext {
   // cache) is all that is needed.
   bool fused = false;
   at::Tensor bias;
+
+  // The forward's inspection hooks (ForwardInput::hooks), or null.
+  ForwardHooks* hooks = nullptr;
 };
 
 // rope_cos, rope_sin: the model's tables [block_size, hs] (rope.h);
