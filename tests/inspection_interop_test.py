@@ -67,6 +67,7 @@ class Server:
         self.channel.close()
         self.process.terminate()
         assert self.process.wait(timeout=60) == 0
+        self.process.stdout.close()
 
 
 class InspectionTest(unittest.TestCase):
@@ -272,7 +273,12 @@ class InspectionTest(unittest.TestCase):
                 self.assertLess(deviation(
                     "effect KL", abs(effect.mean_kl - ref.kl(clean, logits))),
                     TOLERANCE, spec)
-                self.assertGreater(effect.max_logit_change, 0.0, spec)
+                # A patch after the last block at earlier positions leaves
+                # the last one alone: then exactly 0.
+                self.assertLess(deviation(
+                    "effect largest logit change",
+                    abs(effect.max_logit_change -
+                        np.abs(logits - clean).max())), TOLERANCE * 10, spec)
                 self.assertEqual(effect.clean_top.id, clean.argmax())
                 self.assertEqual(effect.intervened_top.id, logits.argmax())
                 self.assertEqual(effect.top_changed,
