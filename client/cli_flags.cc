@@ -93,7 +93,7 @@ ABSL_FLAG(std::string, font, "",
 
 ABSL_FLAG(std::string, rows, "",
           "attention: query rows A:B to fetch and draw (default all; long "
-          "prompts draw an overview and the last 32 rows labelled)");
+          "prompts draw an overview and the last 48 rows labelled)");
 
 ABSL_FLAG(std::vector<std::string>, models, {},
           "compare/score: comma-separated models (default all)");

@@ -22,12 +22,13 @@ TEST(InspectionTextTest, LensTableHasALayerPerRowAndTheKl) {
     l->set_kl_from_final(1.0f - 0.5f * (layer + 1));
   }
   const std::string table = LensTable(p).Render(80);
+  // "0.25 町" and "0.75 \n" are 7 columns wide (町 takes two).
   EXPECT_EQ(table,
-            "layer | 1        | KL\n"
-            "------+----------+-----\n"
-            "emb   | 0.25 町  | 1.00\n"
-            "0     | 0.50 町  | 0.50\n"
-            "1     | 0.75 \\n  | 0.00\n");
+            "layer | 1       | KL\n"
+            "------+---------+-----\n"
+            "emb   | 0.25 町 | 1.00\n"
+            "0     | 0.50 町 | 0.50\n"
+            "1     | 0.75 \\n | 0.00\n");
 }
 
 TEST(InspectionTextTest, StatsTableAndJsonCarryEveryHead) {

@@ -114,8 +114,10 @@ absl::StatusOr<std::vector<std::string>> WriteOverviews(
   std::vector<std::string> files;
   for (const auto& [layer, maps] : by_layer) {
     OverviewSpec overview;
-    overview.title = absl::StrCat(Title(set, layer, prompt), " — ",
-                                  set.tokens.size(), " tokens");
+    // The count first: a long title is cut at the picture's edge.
+    overview.title =
+        absl::StrCat(set.model, " — layer ", layer, " — ", set.tokens.size(),
+                     " tokens — ", ShortPrompt(prompt));
     overview.font_family = font;
     HeatmapSpec zoom;
     zoom.title = absl::StrCat(Title(set, layer, prompt), " — rows ", begin,
