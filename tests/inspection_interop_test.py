@@ -8,6 +8,7 @@ the same checkpoints with its own safetensors reader):
   Score       per-token logprobs, mean loss, perplexity, the comparison of
               several models
   statistics  entropy, first-token and diagonal mass, mean distance, top keys
+              (on TopK, and per model on Compare)
   ablations and patches on TopK, Score and Generate: the intervened
               distributions and the effect reported (KL, top token)
   StreamAttentionMaps  rows, float16, row blocks under a small message bound
@@ -211,6 +212,29 @@ class InspectionTest(unittest.TestCase):
                     for key, weight in zip(q.keys, q.weights):
                         self.assertLessEqual(key, q.query)
                         self.assertLess(abs(row[key] - weight), TOLERANCE)
+
+    def test_compare_statistics_per_model_match_the_reference(self):
+        # Compare's statistics cover prompt + greedy continuation, whose ids
+        # AttentionMaps with the same continuation reports.
+        reply = self.stub.Compare(pb.CompareRequest(
+            prompt=PROMPT, max_new_tokens=4,
+            sampling=pb.SamplingParams(temperature=0),
+            attention_stats=pb.AttentionStatsOptions()), timeout=120)
+        self.assertEqual([r.model for r in reply.results], self.models)
+        for result in reply.results:
+            cfg, w = self.ref(result.model)
+            maps = self.stub.AttentionMaps(pb.AttentionMapsRequest(
+                model=result.model, text=PROMPT, continuation_tokens=4,
+                layers=[0], heads=[0]), timeout=60)
+            trace = {}
+            ref.forward(cfg, w, np.array(maps.token_ids), trace=trace)
+            want = np.array(ref.attention_stats(trace["attention"]))
+            got = np.array([[s.entropy, s.first_token_mass, s.mean_distance,
+                             s.diagonal_mass] for s in result.attention_stats])
+            self.assertEqual(got.shape, want.shape)
+            self.assertLess(deviation("compare attention statistics",
+                                      np.abs(got - want).max()),
+                            TOLERANCE * 10, result.model)
 
     # ------------------------------------------------------------ interventions
 
