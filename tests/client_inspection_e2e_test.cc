@@ -216,7 +216,8 @@ TEST_F(ClientEndToEndTest, BadInspectionArgumentsAreExitTwoNamingTheField) {
 
 TEST_F(ClientEndToEndTest, LongPromptsGetAnOverviewAndAZoom) {
   std::string prompt;
-  while (TokenCount(*this, prompt) <= 64) prompt += kPrompt;
+  int tokens = 0;
+  while ((tokens = TokenCount(*this, prompt)) <= 64) prompt += kPrompt;
   const std::string dir = Scratch("overview");
   const ProcessResult r = Tinylm({"--model=" + Model(), "--out=" + dir,
                                   "--layers=0", "--fp16", "attention", prompt});
@@ -224,7 +225,9 @@ TEST_F(ClientEndToEndTest, LongPromptsGetAnOverviewAndAZoom) {
   const std::vector<std::string> files = Lines(r.out);
   ASSERT_EQ(files.size(), 2u) << r.out;
   EXPECT_THAT(files[0], HasSubstr("_layer00_overview.png"));
-  EXPECT_THAT(files[1], HasSubstr("_layer00_rows"));
+  // The zoom: the last 48 rows, first and last named.
+  EXPECT_THAT(files[1], HasSubstr(absl::StrCat("_layer00_rows", tokens - 48,
+                                               "-", tokens - 1, ".png")));
   for (const std::string& file : files) {
     ASSERT_TRUE(fs::exists(file)) << file;
     EXPECT_GT(ReadPng(file).colours, 10u) << file;

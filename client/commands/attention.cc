@@ -135,7 +135,7 @@ absl::StatusOr<std::vector<std::string>> WriteOverviews(
       return s;
     }
     files.push_back(
-        LayerFile(set, o, layer, absl::StrCat("_rows", begin, "-", end)));
+        LayerFile(set, o, layer, absl::StrCat("_rows", begin, "-", end - 1)));
     absl::StatusOr<HeatmapLayout> layout =
         WriteHeatmapPng(zoom, files.back());
     if (!layout.ok()) return layout.status();
