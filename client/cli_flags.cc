@@ -91,11 +91,32 @@ ABSL_FLAG(std::string, font, "",
           "font family of the heatmap labels (default: the first Japanese "
           "font installed, Noto Sans CJK JP first)");
 
+ABSL_FLAG(std::string, rows, "",
+          "attention: query rows A:B to fetch and draw (default all; long "
+          "prompts draw an overview and the last 48 rows labelled)");
+
 ABSL_FLAG(std::vector<std::string>, models, {},
-          "compare: comma-separated models (default all)");
+          "compare/score: comma-separated models (default all)");
 ABSL_FLAG(std::string, png, "",
           "compare: also write the models' last-layer heatmaps side by side "
-          "into this PNG file");
+          "into this PNG file; lens/score: the picture's file");
+
+ABSL_FLAG(std::vector<std::string>, ablate, {},
+          "topk/score/generate: ablations KIND:LAYER[.HEAD][:mean], "
+          "comma-separated; KIND is head (a head's output), attn (the "
+          "attention output) or mlp; zero unless :mean");
+ABSL_FLAG(std::vector<std::string>, patch, {},
+          "topk/score/generate: activation patches KIND:LAYER[.HEAD][@POS] "
+          "from --patch_prompt, comma-separated; KIND is residual (the "
+          "stream after the block) or pattern (attention weights)");
+ABSL_FLAG(std::string, patch_prompt, "",
+          "the source of --patch (as many tokens as the prompt)");
+ABSL_FLAG(std::vector<std::string>, positions, {},
+          "lens: comma-separated prompt positions (default the last)");
+ABSL_FLAG(bool, stats, false,
+          "compare: also the attention statistics of every layer and head");
+ABSL_FLAG(uint32_t, top_keys, 0,
+          "stats: also list each query's most attended keys (0..16)");
 
 namespace tinylm {
 namespace {
@@ -210,6 +231,26 @@ absl::StatusOr<CliOptions> OptionsFromFlags() {
 
   o.models = absl::GetFlag(FLAGS_models);
   o.png = absl::GetFlag(FLAGS_png);
+
+  o.ablate = absl::GetFlag(FLAGS_ablate);
+  o.patch = absl::GetFlag(FLAGS_patch);
+  o.patch_prompt = absl::GetFlag(FLAGS_patch_prompt);
+  auto positions =
+      IntList<uint32_t>("positions", absl::GetFlag(FLAGS_positions));
+  if (!positions.ok()) return positions.status();
+  o.positions = *positions;
+  o.stats = absl::GetFlag(FLAGS_stats);
+  o.top_keys = absl::GetFlag(FLAGS_top_keys);
+  const std::string rows = absl::GetFlag(FLAGS_rows);
+  if (!rows.empty()) {
+    const std::vector<std::string> ends = absl::StrSplit(rows, ':');
+    uint32_t first, last;
+    if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &first) ||
+        !absl::SimpleAtoi(ends[1], &last) || first >= last) {
+      return BadFlag("rows", rows, "A:B with A < B");
+    }
+    o.rows = std::make_pair(first, last);
+  }
   return o;
 }
 

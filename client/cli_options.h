@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -59,9 +60,24 @@ struct CliOptions {
   bool fp16 = false;
   std::string font;  // "" = the first Japanese font installed
 
-  // compare.
+  // compare and score.
   std::vector<std::string> models;  // empty = all
-  std::string png;                  // "" = no picture
+  std::string png;                  // "" = no picture (compare, lens, score)
+
+  // Interventions (topk, score, generate; interventions.h parses them).
+  std::vector<std::string> ablate;  // KIND:LAYER[.HEAD][:mean]
+  std::vector<std::string> patch;   // KIND:LAYER[.HEAD][@POSITION]
+  std::string patch_prompt;         // the patches' source
+
+  // lens.
+  std::vector<uint32_t> positions;  // empty = the last
+
+  // Attention statistics (stats, compare --stats).
+  bool stats = false;
+  uint32_t top_keys = 0;
+
+  // attention: query rows [first, second); unset = all.
+  std::optional<std::pair<uint32_t, uint32_t>> rows;
 };
 
 // The options from the parsed flags; INVALID_ARGUMENT naming the flag for

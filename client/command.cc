@@ -21,6 +21,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"generate", RunGenerate},   {"topk", RunTopK},
       {"attention", RunAttention}, {"compare", RunCompare},
+      {"lens", RunLens},           {"score", RunScore},
+      {"stats", RunStats},
       {"tokenize", RunTokenize},   {"models", RunModels},
       {"health", RunHealth},
   };

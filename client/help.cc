@@ -29,10 +29,23 @@ Subcommands:
                      or --head); --csv / --json also export the raw matrices
   compare PROMPT     continuation, top-k and per-layer attention entropy of
                      several models side by side (--models, default all);
-                     --png=FILE adds their last-layer heatmaps
+                     --png=FILE adds their last-layer heatmaps, --stats the
+                     attention statistics
+  lens PROMPT        the logit lens: each layer's top --k next tokens and
+                     KL from the final layer (--positions); --png=FILE
+  score TEXT         each token's loss under --models (default all), the
+                     mean loss and perplexity, which model predicts which
+                     token best; --png=FILE
+  stats PROMPT       attention statistics per layer and head (entropy,
+                     first-token and diagonal mass, distance; --top_keys)
   tokenize TEXT      the token ids and pieces of TEXT
   models             the models the server has loaded
   health             SERVING or not, for the server or --model
+
+topk, score and generate take interventions: --ablate=head:L.H, attn:L or
+mlp:L (":mean" for the mean over positions instead of zero) and
+--patch=residual:L or pattern:L[.H] (@POS for one position) with
+--patch_prompt=SOURCE; they report the effect (KL, the top token's change).
 
 PROMPT is the remaining arguments joined by spaces; "-" reads it from stdin.
 Put "--" before a prompt that starts with "-".

@@ -11,9 +11,11 @@ namespace {
 
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 
+// `hooked_layer` >= 0: the pattern hook of that layer sees the weights.
 at::Tensor AttendReference(const at::Tensor& q, const at::Tensor& k,
                            const at::Tensor& v, const at::Tensor& g,
-                           const AttentionContext& ctx, at::Tensor* probs) {
+                           const AttentionContext& ctx, at::Tensor* probs,
+                           int64_t hooked_layer = -1) {
   const double scale = 1.0 / std::sqrt(double(q.size(-1)));
   // 1. Scores [B, H, T, L] in float32: q·kᵀ/√hs + g.
   at::Tensor scores =
@@ -24,7 +26,11 @@ at::Tensor AttendReference(const at::Tensor& q, const at::Tensor& k,
   scores = scores.masked_fill(ctx.visible.logical_not(), kMinusInfinity);
   // 3. The weights are cast to v's dtype once; that tensor is both what
   //    multiplies v and what the caller sees.
-  const at::Tensor weights = at::softmax(scores, -1).to(v.scalar_type());
+  at::Tensor weights = at::softmax(scores, -1).to(v.scalar_type());
+  if (hooked_layer >= 0) {
+    weights =
+        ctx.hooks->At(HookPoint::kAttentionPattern, hooked_layer, weights);
+  }
   if (probs != nullptr) *probs = weights.to(at::kFloat);
   return at::matmul(weights, v);
 }
@@ -58,6 +64,13 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k,
   if (ctx.fused && probs == nullptr) return AttendFused(q, k, v, g, ctx);
 #endif
   return AttendReference(q, k, v, g, ctx, probs);
+}
+
+at::Tensor AttendHooked(const at::Tensor& q, const at::Tensor& k,
+                        const at::Tensor& v, const at::Tensor& g,
+                        const AttentionContext& ctx, int64_t layer,
+                        at::Tensor* probs) {
+  return AttendReference(q, k, v, g, ctx, probs, layer);
 }
 
 }  // namespace tinylm

@@ -23,6 +23,14 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k,
                   const at::Tensor& v, const at::Tensor& g,
                   const AttentionContext& ctx, at::Tensor* probs);
 
+// The reference path with the weights of `layer` passed through ctx.hooks'
+// kAttentionPattern point (forward_hooks.h) before they multiply v; *probs
+// (when not null) receives the weights the hook returned.
+at::Tensor AttendHooked(const at::Tensor& q, const at::Tensor& k,
+                        const at::Tensor& v, const at::Tensor& g,
+                        const AttentionContext& ctx, int64_t layer,
+                        at::Tensor* probs);
+
 }  // namespace tinylm
 
 #endif  // TINYLM_MODELS_ATTEND_H_

@@ -103,10 +103,17 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& a,
     k = k.repeat_interleave(H / G, 1);
     v = v.repeat_interleave(H / G, 1);
   }
-  // 5. y = softmax(q·kᵀ/√hs + g + mask) · v, y: [B, H, T, hs].
+  // 5. y = softmax(q·kᵀ/√hs + g + mask) · v, y: [B, H, T, hs]. Hook points
+  //    (forward_hooks.h): the pattern, then each head's output.
   const at::Tensor g =
       config_.score_fcn ? LearnedScore(a, ctx, L) : at::Tensor();
-  const at::Tensor y = Attend(q, k, v, g, ctx, probs);
+  const bool hooked_pattern =
+      ctx.hooks != nullptr &&
+      ctx.hooks->Wants(HookPoint::kAttentionPattern, layer);
+  const at::Tensor y =
+      Hook(ctx.hooks, HookPoint::kHeadOutputs, layer,
+           hooked_pattern ? AttendHooked(q, k, v, g, ctx, layer, probs)
+                          : Attend(q, k, v, g, ctx, probs));
   // 6. Merge the heads and project back to C.
   return proj_->forward(y.transpose(1, 2).reshape({B, T, -1}));
 }

@@ -37,12 +37,14 @@ AttentionContext MakeAttentionContext(const ForwardInput& input,
                                       const at::Tensor& rope_sin,
                                       c10::ScalarType dtype) {
   AttentionContext ctx;
+  ctx.hooks = input.hooks;
 #ifdef TINYLM_KERNEL_OPS
   // The kernels mask by position and rotate from the whole tables: none of
-  // the per-token tensors below is needed.
+  // the per-token tensors below is needed. Inspection hooks read and change
+  // the reference path's tensors.
   ctx.kernels = input.kernels && !input.return_attention &&
                 input.cache == nullptr && !input.positions.defined() &&
-                input.tokens.is_cuda();
+                input.hooks == nullptr && input.tokens.is_cuda();
   if (ctx.kernels) {
     ctx.fused = true;
     ctx.rope_cos_table = rope_cos;

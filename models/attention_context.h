@@ -9,6 +9,7 @@
 #include <c10/core/ScalarType.h>
 
 #include "models/forward.h"
+#include "models/forward_hooks.h"
 #include "models/kv_cache.h"
 
 namespace tinylm {
@@ -36,6 +37,8 @@ struct AttentionContext {
   // [block_size, hs], not the rows above, which stay undefined.
   bool kernels = false;
   at::Tensor rope_cos_table, rope_sin_table;
+  // The forward's inspection hooks (ForwardInput::hooks), or null.
+  ForwardHooks* hooks = nullptr;
 };
 
 // rope_cos, rope_sin: the model's tables [block_size, hs] (rope.h);

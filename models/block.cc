@@ -46,9 +46,12 @@ BlockImpl::BlockImpl(const ModelConfig& config)
 torch::Tensor BlockImpl::forward(const torch::Tensor& x,
                                  const AttentionContext& ctx, int64_t layer,
                                  torch::Tensor* probs) {
+  // Hook points (forward_hooks.h): the attention and MLP outputs.
   const torch::Tensor h =
-      x + attn_->forward(norm_1_->forward(x), ctx, layer, probs);
-  return h + mlp_->forward(norm_2_->forward(h), ctx.kernels);
+      x + Hook(ctx.hooks, HookPoint::kAttentionOutput, layer,
+               attn_->forward(norm_1_->forward(x), ctx, layer, probs));
+  return h + Hook(ctx.hooks, HookPoint::kMlpOutput, layer,
+                  mlp_->forward(norm_2_->forward(h), ctx.kernels));
 }
 
 }  // namespace tinylm

@@ -11,6 +11,7 @@
 
 namespace tinylm {
 
+class ForwardHooks;
 class KvCache;
 
 // One forward pass over B rows of T tokens.
@@ -49,6 +50,9 @@ struct ForwardInput {
   // logits are wanted (e.g. a padded prompt's last token); the output is
   // then [B, 1, V] and the vocabulary projection skips the other positions.
   at::Tensor logits_at;
+  // Optional: inspection hooks (forward_hooks.h) that may read or replace
+  // activations at named points; owned by the caller.
+  ForwardHooks* hooks = nullptr;
 };
 
 struct ForwardOutput {

@@ -81,19 +81,28 @@ ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
   ForwardOutput out;
   if (input.return_attention) out.attention.resize(config_.n_layer);
 
-  at::Tensor x = wte_->forward(input.tokens);  // [B, T, C]
+  // Hook point (forward_hooks.h): the residual stream, layer -1 = the
+  // embeddings.
+  at::Tensor x = Hook(input.hooks, HookPoint::kResidual, -1,
+                      wte_->forward(input.tokens));  // [B, T, C]
   for (int64_t layer = 0; layer < config_.n_layer; ++layer) {
     at::Tensor* probs =
         input.return_attention ? &out.attention[layer] : nullptr;
     x = h_[layer]->as<Block>()->forward(x, ctx, layer, probs);
+    // Hook point: the residual stream after block `layer`.
+    x = Hook(input.hooks, HookPoint::kResidual, layer, x);
   }
   if (input.logits_at.defined()) {
     const at::Tensor index =
         input.logits_at.view({B, 1, 1}).expand({B, 1, x.size(-1)});
     x = x.gather(1, index);  // [B, 1, C]
   }
-  out.logits = lm_head_->forward(ln_f_->forward(x));  // [B, T or 1, V]
+  out.logits = Unembed(x);  // [B, T or 1, V]
   return out;
+}
+
+at::Tensor TransformerImpl::Unembed(const at::Tensor& x) {
+  return lm_head_->forward(ln_f_->forward(x));
 }
 
 }  // namespace tinylm

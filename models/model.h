@@ -38,6 +38,10 @@ class TransformerImpl : public torch::nn::Module {
   // a KV cache, positions and attention maps as the input asks.
   ForwardOutput Forward(const ForwardInput& input);
 
+  // The final norm and the LM head: x [..., C] -> logits [..., V]. Forward
+  // ends with it; the logit lens applies it to earlier residual streams.
+  at::Tensor Unembed(const at::Tensor& x);
+
   // Re-draws every weight: N(0, 0.02), residual projections scaled by
   // 1/sqrt(2·n_layer), zero biases, unit norms. Uses the global torch seed.
   void ResetParameters();

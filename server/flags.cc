@@ -65,6 +65,18 @@ ABSL_FLAG(int64_t, max_new_tokens, 1024, "limit on max_new_tokens");
 ABSL_FLAG(int64_t, max_attention_bytes, 3 << 20,
           "limit on an AttentionMaps response's matrix bytes (below "
           "--max_send_message_bytes)");
+ABSL_FLAG(int64_t, max_streamed_attention_bytes, int64_t(256) << 20,
+          "limit on a StreamAttentionMaps call's matrix bytes in all (each "
+          "message stays within --max_send_message_bytes)");
+ABSL_FLAG(int64_t, max_interventions, 8,
+          "limit on a request's interventions (ablations and patches)");
+ABSL_FLAG(int64_t, max_lens_k, 100,
+          "limit on a LogitLens request's tokens per layer");
+ABSL_FLAG(int64_t, max_lens_values, 1 << 16,
+          "limit on a LogitLens answer's positions x layers x tokens");
+ABSL_FLAG(int64_t, max_attention_stat_values, 1 << 18,
+          "limit on attention statistics' layers x heads x tokens x top "
+          "keys");
 ABSL_FLAG(int64_t, max_receive_message_bytes, 4 << 20,
           "largest gRPC message accepted");
 ABSL_FLAG(int64_t, max_send_message_bytes, 4 << 20,
@@ -140,6 +152,13 @@ absl::Status CheckLimits(const ServerOptions& o) {
            InRange("max_prompt_bytes", l.max_prompt_bytes, 1),
            InRange("max_new_tokens", l.max_new_tokens, 1),
            InRange("max_attention_bytes", l.max_attention_bytes, 1),
+           InRange("max_streamed_attention_bytes",
+                   l.max_streamed_attention_bytes, 1, int64_t(1) << 40),
+           InRange("max_interventions", l.max_interventions, 0, 1024),
+           InRange("max_lens_k", l.max_lens_k, 1),
+           InRange("max_lens_values", l.max_lens_values, 1),
+           InRange("max_attention_stat_values", l.max_attention_stat_values,
+                   0),
            InRange("max_receive_message_bytes", l.max_receive_message_bytes,
                    1024),
            InRange("max_send_message_bytes", l.max_send_message_bytes, 1024),
@@ -235,6 +254,13 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   limits.max_prompt_bytes = absl::GetFlag(FLAGS_max_prompt_bytes);
   limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   limits.max_attention_bytes = absl::GetFlag(FLAGS_max_attention_bytes);
+  limits.max_streamed_attention_bytes =
+      absl::GetFlag(FLAGS_max_streamed_attention_bytes);
+  limits.max_interventions = absl::GetFlag(FLAGS_max_interventions);
+  limits.max_lens_k = absl::GetFlag(FLAGS_max_lens_k);
+  limits.max_lens_values = absl::GetFlag(FLAGS_max_lens_values);
+  limits.max_attention_stat_values =
+      absl::GetFlag(FLAGS_max_attention_stat_values);
   TINYLM_ASSIGN_OR_RETURN(limits.default_deadline, DeadlineFromFlag());
   limits.max_receive_message_bytes =
       absl::GetFlag(FLAGS_max_receive_message_bytes);

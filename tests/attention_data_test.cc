@@ -85,5 +85,41 @@ TEST(AttentionDataTest, CsvQuotesPiecesAndJsonNestsRows) {
   EXPECT_EQ(json["maps"][0]["values"][1][1], 0.75);
 }
 
+TEST(AttentionDataTest, StreamJoinsTheRowBlocksOfAMap) {
+  v1::AttentionMapsResponse whole = TwoTokenAnswer(false);
+  std::vector<v1::AttentionMapsChunk> chunks(3);
+  v1::AttentionMapsHeader* header = chunks[0].mutable_header();
+  *header->mutable_token_ids() = whole.token_ids();
+  *header->mutable_tokens() = whole.tokens();
+  header->set_prompt_tokens(1);
+  header->set_messages(2);
+  for (int row = 0; row < 2; ++row) {  // one row per message
+    v1::AttentionMap* m = chunks[row + 1].mutable_map();
+    m->set_layer(3);
+    m->set_head(1);
+    m->add_shape(1);
+    m->add_shape(2);
+    m->set_row_begin(row);
+    m->set_data(whole.maps(0).data().substr(row * 8, 8));
+  }
+  absl::StatusOr<AttentionSet> set = DecodeAttentionStream("base", chunks);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->maps.size(), 1u);
+  EXPECT_EQ(set->maps[0].rows, 2u);
+  EXPECT_EQ(set->prompt_tokens, 1u);
+  EXPECT_THAT(set->maps[0].values,
+              ::testing::ElementsAre(1.0f, 0.0f, 0.25f, 0.75f));
+  // Only the second row: the CSV labels it with its own token.
+  std::vector<v1::AttentionMapsChunk> last = {chunks[0], chunks[2]};
+  last[0].mutable_header()->set_messages(1);
+  set = DecodeAttentionStream("base", last);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_THAT(AttentionCsv(*set, set->maps[0]),
+              HasSubstr("\n\"a,\"\"b\"\"\",0.25,0.75\n"));
+  chunks.pop_back();  // fewer messages than announced
+  EXPECT_EQ(DecodeAttentionStream("base", chunks).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace tinylm

@@ -4,18 +4,15 @@
 // server down, unknown model, invalid arguments, Ctrl-C, timeouts and a
 // server that is not serving (the last three against a small in-process
 // stand-in server whose behaviour the test controls).
-#include <cairo.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <regex>
-#include <set>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "client/exit_codes.h"
 #include "client/text/display_width.h"
 #include "gmock/gmock.h"
@@ -31,15 +28,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 constexpr char kPrompt[] = "彼女が子供の頃に住んでいた、海の見える小さな";
-
-// The non-empty lines of `text`.
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
-
-nlohmann::json Json(const std::string& text) {
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
 
 TEST_F(ClientEndToEndTest, ModelsListsEveryCheckpoint) {
   const ProcessResult json = Tinylm({"--json", "models"});
@@ -171,37 +159,6 @@ TEST_F(ClientEndToEndTest, TokenizeShowsIdsAndPieces) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out,
               HasSubstr(std::to_string(tokens["ids"].size()) + " tokens\n"));
-}
-
-// PNG dimensions and whether it has more than a few colours.
-struct PngInfo {
-  int width = 0, height = 0;
-  size_t colours = 0;
-};
-
-PngInfo ReadPng(const std::string& path) {
-  cairo_surface_t* s = cairo_image_surface_create_from_png(path.c_str());
-  PngInfo info;
-  if (cairo_surface_status(s) == CAIRO_STATUS_SUCCESS) {
-    info.width = cairo_image_surface_get_width(s);
-    info.height = cairo_image_surface_get_height(s);
-    const unsigned char* data = cairo_image_surface_get_data(s);
-    const int stride = cairo_image_surface_get_stride(s);
-    std::set<uint32_t> colours;
-    for (int y = 0; y < info.height; y += 2) {
-      const auto* row = reinterpret_cast<const uint32_t*>(data + y * stride);
-      for (int x = 0; x < info.width; x += 2) colours.insert(row[x]);
-    }
-    info.colours = colours.size();
-  }
-  cairo_surface_destroy(s);
-  return info;
-}
-
-int TokenCount(ClientEndToEndTest& test, const std::string& text) {
-  const ProcessResult r =
-      test.Tinylm({"--model=" + test.Model(), "--json", "tokenize", text});
-  return Json(r.out)["ids"].size();
 }
 
 TEST_F(ClientEndToEndTest, AttentionWritesAPictureForEachLayerAndExports) {

@@ -1,5 +1,6 @@
 #include "tests/client_e2e_util.h"
 
+#include <cairo.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <unistd.h>
@@ -7,8 +8,10 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "tests/test_checkpoints.h"
 #include "tinylm/v1/tinylm.grpc.pb.h"
 
@@ -20,6 +23,39 @@ namespace fs = std::filesystem;
 constexpr absl::Duration kServerStart = absl::Minutes(3);
 
 }  // namespace
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+nlohmann::json Json(const std::string& text) {
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+PngInfo ReadPng(const std::string& path) {
+  cairo_surface_t* s = cairo_image_surface_create_from_png(path.c_str());
+  PngInfo info;
+  if (cairo_surface_status(s) == CAIRO_STATUS_SUCCESS) {
+    info.width = cairo_image_surface_get_width(s);
+    info.height = cairo_image_surface_get_height(s);
+    const unsigned char* data = cairo_image_surface_get_data(s);
+    const int stride = cairo_image_surface_get_stride(s);
+    std::set<uint32_t> colours;
+    for (int y = 0; y < info.height; y += 2) {
+      const auto* row = reinterpret_cast<const uint32_t*>(data + y * stride);
+      for (int x = 0; x < info.width; x += 2) colours.insert(row[x]);
+    }
+    info.colours = colours.size();
+  }
+  cairo_surface_destroy(s);
+  return info;
+}
+
+int TokenCount(ClientEndToEndTest& test, const std::string& text) {
+  const ProcessResult r =
+      test.Tinylm({"--model=" + test.Model(), "--json", "tokenize", text});
+  return Json(r.out)["ids"].size();
+}
 
 const std::string& ClientBinary() {
   static const std::string* binary = new std::string(TINYLM_CLIENT_BINARY);

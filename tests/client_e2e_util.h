@@ -23,6 +23,19 @@ const std::string& ClientBinary();
 ProcessResult RunTinylm(const std::vector<std::string>& args,
                         const std::string& input = "");
 
+// The non-empty lines of `text`.
+std::vector<std::string> Lines(const std::string& text);
+
+// `text` parsed as JSON; a discarded value when it is not JSON.
+nlohmann::json Json(const std::string& text);
+
+// A PNG's dimensions and how many colours it has (sampled).
+struct PngInfo {
+  int width = 0, height = 0;
+  size_t colours = 0;
+};
+PngInfo ReadPng(const std::string& path);
+
 // One real tinylm-server per test program, started from its binary on a
 // free port with the test checkpoints (test_checkpoints.h), stopped with
 // SIGTERM at the end (and expected to exit 0).
@@ -48,6 +61,9 @@ class ClientEndToEndTest : public ::testing::Test {
   struct Shared;
   static Shared* shared_;
 };
+
+// How many tokens the fixture's model makes of `text`.
+int TokenCount(ClientEndToEndTest& test, const std::string& text);
 
 // A small in-process TinyLM server whose Generate sends kFirstToken and
 // then holds the stream open until the client cancels it (or its deadline

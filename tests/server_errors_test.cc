@@ -208,6 +208,26 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
          r.mutable_token_ids()->add_ids(6);
          r.set_continuation_tokens(context - 2);
        })},
+      {"ablation of a layer that does not exist", C::INVALID_ARGUMENT,
+       "interventions[0].ablate.layer: layer " + std::to_string(layers) +
+           " does not exist",
+       TopK([layers](auto& r) {
+         v1::Ablation* a = r.add_interventions()->mutable_ablate();
+         a->set_site(v1::INTERVENTION_SITE_MLP_OUTPUT);
+         a->set_layer(layers);
+       })},
+      {"patch source of another length", C::INVALID_ARGUMENT,
+       "interventions[0].patch.source_text: ",
+       Gen([](auto& r) {
+         v1::Patch* p = r.add_interventions()->mutable_patch();
+         p->set_site(v1::INTERVENTION_SITE_RESIDUAL);
+         p->set_source_text("猫");
+       })},
+      {"rows past the maps", C::INVALID_ARGUMENT, "row_end: 999 is past the",
+       Attention([](auto& r) { r.set_row_end(999); })},
+      {"too many top keys", C::INVALID_ARGUMENT,
+       "attention_stats.top_keys: 17 exceeds 16",
+       TopK([](auto& r) { r.mutable_attention_stats()->set_top_keys(17); })},
       {"unknown token id in Detokenize", C::INVALID_ARGUMENT,
        "ids[1]: id " + std::to_string(vocab) + " is outside the vocabulary",
        Detokenize({3, int32_t(vocab)})},

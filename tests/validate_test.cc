@@ -150,5 +150,79 @@ TEST_F(ValidateTest, CompareRunsEveryModelWithOneSeed) {
   }
 }
 
+TEST_F(ValidateTest, LogitLensReadsTheLastPositionByDefault) {
+  v1::LogitLensRequest in;
+  in.set_model("base");
+  in.set_text(kPrompt);
+  auto valid = ValidateLogitLens(in, registry(), limits_, deadline_);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  const GenerationRequest& r = valid->request;
+  EXPECT_EQ(r.max_new_tokens, 0);
+  ASSERT_TRUE(r.analysis->lens.has_value());
+  EXPECT_EQ(r.analysis->lens->k, 5);
+  EXPECT_THAT(r.analysis->lens->positions,
+              ::testing::ElementsAre(int64_t(r.prompt.size()) - 1));
+
+  in.set_k(2);
+  in.add_positions(3);
+  in.add_positions(0);  // kept in request order
+  valid = ValidateLogitLens(in, registry(), limits_, deadline_);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_EQ(valid->request.analysis->lens->k, 2);
+  EXPECT_THAT(valid->request.analysis->lens->positions,
+              ::testing::ElementsAre(3, 0));
+}
+
+TEST_F(ValidateTest, ScoreReadsTheTextUnderEveryModel) {
+  v1::ScoreRequest in;
+  in.set_text(kPrompt);
+  auto valid = ValidateScore(in, registry(), limits_, deadline_);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  ASSERT_EQ(valid->size(), registry().models().size());
+  for (size_t i = 0; i < valid->size(); ++i) {
+    const ValidRequest& v = (*valid)[i];
+    EXPECT_EQ(v.model, registry().models()[i].get());  // registry order
+    EXPECT_EQ(v.request.prompt, *v.model->tokenizer->Encode(kPrompt));
+    EXPECT_EQ(v.request.max_new_tokens, 0);
+    EXPECT_TRUE(v.request.analysis->score);
+    EXPECT_TRUE(v.request.interventions.empty());
+  }
+}
+
+TEST_F(ValidateTest, InterventionsBecomeTheModelsSpecs) {
+  v1::TopKRequest in;
+  in.set_model("base");
+  in.set_text(kPrompt);
+  in.set_k(1);
+  v1::Ablation* ablate = in.add_interventions()->mutable_ablate();
+  ablate->set_site(v1::INTERVENTION_SITE_HEAD_OUTPUT);
+  ablate->set_layer(1);
+  ablate->add_heads(1);
+  ablate->set_mode(v1::ABLATION_MODE_MEAN);
+  v1::Patch* patch = in.add_interventions()->mutable_patch();
+  patch->set_site(v1::INTERVENTION_SITE_RESIDUAL);
+  patch->set_layer(0);
+  patch->set_source_text(kPrompt);
+  patch->add_positions(2);
+  auto valid = ValidateTopK(in, registry(), limits_, deadline_);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  const std::vector<InterventionSpec>& specs = valid->request.interventions;
+  ASSERT_EQ(specs.size(), 2u);  // in request order
+  EXPECT_EQ(specs[0].point, HookPoint::kHeadOutputs);
+  EXPECT_EQ(specs[0].action, InterventionSpec::Action::kMean);
+  EXPECT_EQ(specs[0].layer, 1);
+  EXPECT_THAT(specs[0].heads, ::testing::ElementsAre(1));
+  EXPECT_EQ(specs[1].point, HookPoint::kResidual);
+  EXPECT_EQ(specs[1].action, InterventionSpec::Action::kPatch);
+  EXPECT_EQ(specs[1].source, valid->request.prompt);
+  EXPECT_THAT(specs[1].positions, ::testing::ElementsAre(2));
+
+  ablate->clear_mode();  // unspecified: zero
+  valid = ValidateTopK(in, registry(), limits_, deadline_);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_EQ(valid->request.interventions[0].action,
+            InterventionSpec::Action::kZero);
+}
+
 }  // namespace
 }  // namespace tinylm

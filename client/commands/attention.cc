@@ -1,6 +1,12 @@
-// tinylm attention PROMPT: fetches the attention maps and writes one PNG
-// heatmap per layer (the heads side by side, or --head alone) into --out,
-// plus the raw matrices as CSV (--csv) or one JSON file (--json).
+// tinylm attention PROMPT: streams the attention maps (StreamAttentionMaps,
+// so that full-context maps of every layer need no raised message bound)
+// and writes one PNG heatmap per layer (the heads side by side, or --head
+// alone) into --out, plus the raw matrices as CSV (--csv) or one JSON file
+// (--json). A map too long to label token by token (more than
+// kLabelledTokens), or --rows=A:B (only those query rows are fetched),
+// becomes an overview of the whole map and a labelled zoom on a query
+// range: the last kZoomRows rows, or --rows (at most kZoomRows of them).
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -10,11 +16,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/command.h"
+#include "client/pictures/attention_overview.h"
 #include "client/pictures/attention_picture.h"
 #include "client/text/json_output.h"
 
 namespace tinylm {
 namespace {
+
+constexpr size_t kLabelledTokens = 64;
+constexpr size_t kZoomRows = 48;
 
 // `name` made safe for a file name (letters, digits, '-', '_', '.').
 std::string FileSafe(const std::string& name) {
@@ -59,6 +69,10 @@ v1::AttentionMapsRequest MakeRequest(const CliOptions& o,
     FillSampling(o.sampling, request.mutable_sampling());
   for (uint32_t layer : o.layers) request.add_layers(layer);
   if (o.head) request.add_heads(*o.head);
+  if (o.rows) {
+    request.set_row_begin(o.rows->first);
+    request.set_row_end(o.rows->second);
+  }
   request.set_dtype(o.fp16 ? v1::TENSOR_DTYPE_FLOAT16
                            : v1::TENSOR_DTYPE_FLOAT32);
   return request;
@@ -73,6 +87,60 @@ std::string Title(const AttentionSet& set, uint32_t layer,
     absl::StrAppend(&title, " (+", generated, " generated)");
   }
   return title;
+}
+
+std::string LayerFile(const AttentionSet& set, const CliOptions& o,
+                      uint32_t layer, const std::string& suffix) {
+  std::string name =
+      absl::StrFormat("attention_%s_layer%02d", FileSafe(set.model), layer);
+  if (o.head) absl::StrAppend(&name, "_head", *o.head);
+  return (std::filesystem::path(o.out_dir) / (name + suffix + ".png"))
+      .string();
+}
+
+// Per layer, the overview of every fetched row and the zoom on the rows
+// [begin, end); returns the files written.
+absl::StatusOr<std::vector<std::string>> WriteOverviews(
+    const AttentionSet& set, const CliOptions& o, const std::string& prompt,
+    const std::string& font) {
+  const AttentionMatrix& first = set.maps.front();
+  const size_t fetched_end = first.row_begin + first.rows;
+  const size_t end = o.rows ? std::min<size_t>(o.rows->second, fetched_end)
+                            : fetched_end;
+  const size_t begin =
+      std::max<size_t>(first.row_begin, end > kZoomRows ? end - kZoomRows : 0);
+  std::map<uint32_t, std::vector<const AttentionMatrix*>> by_layer;
+  for (const AttentionMatrix& m : set.maps) by_layer[m.layer].push_back(&m);
+  std::vector<std::string> files;
+  for (const auto& [layer, maps] : by_layer) {
+    OverviewSpec overview;
+    // The count first: a long title is cut at the picture's edge.
+    overview.title =
+        absl::StrCat(set.model, " — layer ", layer, " — ", set.tokens.size(),
+                     " tokens — ", ShortPrompt(prompt));
+    overview.font_family = font;
+    HeatmapSpec zoom;
+    zoom.title = absl::StrCat(Title(set, layer, prompt), " — rows ", begin,
+                              "..", end - 1);
+    zoom.font_family = font;
+    zoom.columns = 4;
+    for (const AttentionMatrix* m : maps) {
+      const std::string head = absl::StrCat("head ", m->head);
+      overview.panels.push_back({head, m->values, m->rows, set.tokens.size(),
+                                 m->row_begin, set.prompt_tokens, begin, end});
+      zoom.panels.push_back(ZoomPanel(set, *m, begin, end, head));
+    }
+    files.push_back(LayerFile(set, o, layer, "_overview"));
+    if (absl::Status s = WriteOverviewPng(overview, files.back()); !s.ok()) {
+      return s;
+    }
+    files.push_back(
+        LayerFile(set, o, layer, absl::StrCat("_rows", begin, "-", end - 1)));
+    absl::StatusOr<HeatmapLayout> layout =
+        WriteHeatmapPng(zoom, files.back());
+    if (!layout.ok()) return layout.status();
+  }
+  return files;
 }
 
 // One PNG per layer; returns the files written.
@@ -90,11 +158,7 @@ absl::StatusOr<std::vector<std::string>> WritePictures(
     for (const AttentionMatrix* m : maps) {
       spec.panels.push_back(MakePanel(set, *m, absl::StrCat("head ", m->head)));
     }
-    std::string name =
-        absl::StrFormat("attention_%s_layer%02d", FileSafe(set.model), layer);
-    if (o.head) absl::StrAppend(&name, "_head", *o.head);
-    const std::string path =
-        (std::filesystem::path(o.out_dir) / (name + ".png")).string();
+    const std::string path = LayerFile(set, o, layer, "");
     absl::StatusOr<HeatmapLayout> layout = WriteHeatmapPng(spec, path);
     if (!layout.ok()) return layout.status();
     files.push_back(path);
@@ -141,18 +205,30 @@ absl::Status RunAttention(CommandContext& context) {
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(o.out_dir); !s.ok()) return s;
 
-  absl::StatusOr<v1::AttentionMapsResponse> response =
-      Call(context.Settings(), *context.stub, &v1::TinyLM::Stub::AttentionMaps,
-           request);
-  if (!response.ok()) return response.status();
-  absl::StatusOr<AttentionSet> set = DecodeAttention(*model, *response);
+  std::vector<v1::AttentionMapsChunk> chunks;
+  const absl::Status called =
+      Call(context.Settings(), [&](grpc::ClientContext* call) {
+        auto reader = context.stub->StreamAttentionMaps(call, request);
+        v1::AttentionMapsChunk chunk;
+        while (reader->Read(&chunk)) chunks.push_back(std::move(chunk));
+        return reader->Finish();
+      });
+  if (!called.ok()) return called;
+  absl::StatusOr<AttentionSet> set = DecodeAttentionStream(*model, chunks);
   if (!set.ok()) return set.status();
+  if (set->maps.empty() || set->maps.front().rows == 0) {
+    return absl::OutOfRangeError(
+        absl::StrCat("no query rows to draw: the sequence has ",
+                     set->tokens.size(), " tokens"));
+  }
 
   const std::string prompt = request.has_text()
                                  ? request.text()
                                  : absl::StrCat(set->prompt_tokens, " tokens");
+  const bool overview = o.rows || set->tokens.size() > kLabelledTokens;
   absl::StatusOr<std::vector<std::string>> pictures =
-      WritePictures(*set, o, prompt, ChooseFont(o.font));
+      overview ? WriteOverviews(*set, o, prompt, ChooseFont(o.font))
+               : WritePictures(*set, o, prompt, ChooseFont(o.font));
   if (!pictures.ok()) return pictures.status();
   absl::StatusOr<std::vector<std::string>> exports = WriteExports(*set, o);
   if (!exports.ok()) return exports.status();

@@ -1,8 +1,9 @@
 // tinylm compare PROMPT: one prompt through several models (--models,
 // default all): their continuations and top-k next tokens side by side in
 // a table that fits the terminal, then their attention entropy layer by
-// layer, or all of it as JSON; with --png=FILE also their last-layer
-// heatmaps side by side in one picture.
+// layer (with --stats every head's attention statistics), or all of it as
+// JSON; with --png=FILE also their last-layer heatmaps side by side in one
+// picture.
 #include <iostream>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "client/pictures/attention_picture.h"
 #include "client/text/display_width.h"
 #include "client/text/entropy_table.h"
+#include "client/text/inspection_text.h"
 #include "client/text/json_output.h"
 #include "client/text/text_table.h"
 #include "client/text/topk_format.h"
@@ -31,7 +33,8 @@ nlohmann::json ComparisonJson(const v1::ModelComparison& c) {
       {"prompt_tokens", c.prompt_tokens()},
       {"top_k", TopKJson(c.top_k())},
       {"attention_entropy", std::vector<float>(c.attention_entropy().begin(),
-                                               c.attention_entropy().end())}};
+                                               c.attention_entropy().end())},
+      {"attention_stats", StatsJson(c.attention_stats())}};
 }
 
 // Text for a table cell: its line breaks kept, other controls escaped.
@@ -68,6 +71,12 @@ void PrintTable(const v1::CompareResponse& response, const std::string& prompt,
   if (std::optional<TextTable> entropy = EntropyTable(response)) {
     std::cout << "\nattention entropy (nats) by layer:\n"
               << entropy->Render(width);
+  }
+  for (const v1::ModelComparison& c : response.results()) {
+    if (c.attention_stats().empty()) continue;
+    std::cout << "\n" << c.model()
+              << ": attention statistics (means over the query rows)\n"
+              << StatsTable(c.attention_stats()).Render(width);
   }
   std::cout << std::flush;
 }
@@ -130,6 +139,7 @@ absl::Status RunCompare(CommandContext& context) {
   request.set_max_new_tokens(o.max_new_tokens);
   FillSampling(o.sampling, request.mutable_sampling());
   request.set_top_k(o.k);
+  if (o.stats) request.mutable_attention_stats();
 
   absl::StatusOr<v1::CompareResponse> response = Call(
       context.Settings(), *context.stub, &v1::TinyLM::Stub::Compare, request);

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "client/command.h"
+#include "client/interventions.h"
 #include "client/text/json_output.h"
 #include "proto/finish_reason.h"
 
@@ -27,11 +28,13 @@ nlohmann::json TokenJson(const v1::GeneratedToken& token) {
                         {"raw_hex", absl::BytesToHexString(token.raw())},
                         {"logprob", token.logprob()}};
   if (!alternatives.empty()) out["alternatives"] = alternatives;
+  if (token.has_effect()) out["effect"] = EffectJson(token.effect());
   return out;
 }
 
 nlohmann::json SummaryJson(const v1::GenerateSummary& s) {
-  return {{"finish_reason", FinishReasonLabel(s.finish_reason())},
+  nlohmann::json out = {
+          {"finish_reason", FinishReasonLabel(s.finish_reason())},
           {"prompt_tokens", s.prompt_tokens()},
           {"generated_tokens", s.generated_tokens()},
           {"seed", JsonUint64(s.seed())},
@@ -40,6 +43,8 @@ nlohmann::json SummaryJson(const v1::GenerateSummary& s) {
            {{"queue_ms", s.timings().queue_ms()},
             {"time_to_first_token_ms", s.timings().time_to_first_token_ms()},
             {"total_ms", s.timings().total_ms()}}}};
+  if (s.has_effect()) out["effect"] = EffectJson(s.effect());
+  return out;
 }
 
 std::string SummaryLine(const v1::GenerateSummary& s) {
@@ -71,6 +76,7 @@ absl::Status RunGenerate(CommandContext& context) {
   if (!model.ok()) return model.status();
   v1::GenerateRequest request = MakeRequest(o, *model);
   if (absl::Status s = SetPrompt(context, &request); !s.ok()) return s;
+  if (absl::Status s = SetInterventions(o, &request); !s.ok()) return s;
 
   const bool text = !o.json;
   // The prompt is echoed once the server has accepted the request, so that
@@ -113,6 +119,10 @@ absl::Status RunGenerate(CommandContext& context) {
   }
   if (text) {
     std::cerr << SummaryLine(summary) << std::endl;
+    if (summary.has_effect()) {
+      std::cerr << "[interventions: " << FormatEffect(summary.effect()) << "]"
+                << std::endl;
+    }
   } else {
     PrintJson({{"summary", SummaryJson(summary)}}, -1);
   }

@@ -1,5 +1,5 @@
-// Attention maps from an AttentionMaps answer as float matrices, and their
-// CSV and JSON exports.
+// Attention maps from an AttentionMaps answer (or a StreamAttentionMaps
+// stream) as float matrices, and their CSV and JSON exports.
 #ifndef TINYLM_CLIENT_PICTURES_ATTENTION_DATA_H_
 #define TINYLM_CLIENT_PICTURES_ATTENTION_DATA_H_
 
@@ -13,10 +13,13 @@
 
 namespace tinylm {
 
+// Query rows [row_begin, row_begin + rows) of a T x T map.
 struct AttentionMatrix {
   uint32_t layer = 0;
   uint32_t head = 0;
-  std::vector<float> values;  // [T, T] row = query, column = key
+  std::vector<float> values;  // [rows, T] row = query, column = key
+  uint32_t row_begin = 0;
+  uint32_t rows = 0;
 };
 
 struct AttentionSet {
@@ -35,12 +38,18 @@ float HalfToFloat(uint16_t half);
 absl::StatusOr<AttentionSet> DecodeAttention(
     const std::string& model, const v1::AttentionMapsResponse& response);
 
+// The same from a stream: its header, then maps whose consecutive row
+// blocks of one layer and head are joined.
+absl::StatusOr<AttentionSet> DecodeAttentionStream(
+    const std::string& model,
+    const std::vector<v1::AttentionMapsChunk>& chunks);
+
 // One matrix as CSV: a header row "query\key" + the key tokens, then one
-// row per query token: its piece and T values.
+// row per query row: its token's piece and T values.
 std::string AttentionCsv(const AttentionSet& set, const AttentionMatrix& m);
 
 // {"model", "tokens", "token_ids", "prompt_tokens",
-//  "maps": [{"layer", "head", "values": [[...], ...]}]}
+//  "maps": [{"layer", "head", "row_begin", "values": [[...], ...]}]}
 nlohmann::json AttentionJson(const AttentionSet& set);
 
 }  // namespace tinylm

@@ -1,5 +1,6 @@
 #include "client/pictures/attention_picture.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "client/pictures/font_check.h"
@@ -26,6 +27,21 @@ std::string ChooseFont(const std::string& font) {
 HeatmapPanel MakePanel(const AttentionSet& set, const AttentionMatrix& m,
                        std::string title) {
   return {std::move(title), set.tokens, m.values, set.prompt_tokens};
+}
+
+HeatmapPanel ZoomPanel(const AttentionSet& set, const AttentionMatrix& m,
+                       size_t begin, size_t end, std::string title) {
+  const size_t t = set.tokens.size(), n = end - begin;
+  HeatmapPanel panel;
+  panel.title = std::move(title);
+  panel.labels.assign(set.tokens.begin() + begin, set.tokens.begin() + end);
+  for (size_t row = begin; row < end; ++row) {
+    const float* values = m.values.data() + (row - m.row_begin) * t;
+    panel.values.insert(panel.values.end(), values + begin, values + end);
+  }
+  panel.prompt_tokens =
+      set.prompt_tokens > begin ? std::min(set.prompt_tokens - begin, n) : 0;
+  return panel;
 }
 
 std::string ShortPrompt(const std::string& prompt, int width) {

@@ -15,9 +15,14 @@ namespace tinylm {
 // "sans-serif"; warns on stderr when the labels may show as boxes.
 std::string ChooseFont(const std::string& font);
 
-// One matrix of `set` as a heatmap panel.
+// One matrix of `set` (all its rows) as a heatmap panel.
 HeatmapPanel MakePanel(const AttentionSet& set, const AttentionMatrix& m,
                        std::string title);
+
+// Query rows and keys [begin, end) of `m` (rows `m` has) as a labelled
+// heatmap panel: the zoom beside an overview.
+HeatmapPanel ZoomPanel(const AttentionSet& set, const AttentionMatrix& m,
+                       size_t begin, size_t end, std::string title);
 
 // "…" past `width` columns, so a long prompt fits a picture's title.
 std::string ShortPrompt(const std::string& prompt, int width = 60);

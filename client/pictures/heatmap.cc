@@ -60,16 +60,6 @@ void DrawPromptEnd(cairo_t* cr, const PanelLayout& p) {
   cairo_stroke(cr);
 }
 
-// `runs` from `x` on `baseline`, each in its font.
-void ShowRuns(cairo_t* cr, double x, double baseline,
-              const std::vector<LabelRun>& runs, double font) {
-  cairo_move_to(cr, x, baseline);
-  for (const LabelRun& run : runs) {
-    SetFont(cr, run.family, font);
-    cairo_show_text(cr, run.text.c_str());  // moves the point past the run
-  }
-}
-
 // `runs` downwards from the top of `box`, centred on its column.
 void DrawVertical(cairo_t* cr, const std::vector<LabelRun>& runs,
                   const Box& box, double font) {

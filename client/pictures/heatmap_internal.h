@@ -1,7 +1,8 @@
-// Shared by heatmap_layout.cc, heatmap_label.cc and heatmap.cc only: the
-// fixed sizes and colours of the picture, text measuring with cairo's toy
-// font API (fontconfig picks the face from the family name), and labels in
-// runs of one font and orientation.
+// Shared by heatmap_layout.cc, heatmap_label.cc and heatmap.cc (and, for
+// the labels, by the other pictures' canvas.cc): the fixed sizes and
+// colours of the picture, text measuring with cairo's toy font API
+// (fontconfig picks the face from the family name), and labels in runs of
+// one font and orientation.
 #ifndef TINYLM_CLIENT_PICTURES_HEATMAP_INTERNAL_H_
 #define TINYLM_CLIENT_PICTURES_HEATMAP_INTERNAL_H_
 
@@ -71,6 +72,9 @@ std::vector<std::vector<LabelRun>> PanelLabels(const HeatmapPanel& panel,
 // The horizontal advance of `runs` at font size `size`, and their height
 // set vertically. Both leave the last run's font selected.
 double RunsWidth(cairo_t* cr, const std::vector<LabelRun>& runs, double size);
+// Draws `runs` from `x` on `baseline`, each in its font.
+void ShowRuns(cairo_t* cr, double x, double baseline,
+              const std::vector<LabelRun>& runs, double size);
 double VerticalExtent(cairo_t* cr, const std::vector<LabelRun>& runs,
                       double size);
 

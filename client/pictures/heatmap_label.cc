@@ -81,6 +81,15 @@ double RunsWidth(cairo_t* cr, const std::vector<LabelRun>& runs, double size) {
   return width;
 }
 
+void ShowRuns(cairo_t* cr, double x, double baseline,
+              const std::vector<LabelRun>& runs, double size) {
+  cairo_move_to(cr, x, baseline);
+  for (const LabelRun& run : runs) {
+    SetFont(cr, run.family, size);
+    cairo_show_text(cr, run.text.c_str());  // moves the point past the run
+  }
+}
+
 double VerticalExtent(cairo_t* cr, const std::vector<LabelRun>& runs,
                       double size) {
   double extent = 0;

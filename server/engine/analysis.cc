@@ -1,8 +1,15 @@
 #include "server/engine/analysis.h"
 
-#include <cmath>
+#include <algorithm>
+#include <memory>
 
 #include <ATen/ATen.h>
+
+#include "server/engine/attention_stats.h"
+#include "server/engine/interventions.h"
+#include "server/engine/logit_lens.h"
+#include "server/engine/token_scores.h"
+#include "server/engine/top_tokens.h"
 
 namespace tinylm {
 namespace {
@@ -17,35 +24,36 @@ std::vector<TokenProbability> NextTokenTopK(const at::Tensor& logits,
                               .cpu()
                               .contiguous();  // [2, k]: ids, logprobs
   const double* data = host.data_ptr<double>();
-  std::vector<TokenProbability> out(k);
-  for (int64_t i = 0; i < k; ++i) {
-    out[i].id = static_cast<int64_t>(data[i]);
-    out[i].logprob = static_cast<float>(data[k + i]);
-    out[i].probability = static_cast<float>(std::exp(data[k + i]));
-  }
-  return out;
+  return TopTokens(data, data + k, k);
 }
 
-// attention: n_layer tensors [1, H, T, T]. The selected maps travel to the
-// host in one copy; bytes are the host's (little-endian) layout.
+// attention: n_layer tensors [1, H, T, T]. The selected rows of the
+// selected maps travel to the host in one copy; bytes are the host's
+// (little-endian) layout.
 std::vector<AttentionMatrix> SelectMaps(
     const std::vector<at::Tensor>& attention, const AnalysisOptions& options) {
+  const int64_t T = attention.front().size(-1);
+  const int64_t begin = std::min(options.row_begin, T);
+  const int64_t end = options.row_end == 0 ? T : std::min(options.row_end, T);
   std::vector<at::Tensor> selected;
   std::vector<AttentionMatrix> out;
   for (int64_t layer : options.layers) {
     for (int64_t head : options.heads) {
-      selected.push_back(attention[layer].select(0, 0).select(0, head));
+      selected.push_back(attention[layer].select(0, 0).select(0, head).narrow(
+          0, begin, std::max<int64_t>(end - begin, 0)));
       AttentionMatrix m;
       m.layer = layer;
       m.head = head;
-      m.size = selected.back().size(0);
+      m.size = T;
+      m.row_begin = begin;
+      m.rows = selected.back().size(0);
       out.push_back(std::move(m));
     }
   }
   const at::Tensor host = at::stack(selected)
                               .to(options.half ? at::kHalf : at::kFloat)
                               .cpu()
-                              .contiguous();  // [n, T, T]
+                              .contiguous();  // [n, rows, T]
   const int64_t each = host.nbytes() / int64_t(out.size());
   const char* data = static_cast<const char*>(host.data_ptr());
   for (size_t i = 0; i < out.size(); ++i) {
@@ -68,21 +76,52 @@ std::vector<float> LayerEntropy(const std::vector<at::Tensor>& attention) {
 }  // namespace
 
 AnalysisResult Analyze(Transformer& model, const std::vector<int64_t>& tokens,
-                       int64_t prompt_tokens, const AnalysisOptions& options) {
+                       int64_t prompt_tokens, const AnalysisOptions& options,
+                       const std::vector<InterventionSpec>& interventions) {
   at::NoGradGuard no_grad;
   const c10::Device device = model->parameters().front().device();
+  const std::unique_ptr<InterventionHooks> hooks =
+      interventions.empty() ? nullptr
+                            : PrepareInterventions(model, interventions);
   ForwardInput input;
   input.tokens = at::tensor(tokens, at::kLong).view({1, -1}).to(device);
-  input.return_attention = options.attention || options.entropy;
+  input.return_attention =
+      options.attention || options.entropy || options.stats.has_value();
+  input.hooks = hooks.get();
   const ForwardOutput output = model->Forward(input);
+  const at::Tensor logits = output.logits.select(0, 0).to(at::kFloat);
+  // The same sequence without the interventions, for their effect.
+  at::Tensor clean;  // [T, V]
+  if (hooks != nullptr) {
+    clean = model->Forward(ForwardInput(input.tokens))
+                .logits.select(0, 0)
+                .to(at::kFloat);
+  }
 
   AnalysisResult result;
   if (options.top_k > 0) {
-    result.top_k = NextTokenTopK(output.logits.select(0, 0).to(at::kFloat),
-                                 prompt_tokens - 1, options.top_k);
+    result.top_k = NextTokenTopK(logits, prompt_tokens - 1, options.top_k);
+    if (clean.defined()) {
+      result.clean_top_k =
+          NextTokenTopK(clean, prompt_tokens - 1, options.top_k);
+      result.effect = EffectOf(clean.narrow(0, prompt_tokens - 1, 1),
+                               logits.narrow(0, prompt_tokens - 1, 1));
+    }
   }
   if (options.attention) result.maps = SelectMaps(output.attention, options);
   if (options.entropy) result.entropy = LayerEntropy(output.attention);
+  if (options.stats) {
+    result.stats = AttentionStats(output.attention, options.stats->top_keys);
+  }
+  if (options.lens) {
+    result.lens = LogitLens(model, input.tokens, *options.lens);
+  }
+  if (options.score) {
+    InterventionEffect effect;
+    result.scores =
+        ScoreTokens(logits, input.tokens.select(0, 0), clean, &effect);
+    if (clean.defined()) result.effect = effect;
+  }
   return result;
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/engine/analysis.h"
+#include "server/engine/intervened_decoder.h"
 #include "server/engine/step_graph.h"
 
 namespace tinylm {
@@ -48,9 +49,20 @@ struct Scheduler::Sequence {
   absl::Time first_token;
   absl::Time last_token;  // for the inter-token latency metric
   bool done = false;
+  // Generation with interventions: steps beside the batch.
+  std::unique_ptr<IntervenedDecoder> intervened;
 
   const GenerationRequest& request() const { return job->request; }
   int64_t generated() const { return tokens.size() - prompt_tokens; }
+
+  // How its next token is drawn.
+  SampleRow NextSampleRow() const {
+    SampleRow row;
+    row.params = request().sampling;
+    row.position = tokens.size();  // where the drawn token will sit
+    row.history = &tokens;
+    return row;
+  }
 };
 
 Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
@@ -139,6 +151,16 @@ void Scheduler::Admit(std::vector<std::shared_ptr<Job>> jobs) {
       Complete(*seq, FinishReason::kLength, "");
       continue;
     }
+    if (!seq->request().interventions.empty()) {
+      const absl::Status status = Guarded("preparing the interventions", [&] {
+        seq->intervened = std::make_unique<IntervenedDecoder>(
+            model_, seq->request().interventions);
+      });
+      if (!status.ok()) {
+        Fail(*seq, status);
+        continue;
+      }
+    }
     seq->slot = free_slots_.back();
     free_slots_.pop_back();
     fresh.push_back(seq.get());
@@ -175,17 +197,22 @@ void Scheduler::DecodeStep() {
   if (!seqs.empty()) RunStep(seqs, /*prefill=*/false);
 }
 
-void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
+void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
+  std::vector<Sequence*> seqs;  // the batch: those without interventions
+  for (Sequence* seq : all) {
+    if (seq->intervened) {
+      RunIntervened(*seq);
+    } else {
+      seqs.push_back(seq);
+    }
+  }
+  if (seqs.empty()) return;
   std::vector<StepRow> rows;
   std::vector<SampleRow> sample_rows;
   int64_t top_n = 0;
   for (Sequence* seq : seqs) {
     rows.push_back({&seq->tokens, seq->slot});
-    SampleRow row;
-    row.params = seq->request().sampling;
-    row.position = seq->tokens.size();  // where the drawn token will sit
-    row.history = &seq->tokens;
-    sample_rows.push_back(row);
+    sample_rows.push_back(seq->NextSampleRow());
     top_n = std::max(top_n, seq->request().top_n);
   }
   std::vector<SampledToken> sampled;
@@ -206,7 +233,21 @@ void Scheduler::RunStep(const std::vector<Sequence*>& seqs, bool prefill) {
   }
 }
 
-void Scheduler::Accept(Sequence& seq, const SampledToken& token) {
+void Scheduler::RunIntervened(Sequence& seq) {
+  SampledToken token;
+  InterventionEffect effect;
+  const absl::Status status = Guarded("intervened step", [&] {
+    const IntervenedDecoder::Step step = seq.intervened->Next(seq.tokens);
+    token = SampleTokens(step.logits, {seq.NextSampleRow()},
+                         seq.request().top_n)[0];
+    effect = step.effect;
+  });
+  if (!status.ok()) return Fail(seq, status);
+  Accept(seq, token, &effect);
+}
+
+void Scheduler::Accept(Sequence& seq, const SampledToken& token,
+                       const InterventionEffect* effect) {
   const GenerationRequest& request = seq.request();
   if (seq.generated() == 0) seq.first_token = absl::Now();
   if (options_.metrics) {
@@ -232,6 +273,7 @@ void Scheduler::Accept(Sequence& seq, const SampledToken& token) {
       token.alternatives.begin(),
       token.alternatives.begin() +
           std::min<int64_t>(request.top_n, token.alternatives.size()));
+  if (effect != nullptr) event.effect = *effect;
   if (request.stream_tokens) {
     StreamEvent out;
     out.token = std::move(event);
@@ -264,10 +306,11 @@ void Scheduler::Complete(Sequence& seq, FinishReason reason,
   summary.time_to_first_token_ms =
       seq.generated() > 0 ? Ms(seq.first_token - request.arrival) : 0.0;
   summary.total_ms = Ms(now - request.arrival);
+  if (seq.intervened) summary.effect = seq.intervened->total();
   if (request.analysis && reason != FinishReason::kCancelled) {
     const absl::Status status = Guarded("analysis", [&] {
       summary.analysis = Analyze(model_, seq.tokens, seq.prompt_tokens,
-                                 *request.analysis);
+                                 *request.analysis, request.interventions);
     });
     if (!status.ok()) return Fail(seq, status);
   }

@@ -70,7 +70,10 @@ class Scheduler final : public Engine {
   void DropStopped();
   void DecodeStep();
   void RunStep(const std::vector<Sequence*>& seqs, bool prefill);
-  void Accept(Sequence& seq, const SampledToken& token);
+  // One step of a sequence with interventions (intervened_decoder.h).
+  void RunIntervened(Sequence& seq);
+  void Accept(Sequence& seq, const SampledToken& token,
+              const InterventionEffect* effect = nullptr);
   void Complete(Sequence& seq, FinishReason reason, const std::string& stop);
   void Fail(Sequence& seq, absl::Status status);
   void Retire();

@@ -1,5 +1,7 @@
 #include "server/rpc/convert.h"
 
+#include "server/rpc/convert_inspection.h"
+
 namespace tinylm {
 
 v1::FinishReason ToProto(FinishReason reason) {
@@ -25,9 +27,11 @@ void FillToken(const TokenEvent& in, const Tokenizer& tokenizer,
     a->set_piece(tokenizer.DisplayPiece(alt.id));
     a->set_logprob(alt.logprob);
   }
+  if (in.effect) FillEffect(*in.effect, tokenizer, out->mutable_effect());
 }
 
-void FillSummary(const Summary& in, v1::GenerateSummary* out) {
+void FillSummary(const Summary& in, const Tokenizer& tokenizer,
+                 v1::GenerateSummary* out) {
   out->set_finish_reason(ToProto(in.reason));
   out->set_prompt_tokens(in.prompt_tokens);
   out->set_generated_tokens(in.generated_tokens());
@@ -37,17 +41,24 @@ void FillSummary(const Summary& in, v1::GenerateSummary* out) {
   t->set_queue_ms(in.queue_ms);
   t->set_time_to_first_token_ms(in.time_to_first_token_ms);
   t->set_total_ms(in.total_ms);
+  if (in.effect) FillEffect(*in.effect, tokenizer, out->mutable_effect());
+  if (in.analysis) FillStats(in.analysis->stats, out->mutable_attention_stats());
+}
+
+void FillTokenProbability(const TokenProbability& in,
+                          const Tokenizer& tokenizer,
+                          v1::TokenProbability* out) {
+  out->set_id(in.id);
+  out->set_piece(tokenizer.DisplayPiece(in.id));
+  out->set_probability(in.probability);
+  out->set_logprob(in.logprob);
 }
 
 void FillTopK(const std::vector<TokenProbability>& in,
               const Tokenizer& tokenizer,
               google::protobuf::RepeatedPtrField<v1::TokenProbability>* out) {
   for (const TokenProbability& p : in) {
-    v1::TokenProbability* t = out->Add();
-    t->set_id(p.id);
-    t->set_piece(tokenizer.DisplayPiece(p.id));
-    t->set_probability(p.probability);
-    t->set_logprob(p.logprob);
+    FillTokenProbability(p, tokenizer, out->Add());
   }
 }
 
@@ -64,14 +75,9 @@ void FillAttention(const std::vector<int64_t>& prompt, const Summary& summary,
   out->set_prompt_tokens(prompt.size());
   if (!summary.analysis) return;
   for (const AttentionMatrix& m : summary.analysis->maps) {
-    v1::AttentionMap* map = out->add_maps();
-    map->set_layer(m.layer);
-    map->set_head(m.head);
-    map->add_shape(m.size);
-    map->add_shape(m.size);
-    map->set_dtype(half ? v1::TENSOR_DTYPE_FLOAT16 : v1::TENSOR_DTYPE_FLOAT32);
-    map->set_data(m.bytes);
+    FillMapRows(m, half, m.row_begin, m.rows, out->add_maps());
   }
+  FillStats(summary.analysis->stats, out->mutable_attention_stats());
 }
 
 void FillComparison(const ServedModel& model, const Summary& summary,
@@ -84,6 +90,7 @@ void FillComparison(const ServedModel& model, const Summary& summary,
   if (!summary.analysis) return;
   FillTopK(summary.analysis->top_k, *model.tokenizer, out->mutable_top_k());
   for (float e : summary.analysis->entropy) out->add_attention_entropy(e);
+  FillStats(summary.analysis->stats, out->mutable_attention_stats());
 }
 
 void FillModelInfo(const ServedModel& model, v1::ModelInfo* out) {

@@ -15,8 +15,12 @@ v1::FinishReason ToProto(FinishReason reason);
 
 void FillToken(const TokenEvent& in, const Tokenizer& tokenizer,
                v1::GeneratedToken* out);
-void FillSummary(const Summary& in, v1::GenerateSummary* out);
+void FillSummary(const Summary& in, const Tokenizer& tokenizer,
+                 v1::GenerateSummary* out);
 
+void FillTokenProbability(const TokenProbability& in,
+                          const Tokenizer& tokenizer,
+                          v1::TokenProbability* out);
 void FillTopK(const std::vector<TokenProbability>& in,
               const Tokenizer& tokenizer,
               google::protobuf::RepeatedPtrField<v1::TokenProbability>* out);

@@ -60,7 +60,7 @@ void GenerateReactor::Pump() {
       StartWrite(&bytes_);
       return;
     case StreamEvent::Kind::kDone:
-      FillSummary(event.summary, response_.mutable_summary());
+      FillSummary(event.summary, *tokenizer_, response_.mutable_summary());
       SerializeResponse(response_, &bytes_);
       call_->AddSummary(event.summary);
       StartWriteAndFinish(&bytes_, grpc::WriteOptions(),

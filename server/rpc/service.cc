@@ -10,8 +10,10 @@
 #include "util/status_macros.h"
 #include "server/operations/refusals.h"
 #include "server/rpc/convert.h"
+#include "server/rpc/convert_inspection.h"
 #include "server/rpc/grpc_status.h"
 #include "server/rpc/reactors.h"
+#include "server/rpc/unary_call.h"
 #include "server/rpc/wire.h"
 #include "util/quote.h"
 
@@ -26,60 +28,6 @@ std::vector<std::string> ModelNames(const ModelRegistry& registry) {
   std::vector<std::string> names;
   for (const auto& model : registry.models()) names.push_back(model->name);
   return names;
-}
-
-grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context,
-                                   const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
-std::vector<ValidRequest> One(ValidRequest request) {
-  std::vector<ValidRequest> out;
-  out.push_back(std::move(request));
-  return out;
-}
-
-// What a unary handler does with a valid request: wait for engine streams
-// (none for the synchronous ones), then fill the response from their
-// summaries.
-template <typename Response>
-struct Plan {
-  std::vector<std::shared_ptr<GenerationStream>> streams;
-  std::function<absl::Status(const std::vector<Summary>&, Response&)> fill;
-};
-
-// Checks the call may proceed, parses the request, runs `body` (request,
-// record -> Plan), and answers with the filled response serialized into
-// `raw_response`: at once when the plan waits for no stream, else from the
-// write pump once every stream has ended. Every end goes through the call's
-// record.
-template <typename Request, typename Response, typename Body>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
-                                TinyLmService::Call call,
-                                const grpc::ByteBuffer* raw_request,
-                                grpc::ByteBuffer* raw_response,
-                                WritePump* pump, Body body) {
-  CallRecord& record = *call.record;
-  if (!call.allowed.ok()) return Finished(context, record.End(call.allowed));
-  Request request;
-  const absl::Status parsed = ParseRequest(*raw_request, &request);
-  if (!parsed.ok()) return Finished(context, record.End(parsed));
-  absl::StatusOr<Plan<Response>> plan = body(request, record);
-  if (!plan.ok()) return Finished(context, record.End(plan.status()));
-  auto respond = [fill = std::move(plan->fill),
-                  raw_response](const std::vector<Summary>& summaries) {
-    Response response;
-    const absl::Status status = fill(summaries, response);
-    if (status.ok()) SerializeResponse(response, raw_response);
-    return status;
-  };
-  if (plan->streams.empty()) {
-    return Finished(context, record.End(respond({})));
-  }
-  return CollectReactor::Start(std::move(plan->streams), std::move(respond),
-                               std::move(call.record), pump);
 }
 
 }  // namespace
@@ -184,8 +132,15 @@ grpc::ServerUnaryReactor* TinyLmService::TopK(
         TINYLM_ASSIGN_OR_RETURN(plan.streams,
                                 Submit(One(std::move(valid)), record));
         plan.fill = [tokenizer](const std::vector<Summary>& s, Out& out) {
-          FillTopK(s[0].analysis->top_k, *tokenizer, out.mutable_tokens());
+          const AnalysisResult& analysis = *s[0].analysis;
+          FillTopK(analysis.top_k, *tokenizer, out.mutable_tokens());
           out.set_prompt_tokens(s[0].prompt_tokens);
+          FillTopK(analysis.clean_top_k, *tokenizer,
+                   out.mutable_clean_tokens());
+          if (analysis.effect) {
+            FillEffect(*analysis.effect, *tokenizer, out.mutable_effect());
+          }
+          FillStats(analysis.stats, out.mutable_attention_stats());
           return absl::OkStatus();
         };
         return plan;

@@ -1,4 +1,5 @@
-// The TinyLM gRPC service: handlers only. Each handler parses (wire.h),
+// The TinyLM gRPC service: handlers only (the inspection calls in
+// service_inspection.cc). Each handler parses (wire.h),
 // validates (validate.h), submits plain requests to the models' schedulers,
 // and hands the streams to a reactor (reactors.h); errors become gRPC
 // statuses in one place (grpc_status.h).
@@ -23,11 +24,14 @@ namespace tinylm {
 using TinyLmRawService = v1::TinyLM::WithRawCallbackMethod_Generate<
     v1::TinyLM::WithRawCallbackMethod_TopK<
         v1::TinyLM::WithRawCallbackMethod_AttentionMaps<
-            v1::TinyLM::WithRawCallbackMethod_Compare<
-                v1::TinyLM::WithRawCallbackMethod_Tokenize<
-                    v1::TinyLM::WithRawCallbackMethod_Detokenize<
-                        v1::TinyLM::WithRawCallbackMethod_ListModels<
-                            v1::TinyLM::Service>>>>>>>;
+            v1::TinyLM::WithRawCallbackMethod_StreamAttentionMaps<
+                v1::TinyLM::WithRawCallbackMethod_Compare<
+                    v1::TinyLM::WithRawCallbackMethod_LogitLens<
+                        v1::TinyLM::WithRawCallbackMethod_Score<
+                            v1::TinyLM::WithRawCallbackMethod_Tokenize<
+                                v1::TinyLM::WithRawCallbackMethod_Detokenize<
+                                    v1::TinyLM::WithRawCallbackMethod_ListModels<
+                                        v1::TinyLM::Service>>>>>>>>>>;
 
 // What the service checks and reports besides the requests themselves.
 struct ServiceHooks {
@@ -62,6 +66,14 @@ class TinyLmService final : public TinyLmRawService {
                                           Raw* response) override;
   grpc::ServerUnaryReactor* Compare(grpc::CallbackServerContext* context,
                                     const Raw* request, Raw* response) override;
+  // The inspection calls (service_inspection.cc).
+  grpc::ServerWriteReactor<Raw>* StreamAttentionMaps(
+      grpc::CallbackServerContext* context, const Raw* request) override;
+  grpc::ServerUnaryReactor* LogitLens(grpc::CallbackServerContext* context,
+                                      const Raw* request,
+                                      Raw* response) override;
+  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context,
+                                  const Raw* request, Raw* response) override;
   grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
                                      const Raw* request,
                                      Raw* response) override;

@@ -9,6 +9,11 @@
 
 namespace tinylm {
 
+// What a streamed AttentionMap message carries besides its rows (layer,
+// head, shape, dtype, first row, field tags), bounded generously: rows are
+// packed so that data + this stays within max_send_message_bytes.
+inline constexpr int64_t kMapMessageOverhead = 256;
+
 struct ServiceLimits {
   int64_t max_prompt_tokens = 4096;  // also bounded by each model's context
   int64_t max_new_tokens = 1024;
@@ -16,6 +21,15 @@ struct ServiceLimits {
   // limit of clients, with room for the rest of the message.
   int64_t max_attention_bytes = 3 << 20;
   int64_t max_top_n = 20;
+  // Inspection: interventions per request; the logit lens's tokens per
+  // layer and positions x layers x tokens in all; attention statistics'
+  // layers x heads x tokens x top keys; a StreamAttentionMaps call's bytes
+  // in all (each message obeys max_send_message_bytes).
+  int64_t max_interventions = 8;
+  int64_t max_lens_k = 100;
+  int64_t max_lens_values = 1 << 16;
+  int64_t max_attention_stat_values = 1 << 18;
+  int64_t max_streamed_attention_bytes = int64_t(256) << 20;
   int64_t max_stop_strings = 8;
   int64_t max_stop_bytes = 256;
   int64_t max_prompt_bytes = 1 << 20;

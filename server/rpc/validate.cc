@@ -1,15 +1,14 @@
 #include "server/rpc/validate.h"
 
 #include <algorithm>
-#include <cmath>
-#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "util/status_macros.h"
-#include "util/utf8.h"
+#include "server/operations/refusals.h"
+#include "server/rpc/validate_fields.h"
+#include "server/rpc/validate_inspection.h"
 #include "util/quote.h"
+#include "util/status_macros.h"
 
 namespace tinylm {
 namespace {
@@ -17,218 +16,6 @@ namespace {
 constexpr int64_t kDefaultNewTokens = 64;
 constexpr int64_t kDefaultCompareTokens = 32;
 constexpr int64_t kDefaultCompareTopK = 5;
-// The sampler scales float32 logits by 1 / temperature and divides positive
-// ones by the repetition penalty: a tiny temperature or penalty (a float
-// can be 1e-40) overflows them to inf and NaN, and the failed step fails
-// every sequence in the batch. Temperatures below this sample greedily
-// anyway, so they are greedy; penalties below the other are refused. Both
-// are floats, as the API's fields are: 0.01f is a little below 0.01.
-constexpr float kGreedyBelowTemperature = 1e-5f;
-constexpr float kMinRepetitionPenalty = 0.01f;
-
-absl::Status Invalid(absl::string_view field, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
-}
-
-absl::StatusOr<ServedModel*> FindModel(const ModelRegistry& registry,
-                                       const std::string& name,
-                                       absl::string_view field) {
-  if (name.empty()) {
-    return Invalid(field, absl::StrCat("required (loaded models: ",
-                                       registry.Names(), ")"));
-  }
-  return registry.Find(name);
-}
-
-absl::Status CheckText(absl::string_view field, absl::string_view text,
-                       int64_t max_bytes) {
-  if (int64_t(text.size()) > max_bytes) {
-    return Invalid(field, absl::StrCat(text.size(), " bytes exceed the limit of ",
-                                       max_bytes));
-  }
-  const size_t valid = ValidUtf8Prefix(text);
-  if (valid != text.size()) {
-    return Invalid(field, absl::StrFormat("not valid UTF-8 (byte 0x%02x at "
-                                          "offset %d)",
-                                          static_cast<unsigned char>(text[valid]),
-                                          valid));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckPromptTokens(absl::string_view field, int64_t tokens,
-                               const ServiceLimits& limits) {
-  if (tokens <= limits.max_prompt_tokens) return absl::OkStatus();
-  return Invalid(field, absl::StrCat(tokens, " tokens exceed the server "
-                                     "limit of ", limits.max_prompt_tokens,
-                                     " (--max_prompt_tokens)"));
-}
-
-// A text that cannot fit is refused before it is tokenized (tokenizing a
-// megabyte takes time and hundreds of megabytes of memory): n bytes make at
-// least n / max_token_bytes tokens.
-absl::Status CheckTextFits(absl::string_view field, absl::string_view text,
-                           const ServedModel& model,
-                           const ServiceLimits& limits) {
-  const int64_t per_token = model.tokenizer->max_token_bytes();
-  const int64_t fewest = (int64_t(text.size()) + per_token - 1) / per_token;
-  const int64_t context = model.config.block_size;
-  if (fewest <= std::min(limits.max_prompt_tokens, context)) {
-    return absl::OkStatus();
-  }
-  return Invalid(
-      field,
-      absl::StrCat(
-          text.size(), " bytes make at least ", fewest,
-          " tokens (one token stands for at most ", per_token,
-          " bytes), more than ",
-          limits.max_prompt_tokens < context
-              ? absl::StrCat("the server limit of ", limits.max_prompt_tokens,
-                             " (--max_prompt_tokens)")
-              : absl::StrCat("the context length ", context, " of model ",
-                             Quote(model.name))));
-}
-
-absl::StatusOr<std::vector<int64_t>> EncodeText(absl::string_view field,
-                                                const std::string& text,
-                                                const ServedModel& model,
-                                                const ServiceLimits& limits) {
-  if (text.empty()) return Invalid(field, "must not be empty");
-  TINYLM_RETURN_IF_ERROR(CheckText(field, text, limits.max_prompt_bytes));
-  TINYLM_RETURN_IF_ERROR(CheckTextFits(field, text, model, limits));
-  TINYLM_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
-                          model.tokenizer->Encode(text));
-  if (ids.empty()) return Invalid(field, "encodes to no tokens");
-  TINYLM_RETURN_IF_ERROR(CheckPromptTokens(field, ids.size(), limits));
-  return ids;
-}
-
-absl::Status CheckIds(absl::string_view field,
-                      const google::protobuf::RepeatedField<int32_t>& ids,
-                      const ServedModel& model) {
-  const int64_t vocab = model.config.vocab_size;
-  for (int i = 0; i < ids.size(); ++i) {
-    if (ids[i] < 0 || ids[i] >= vocab) {
-      return Invalid(absl::StrCat(field, "[", i, "]"),
-                     absl::StrCat("id ", ids[i], " is outside the vocabulary "
-                                  "[0, ", vocab, ") of model ",
-                                  Quote(model.name)));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// The prompt oneof shared by Generate, TopK and AttentionMaps.
-template <typename Request>
-absl::StatusOr<std::vector<int64_t>> PromptIds(const Request& in,
-                                               const ServedModel& model,
-                                               const ServiceLimits& limits) {
-  switch (in.prompt_case()) {
-    case Request::kText:
-      return EncodeText("prompt.text", in.text(), model, limits);
-    case Request::kTokenIds: {
-      const auto& ids = in.token_ids().ids();
-      if (ids.empty()) return Invalid("prompt.token_ids", "must not be empty");
-      TINYLM_RETURN_IF_ERROR(
-          CheckPromptTokens("prompt.token_ids", ids.size(), limits));
-      TINYLM_RETURN_IF_ERROR(CheckIds("prompt.token_ids.ids", ids, model));
-      return std::vector<int64_t>(ids.begin(), ids.end());
-    }
-    default:
-      return Invalid("prompt", "set text or token_ids");
-  }
-}
-
-// The prompt must leave room for `min_new` generated tokens.
-absl::Status CheckPromptFits(int64_t prompt, int64_t min_new,
-                             const ServedModel& model) {
-  const int64_t context = model.config.block_size;
-  if (prompt + min_new <= context) return absl::OkStatus();
-  return Invalid("prompt",
-                 absl::StrCat(prompt, " tokens do not fit the context length ",
-                              context, " of model ", Quote(model.name),
-                              min_new > 0 ? " with room to generate" : ""));
-}
-
-// What every request with a prompt shares: its model, the prompt's ids,
-// room for `min_new` generated tokens, and the call's deadline.
-template <typename Request>
-absl::StatusOr<ValidRequest> ValidPrompt(const Request& in,
-                                         const ModelRegistry& registry,
-                                         const ServiceLimits& limits,
-                                         int64_t min_new, absl::Time deadline) {
-  ValidRequest out;
-  TINYLM_ASSIGN_OR_RETURN(out.model, FindModel(registry, in.model(), "model"));
-  GenerationRequest& r = out.request;
-  TINYLM_ASSIGN_OR_RETURN(r.prompt, PromptIds(in, *out.model, limits));
-  TINYLM_RETURN_IF_ERROR(CheckPromptFits(r.prompt.size(), min_new, *out.model));
-  r.deadline = deadline;
-  return out;
-}
-
-absl::StatusOr<int64_t> NewTokens(absl::string_view field, int64_t requested,
-                                  int64_t default_cap, int64_t prompt,
-                                  const ServedModel& model,
-                                  const ServiceLimits& limits) {
-  const int64_t room = model.config.block_size - prompt;
-  if (requested == 0) return std::min(default_cap, room);
-  if (requested > limits.max_new_tokens) {
-    return Invalid(field, absl::StrCat(requested,
-                                       " exceeds the server limit of ",
-                                       limits.max_new_tokens));
-  }
-  if (requested > room) {
-    return Invalid(field,
-                   absl::StrCat(prompt, " prompt tokens + ", requested,
-                                " new tokens exceed the context length ",
-                                model.config.block_size, " of model ",
-                                Quote(model.name)));
-  }
-  return requested;
-}
-
-uint64_t RandomSeed() {
-  std::random_device device;
-  return (uint64_t(device()) << 32) ^ device();
-}
-
-absl::StatusOr<SamplingParams> ToSampling(const v1::SamplingParams& in,
-                                          int64_t vocab, bool greedy_default) {
-  SamplingParams out;
-  out.temperature = in.has_temperature() ? in.temperature()
-                                         : (greedy_default ? 0.0 : 1.0);
-  if (!(out.temperature >= 0.0 && out.temperature <= 100.0)) {
-    return Invalid("sampling.temperature",
-                   absl::StrCat("must be in [0, 100], got ", out.temperature));
-  }
-  if (out.temperature < kGreedyBelowTemperature) out.temperature = 0.0;
-  out.top_k = in.top_k();
-  if (out.top_k > vocab) {
-    return Invalid("sampling.top_k",
-                   absl::StrCat(out.top_k, " exceeds the vocabulary size ",
-                                vocab));
-  }
-  out.top_p = in.has_top_p() ? in.top_p() : 1.0;
-  if (!(out.top_p > 0.0 && out.top_p <= 1.0)) {
-    return Invalid("sampling.top_p",
-                   absl::StrCat("must be in (0, 1], got ", out.top_p));
-  }
-  out.min_p = in.min_p();
-  if (!(out.min_p >= 0.0 && out.min_p < 1.0)) {
-    return Invalid("sampling.min_p",
-                   absl::StrCat("must be in [0, 1), got ", out.min_p));
-  }
-  out.repetition_penalty =
-      in.has_repetition_penalty() ? in.repetition_penalty() : 1.0;
-  if (!(out.repetition_penalty >= kMinRepetitionPenalty &&
-        out.repetition_penalty <= 10.0)) {
-    return Invalid("sampling.repetition_penalty",
-                   absl::StrCat("must be in [", kMinRepetitionPenalty,
-                                ", 10], got ", out.repetition_penalty));
-  }
-  out.seed = in.has_seed() ? in.seed() : RandomSeed();
-  return out;
-}
 
 absl::StatusOr<std::vector<std::string>> StopStrings(
     const google::protobuf::RepeatedPtrField<std::string>& stops,
@@ -245,94 +32,51 @@ absl::StatusOr<std::vector<std::string>> StopStrings(
   return std::vector<std::string>(stops.begin(), stops.end());
 }
 
-// Indices for AttentionMaps: empty = all of [0, count).
-absl::StatusOr<std::vector<int64_t>> Indices(
-    absl::string_view field, const google::protobuf::RepeatedField<uint32_t>& in,
-    int64_t count, absl::string_view what, const ServedModel& model) {
-  std::vector<int64_t> out;
-  for (int i = 0; i < in.size(); ++i) {
-    if (in[i] >= count) {
-      return Invalid(absl::StrCat(field, "[", i, "]"),
-                     absl::StrCat(what, " ", in[i], " does not exist (model ",
-                                  Quote(model.name), " has ", count, " ", what,
-                                  "s)"));
-    }
-    out.push_back(in[i]);
-  }
-  if (out.empty()) {
-    for (int64_t i = 0; i < count; ++i) out.push_back(i);
-  }
-  return out;
+int64_t ElementBytes(const AnalysisOptions& options) {
+  return options.half ? 2 : 4;
 }
 
+// The maps of `tokens` tokens within `limit` bytes (the flag `flag`).
 absl::Status CheckAttentionBytes(const AnalysisOptions& options, int64_t tokens,
-                                 const ServiceLimits& limits) {
-  const int64_t element = options.half ? 2 : 4;
+                                 int64_t limit, absl::string_view flag) {
+  const int64_t element = ElementBytes(options);
+  const int64_t rows = options.row_end - options.row_begin;
   const int64_t bytes = int64_t(options.layers.size()) *
-                        int64_t(options.heads.size()) * tokens * tokens *
+                        int64_t(options.heads.size()) * rows * tokens *
                         element;
-  if (bytes <= limits.max_attention_bytes) return absl::OkStatus();
+  if (bytes <= limit) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "attention maps: ", options.layers.size(), " layers x ",
-      options.heads.size(), " heads x ", tokens, " x ", tokens, " tokens x ",
-      element, " bytes = ", bytes, " bytes exceed the limit of ",
-      limits.max_attention_bytes,
-      " bytes; ask for fewer layers or heads, a shorter prompt or "
+      options.heads.size(), " heads x ", rows, " rows x ", tokens,
+      " tokens x ", element, " bytes = ", bytes, " bytes exceed the limit of ",
+      limit, " bytes (", flag,
+      "); ask for fewer layers, heads or rows, a shorter prompt or "
       "continuation, or dtype FLOAT16"));
 }
 
-}  // namespace
-
-absl::StatusOr<ValidRequest> ValidateGenerate(const v1::GenerateRequest& in,
-                                              const ModelRegistry& registry,
-                                              const ServiceLimits& limits,
-                                              absl::Time deadline) {
-  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
-                          ValidPrompt(in, registry, limits, 1, deadline));
-  const ServedModel& model = *out.model;
-  GenerationRequest& r = out.request;
-  TINYLM_ASSIGN_OR_RETURN(
-      r.max_new_tokens, NewTokens("max_new_tokens", in.max_new_tokens(),
-                                  kDefaultNewTokens, r.prompt.size(), model,
-                                  limits));
-  TINYLM_ASSIGN_OR_RETURN(
-      r.sampling, ToSampling(in.sampling(), model.config.vocab_size, false));
-  TINYLM_ASSIGN_OR_RETURN(r.stop, StopStrings(in.stop(), limits));
-  const int64_t max_top_n =
-      std::min(limits.max_top_n, model.config.vocab_size);
-  if (in.top_n() > max_top_n) {
-    return Invalid("top_n", absl::StrCat(in.top_n(), " exceeds the limit of ",
-                                         max_top_n));
+// Query rows [row_begin, row_end) of maps over `tokens` tokens.
+absl::Status SetRows(const v1::AttentionMapsRequest& in, int64_t tokens,
+                     AnalysisOptions& analysis) {
+  const int64_t end = in.row_end() == 0 ? tokens : in.row_end();
+  if (end > tokens) {
+    return Invalid("row_end",
+                   absl::StrCat(in.row_end(), " is past the ", tokens,
+                                " tokens of prompt + continuation"));
   }
-  r.top_n = in.top_n();
-  return out;
+  if (in.row_begin() >= end) {
+    return Invalid("row_begin", absl::StrCat(in.row_begin(),
+                                             " must be below row_end ", end));
+  }
+  analysis.row_begin = in.row_begin();
+  analysis.row_end = end;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<ValidRequest> ValidateTopK(const v1::TopKRequest& in,
-                                          const ModelRegistry& registry,
-                                          const ServiceLimits& limits,
-                                          absl::Time deadline) {
-  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
-                          ValidPrompt(in, registry, limits, 0, deadline));
-  const ServedModel& model = *out.model;
-  GenerationRequest& r = out.request;
-  const int64_t vocab = model.config.vocab_size;
-  if (in.k() == 0) return Invalid("k", "must be at least 1");
-  if (in.k() > vocab) {
-    return Invalid("k", absl::StrCat(in.k(), " exceeds the vocabulary size ",
-                                     vocab, " of model ", Quote(model.name)));
-  }
-  AnalysisOptions analysis;
-  analysis.top_k = in.k();
-  r.analysis = analysis;
-  r.max_new_tokens = 0;
-  r.stream_tokens = false;
-  return out;
-}
-
-absl::StatusOr<ValidRequest> ValidateAttentionMaps(
-    const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
-    const ServiceLimits& limits, absl::Time deadline) {
+// AttentionMaps and StreamAttentionMaps: all but the bound on the bytes.
+absl::StatusOr<ValidRequest> ValidMaps(const v1::AttentionMapsRequest& in,
+                                       const ModelRegistry& registry,
+                                       const ServiceLimits& limits,
+                                       absl::Time deadline) {
   TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
                           ValidPrompt(in, registry, limits, 0, deadline));
   const ServedModel& model = *out.model;
@@ -361,30 +105,118 @@ absl::StatusOr<ValidRequest> ValidateAttentionMaps(
     return Invalid("dtype", absl::StrCat("unknown value ", in.dtype()));
   }
   analysis.half = in.dtype() == v1::TENSOR_DTYPE_FLOAT16;
-  TINYLM_RETURN_IF_ERROR(
-      CheckAttentionBytes(analysis, prompt + r.max_new_tokens, limits));
+  const int64_t tokens = prompt + r.max_new_tokens;
+  TINYLM_RETURN_IF_ERROR(SetRows(in, tokens, analysis));
+  TINYLM_ASSIGN_OR_RETURN(analysis.stats,
+                          ValidStats(in, tokens, model, limits));
   r.analysis = analysis;
   r.stream_tokens = false;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ValidRequest> ValidateGenerate(const v1::GenerateRequest& in,
+                                              const ModelRegistry& registry,
+                                              const ServiceLimits& limits,
+                                              absl::Time deadline) {
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidPrompt(in, registry, limits, 1, deadline));
+  const ServedModel& model = *out.model;
+  GenerationRequest& r = out.request;
+  TINYLM_ASSIGN_OR_RETURN(
+      r.max_new_tokens, NewTokens("max_new_tokens", in.max_new_tokens(),
+                                  kDefaultNewTokens, r.prompt.size(), model,
+                                  limits));
+  TINYLM_ASSIGN_OR_RETURN(
+      r.sampling, ToSampling(in.sampling(), model.config.vocab_size, false));
+  TINYLM_ASSIGN_OR_RETURN(r.stop, StopStrings(in.stop(), limits));
+  const int64_t max_top_n =
+      std::min(limits.max_top_n, model.config.vocab_size);
+  if (in.top_n() > max_top_n) {
+    return Invalid("top_n", absl::StrCat(in.top_n(), " exceeds the limit of ",
+                                         max_top_n));
+  }
+  r.top_n = in.top_n();
+  TINYLM_ASSIGN_OR_RETURN(
+      r.interventions,
+      ValidInterventions(in.interventions(), r.prompt.size(), model, limits));
+  TINYLM_ASSIGN_OR_RETURN(
+      std::optional<AttentionStatsOptions> stats,
+      ValidStats(in, r.prompt.size() + r.max_new_tokens, model, limits));
+  if (stats) {
+    r.analysis = AnalysisOptions();
+    r.analysis->stats = stats;
+  }
+  return out;
+}
+
+absl::StatusOr<ValidRequest> ValidateTopK(const v1::TopKRequest& in,
+                                          const ModelRegistry& registry,
+                                          const ServiceLimits& limits,
+                                          absl::Time deadline) {
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidPrompt(in, registry, limits, 0, deadline));
+  const ServedModel& model = *out.model;
+  GenerationRequest& r = out.request;
+  const int64_t vocab = model.config.vocab_size;
+  if (in.k() == 0) return Invalid("k", "must be at least 1");
+  if (in.k() > vocab) {
+    return Invalid("k", absl::StrCat(in.k(), " exceeds the vocabulary size ",
+                                     vocab, " of model ", Quote(model.name)));
+  }
+  AnalysisOptions analysis;
+  analysis.top_k = in.k();
+  TINYLM_ASSIGN_OR_RETURN(analysis.stats,
+                          ValidStats(in, r.prompt.size(), model, limits));
+  r.analysis = analysis;
+  TINYLM_ASSIGN_OR_RETURN(
+      r.interventions,
+      ValidInterventions(in.interventions(), r.prompt.size(), model, limits));
+  r.max_new_tokens = 0;
+  r.stream_tokens = false;
+  return out;
+}
+
+absl::StatusOr<ValidRequest> ValidateAttentionMaps(
+    const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
+    const ServiceLimits& limits, absl::Time deadline) {
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidMaps(in, registry, limits, deadline));
+  const GenerationRequest& r = out.request;
+  TINYLM_RETURN_IF_ERROR(CheckAttentionBytes(
+      *r.analysis, r.prompt.size() + r.max_new_tokens,
+      limits.max_attention_bytes, "--max_attention_bytes"));
+  return out;
+}
+
+absl::StatusOr<ValidRequest> ValidateStreamAttentionMaps(
+    const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
+    const ServiceLimits& limits, absl::Time deadline) {
+  TINYLM_ASSIGN_OR_RETURN(ValidRequest out,
+                          ValidMaps(in, registry, limits, deadline));
+  const GenerationRequest& r = out.request;
+  const int64_t tokens = r.prompt.size() + r.max_new_tokens;
+  TINYLM_RETURN_IF_ERROR(
+      CheckAttentionBytes(*r.analysis, tokens,
+                          limits.max_streamed_attention_bytes,
+                          "--max_streamed_attention_bytes"));
+  // A message carries whole rows: one must fit (with room for the rest).
+  const int64_t row = tokens * ElementBytes(*r.analysis);
+  if (row + kMapMessageOverhead > limits.max_send_message_bytes) {
+    return ResponseTooLarge(
+        "one row of an attention map", row + kMapMessageOverhead,
+        limits.max_send_message_bytes, "--max_send_message_bytes",
+        "ask for dtype FLOAT16 or a shorter prompt or continuation");
+  }
   return out;
 }
 
 absl::StatusOr<std::vector<ValidRequest>> ValidateCompare(
     const v1::CompareRequest& in, const ModelRegistry& registry,
     const ServiceLimits& limits, absl::Time deadline) {
-  std::vector<ServedModel*> models;
-  for (int i = 0; i < in.models_size(); ++i) {
-    const std::string field = absl::StrCat("models[", i, "]");
-    TINYLM_ASSIGN_OR_RETURN(ServedModel * model,
-                            FindModel(registry, in.models(i), field));
-    if (std::find(models.begin(), models.end(), model) != models.end()) {
-      return Invalid(field, absl::StrCat(Quote(model->name), " is listed "
-                                         "twice"));
-    }
-    models.push_back(model);
-  }
-  if (models.empty()) {
-    for (const auto& model : registry.models()) models.push_back(model.get());
-  }
+  TINYLM_ASSIGN_OR_RETURN(std::vector<ServedModel*> models,
+                          ModelsOf(in.models(), registry));
   const uint64_t seed =
       in.sampling().has_seed() ? in.sampling().seed() : RandomSeed();
   std::vector<ValidRequest> out;
@@ -412,6 +244,9 @@ absl::StatusOr<std::vector<ValidRequest>> ValidateCompare(
                                            " of model ", Quote(model->name)));
     }
     analysis.entropy = true;
+    TINYLM_ASSIGN_OR_RETURN(
+        analysis.stats,
+        ValidStats(in, r.prompt.size() + r.max_new_tokens, *model, limits));
     r.analysis = analysis;
     r.stream_tokens = false;
     r.deadline = deadline;

@@ -36,6 +36,21 @@ absl::StatusOr<ValidRequest> ValidateAttentionMaps(
     const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
     const ServiceLimits& limits, absl::Time deadline);
 
+// As AttentionMaps, bounded by --max_streamed_attention_bytes in all, and
+// each row by one message.
+absl::StatusOr<ValidRequest> ValidateStreamAttentionMaps(
+    const v1::AttentionMapsRequest& in, const ModelRegistry& registry,
+    const ServiceLimits& limits, absl::Time deadline);
+
+absl::StatusOr<ValidRequest> ValidateLogitLens(
+    const v1::LogitLensRequest& in, const ModelRegistry& registry,
+    const ServiceLimits& limits, absl::Time deadline);
+
+// One request per scored model, in request (or registry) order.
+absl::StatusOr<std::vector<ValidRequest>> ValidateScore(
+    const v1::ScoreRequest& in, const ModelRegistry& registry,
+    const ServiceLimits& limits, absl::Time deadline);
+
 // One request per compared model, in request (or registry) order.
 absl::StatusOr<std::vector<ValidRequest>> ValidateCompare(
     const v1::CompareRequest& in, const ModelRegistry& registry,

@@ -174,6 +174,34 @@ def validate_seeds(stubs):
         "detokenize": (5, pb.DetokenizeRequest(model="wide",
                                                ids=[10, 20, 7999])),
         "unknown_model": (0, pb.GenerateRequest(model="nope", text="x")),
+        # Inspection: interventions, statistics, the lens, scores, rows.
+        "topk_interventions": (1, pb.TopKRequest(
+            model="wide", text="吾輩は猫", k=3,
+            interventions=[
+                pb.Intervention(ablate=pb.Ablation(
+                    site=pb.INTERVENTION_SITE_HEAD_OUTPUT, layer=1, heads=[1],
+                    mode=pb.ABLATION_MODE_MEAN)),
+                pb.Intervention(patch=pb.Patch(
+                    site=pb.INTERVENTION_SITE_ATTENTION_PATTERN, layer=0,
+                    source_text="吾輩は犬", positions=[0, 1]))],
+            attention_stats=pb.AttentionStatsOptions(top_keys=2))),
+        "generate_interventions": (0, pb.GenerateRequest(
+            model="small", token_ids=pb.TokenIds(ids=[5, 6, 7]),
+            max_new_tokens=3,
+            interventions=[pb.Intervention(patch=pb.Patch(
+                site=pb.INTERVENTION_SITE_RESIDUAL, layer=1,
+                source_token_ids=pb.TokenIds(ids=[8, 9, 10])))],
+            attention_stats=pb.AttentionStatsOptions())),
+        "lens": (6, pb.LogitLensRequest(model="small", text="海の見える",
+                                        k=3, positions=[0, 1])),
+        "score": (7, pb.ScoreRequest(
+            models=["small", "wide"], text="海の見える町",
+            interventions=[pb.Intervention(ablate=pb.Ablation(
+                site=pb.INTERVENTION_SITE_MLP_OUTPUT, layer=0))])),
+        "stream_attention": (8, pb.AttentionMapsRequest(
+            model="wide", token_ids=pb.TokenIds(ids=[1, 2, 3, 4]),
+            continuation_tokens=2, row_begin=1, row_end=5,
+            dtype=pb.TENSOR_DTYPE_FLOAT16)),
         # Regressions: a float temperature or repetition penalty of 1e-40
         # overflowed the sampler's logits to NaN (INTERNAL for the batch).
         "regression_tiny_temperature": (0, pb.GenerateRequest(

@@ -2,8 +2,10 @@
 // of two tiny models that share the shipped tokenizer ("small" with a
 // 32-token context and "wide", a score_fcn model with 48).
 //
-// Input: a selector byte (which request message), then the message's
-// protobuf wire bytes, parsed as the service parses them (server/rpc/wire.h).
+// Input: a selector byte (which request message: Generate, TopK,
+// AttentionMaps, Compare, Tokenize, Detokenize, LogitLens, Score, or
+// AttentionMaps for the stream), then the message's protobuf wire bytes,
+// parsed as the service parses them (server/rpc/wire.h).
 // Properties:
 //   - Bytes that do not parse are refused with INVALID_ARGUMENT.
 //   - Validation never crashes; it fails only with INVALID_ARGUMENT,
@@ -11,7 +13,13 @@
 //   - What it accepts is what the engine relies on: a registered model, a
 //     non-empty prompt of in-vocabulary ids that fits the context with the
 //     new tokens, sampling parameters in range, bounded stop strings,
-//     layer/head indices that exist, attention payloads within the limit.
+//     layer/head indices that exist, attention payloads and row ranges
+//     within the limits; interventions on layers and heads that exist, at
+//     sites their kind allows, patch sources as long as the prompt and
+//     positions inside it; statistics, lens and score sizes in bounds.
+//   - Accepted interventions (TopK, Score) and lens requests run through
+//     the engine's analysis forward (server/engine/analysis.h) on the same
+//     models without error.
 //   - Accepted sampling parameters sample a token from logits without
 //     error (a failed step fails the whole batch).
 //   - Accepted Tokenize text encodes; accepted Detokenize ids decode.
@@ -21,6 +29,7 @@
 #include <grpcpp/support/slice.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +39,7 @@
 #include "models/config.h"
 #include "models/model.h"
 #include "models/sampler.h"
+#include "server/engine/analysis.h"
 #include "util/utf8.h"
 #include "server/rpc/validate.h"
 #include "server/rpc/wire.h"
@@ -58,9 +68,14 @@ void SaveTinyModel(const std::string& dir, const std::string& variant,
   FUZZ_CHECK(saved.ok(), saved);
 }
 
+std::string CheckpointsRoot() {
+  static const std::string root = fuzz::ScratchDir() + "/checkpoints";
+  return root;
+}
+
 const ModelRegistry& Registry() {
   static const ModelRegistry* registry = [] {
-    const std::string root = fuzz::ScratchDir() + "/checkpoints";
+    const std::string root = CheckpointsRoot();
     SaveTinyModel(root + "/small", "base", 32);
     SaveTinyModel(root + "/wide", "score_fcn", 48);
     RegistryOptions options;
@@ -73,6 +88,22 @@ const ModelRegistry& Registry() {
     return loaded->release();
   }();
   return *registry;
+}
+
+// The registry's models again, outside their schedulers, for analysis runs.
+Transformer& LocalModel(const ServedModel* served) {
+  static std::map<std::string, Transformer>* models = [] {
+    auto* out = new std::map<std::string, Transformer>();
+    for (const auto& m : Registry().models()) {
+      auto loaded =
+          LoadCheckpoint(CheckpointsRoot() + "/" + m->name, c10::kCPU,
+                         c10::kFloat);
+      FUZZ_CHECK(loaded.ok(), loaded.status());
+      out->emplace(m->name, loaded->model);
+    }
+    return out;
+  }();
+  return models->at(served->name);
 }
 
 void CheckError(const absl::Status& status) {
@@ -127,11 +158,82 @@ void CheckValid(const ValidRequest& v, int64_t min_new) {
              "top_n");
 }
 
-void CheckAnalysis(const ValidRequest& v) {
+void CheckInterventions(const ValidRequest& v) {
+  const ModelConfig& config = v.model->config;
+  const GenerationRequest& r = v.request;
+  FUZZ_CHECK(int64_t(r.interventions.size()) <= kLimits.max_interventions,
+             "interventions");
+  for (const InterventionSpec& spec : r.interventions) {
+    FUZZ_CHECK(spec.layer >= 0 && spec.layer < config.n_layer,
+               absl::StrCat("intervention layer ", spec.layer));
+    const bool patch = spec.action == InterventionSpec::Action::kPatch;
+    const bool patch_site = spec.point == HookPoint::kResidual ||
+                            spec.point == HookPoint::kAttentionPattern;
+    FUZZ_CHECK(patch == patch_site, "intervention site for its kind");
+    const bool per_head = spec.point == HookPoint::kHeadOutputs ||
+                          spec.point == HookPoint::kAttentionPattern;
+    FUZZ_CHECK(per_head || spec.heads.empty(), "heads at a site without");
+    for (int64_t head : spec.heads) {
+      FUZZ_CHECK(head >= 0 && head < config.n_head, "intervention head");
+    }
+    if (!patch) continue;
+    FUZZ_CHECK(spec.source.size() == r.prompt.size(), "patch source length");
+    for (int64_t id : spec.source) {
+      FUZZ_CHECK(id >= 0 && id < config.vocab_size, "patch source id");
+    }
+    for (int64_t p : spec.positions) {
+      FUZZ_CHECK(p >= 0 && p < int64_t(r.prompt.size()), "patch position");
+    }
+  }
+}
+
+// Accepted analyses run: the forward with the interventions, the lens.
+void CheckRuns(const ValidRequest& v) {
+  const GenerationRequest& r = v.request;
+  if (r.interventions.empty() && !r.analysis->lens) return;
+  try {
+    const AnalysisResult result =
+        Analyze(LocalModel(v.model), r.prompt, r.prompt.size(), *r.analysis,
+                r.interventions);
+    if (r.analysis->lens) {
+      FUZZ_CHECK(result.lens.size() == r.analysis->lens->positions.size(),
+                 "lens positions");
+    }
+    FUZZ_CHECK(r.interventions.empty() || result.effect.has_value(),
+               "an intervened analysis reports its effect");
+  } catch (const c10::Error& e) {
+    FUZZ_CHECK(false,
+               absl::StrCat("Analyze threw: ", e.what_without_backtrace()));
+  }
+}
+
+void CheckAnalysis(const ValidRequest& v, int64_t max_map_bytes) {
   const ModelConfig& config = v.model->config;
   FUZZ_CHECK(v.request.analysis.has_value(), "analysis");
   const AnalysisOptions& a = *v.request.analysis;
   FUZZ_CHECK(a.top_k >= 0 && a.top_k <= config.vocab_size, "analysis top_k");
+  const int64_t tokens = v.request.prompt.size() + v.request.max_new_tokens;
+  if (a.stats) {
+    FUZZ_CHECK(a.stats->top_keys >= 0 && a.stats->top_keys <= 16, "top_keys");
+    FUZZ_CHECK(config.n_layer * config.n_head * tokens * a.stats->top_keys <=
+                   kLimits.max_attention_stat_values,
+               "stat values");
+  }
+  if (a.lens) {
+    FUZZ_CHECK(a.lens->k >= 1 && a.lens->k <= kLimits.max_lens_k &&
+                   a.lens->k <= config.vocab_size,
+               "lens k");
+    FUZZ_CHECK(!a.lens->positions.empty(), "lens positions");
+    for (int64_t p : a.lens->positions) {
+      FUZZ_CHECK(p >= 0 && p < int64_t(v.request.prompt.size()),
+                 "lens position");
+    }
+    FUZZ_CHECK(int64_t(a.lens->positions.size()) * (config.n_layer + 1) *
+                       a.lens->k <=
+                   kLimits.max_lens_values,
+               "lens values");
+  }
+  CheckInterventions(v);
   if (!a.attention) return;
   FUZZ_CHECK(!a.layers.empty() && !a.heads.empty(), "layers/heads");
   for (int64_t layer : a.layers) {
@@ -140,10 +242,12 @@ void CheckAnalysis(const ValidRequest& v) {
   for (int64_t head : a.heads) {
     FUZZ_CHECK(head >= 0 && head < config.n_head, "head");
   }
-  const int64_t tokens = v.request.prompt.size() + v.request.max_new_tokens;
+  FUZZ_CHECK(a.row_begin >= 0 && a.row_begin < a.row_end &&
+                 a.row_end <= tokens,
+             absl::StrCat("rows ", a.row_begin, "..", a.row_end));
   const int64_t bytes = int64_t(a.layers.size()) * int64_t(a.heads.size()) *
-                        tokens * tokens * (a.half ? 2 : 4);
-  FUZZ_CHECK(bytes <= kLimits.max_attention_bytes, "attention bytes");
+                        (a.row_end - a.row_begin) * tokens * (a.half ? 2 : 4);
+  FUZZ_CHECK(bytes <= max_map_bytes, "attention bytes");
 }
 
 // Parses as the service does (server/rpc/wire.h); a message that does not
@@ -191,7 +295,14 @@ void FuzzGenerate(const uint8_t* data, size_t size) {
   auto v = ValidateGenerate(in, Registry(), kLimits, absl::InfiniteFuture());
   if (!v.ok()) return CheckError(v.status());
   CheckValid(*v, 1);
-  FUZZ_CHECK(!v->request.analysis.has_value(), "analysis");
+  CheckInterventions(*v);
+  const auto& analysis = v->request.analysis;
+  if (analysis) {  // only for statistics
+    FUZZ_CHECK(analysis->stats && !analysis->attention &&
+                   analysis->top_k == 0 && !analysis->lens && !analysis->score,
+               "Generate's analysis");
+    CheckAnalysis(*v, 0);
+  }
   CheckSampler(*v);
 }
 
@@ -201,8 +312,9 @@ void FuzzTopK(const uint8_t* data, size_t size) {
   auto v = ValidateTopK(in, Registry(), kLimits, absl::InfiniteFuture());
   if (!v.ok()) return CheckError(v.status());
   CheckValid(*v, 0);
-  CheckAnalysis(*v);
+  CheckAnalysis(*v, 0);
   FUZZ_CHECK(v->request.analysis->top_k >= 1, "top_k");
+  CheckRuns(*v);
 }
 
 void FuzzAttentionMaps(const uint8_t* data, size_t size) {
@@ -212,7 +324,7 @@ void FuzzAttentionMaps(const uint8_t* data, size_t size) {
       ValidateAttentionMaps(in, Registry(), kLimits, absl::InfiniteFuture());
   if (!v.ok()) return CheckError(v.status());
   CheckValid(*v, 0);
-  CheckAnalysis(*v);
+  CheckAnalysis(*v, kLimits.max_attention_bytes);
   FUZZ_CHECK(v->request.analysis->attention, "attention");
   CheckSampler(*v);
 }
@@ -227,10 +339,54 @@ void FuzzCompare(const uint8_t* data, size_t size) {
   FUZZ_CHECK(v->size() == expected, "one request per model");
   for (const ValidRequest& one : *v) {
     CheckValid(one, 1);
-    CheckAnalysis(one);
+    CheckAnalysis(one, 0);
     CheckSampler(one);
     FUZZ_CHECK(one.request.sampling.seed == v->front().request.sampling.seed,
                "one seed for all models");
+  }
+}
+
+void FuzzStreamAttentionMaps(const uint8_t* data, size_t size) {
+  v1::AttentionMapsRequest in;
+  if (!Parse(in, data, size)) return;
+  auto v = ValidateStreamAttentionMaps(in, Registry(), kLimits,
+                                       absl::InfiniteFuture());
+  if (!v.ok()) return CheckError(v.status());
+  CheckValid(*v, 0);
+  CheckAnalysis(*v, kLimits.max_streamed_attention_bytes);
+  const AnalysisOptions& a = *v->request.analysis;
+  const int64_t row = (v->request.prompt.size() + v->request.max_new_tokens) *
+                      (a.half ? 2 : 4);
+  FUZZ_CHECK(row + kMapMessageOverhead <= kLimits.max_send_message_bytes,
+             "a row fits one message");
+  CheckSampler(*v);
+}
+
+void FuzzLogitLens(const uint8_t* data, size_t size) {
+  v1::LogitLensRequest in;
+  if (!Parse(in, data, size)) return;
+  auto v = ValidateLogitLens(in, Registry(), kLimits, absl::InfiniteFuture());
+  if (!v.ok()) return CheckError(v.status());
+  CheckValid(*v, 0);
+  CheckAnalysis(*v, 0);
+  FUZZ_CHECK(v->request.analysis->lens.has_value(), "lens");
+  CheckRuns(*v);
+}
+
+void FuzzScore(const uint8_t* data, size_t size) {
+  v1::ScoreRequest in;
+  if (!Parse(in, data, size)) return;
+  auto v = ValidateScore(in, Registry(), kLimits, absl::InfiniteFuture());
+  if (!v.ok()) return CheckError(v.status());
+  const size_t expected =
+      in.models_size() > 0 ? in.models_size() : Registry().models().size();
+  FUZZ_CHECK(v->size() == expected, "one request per model");
+  for (const ValidRequest& one : *v) {
+    CheckValid(one, 0);
+    CheckAnalysis(one, 0);
+    FUZZ_CHECK(one.request.analysis->score, "score");
+    FUZZ_CHECK(one.request.prompt.size() >= 2, "two tokens to score");
+    CheckRuns(one);
   }
 }
 
@@ -271,7 +427,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t* message = data + 1;
   const size_t length = size - 1;
-  switch (data[0] % 6) {
+  switch (data[0] % 9) {
     case 0:
       FuzzGenerate(message, length);
       break;
@@ -287,8 +443,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       FuzzTokenize(message, length);
       break;
-    default:
+    case 5:
       FuzzDetokenize(message, length);
+      break;
+    case 6:
+      FuzzLogitLens(message, length);
+      break;
+    case 7:
+      FuzzScore(message, length);
+      break;
+    default:
+      FuzzStreamAttentionMaps(message, length);
       break;
   }
   return 0;
