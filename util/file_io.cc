@@ -102,4 +102,20 @@ absl::Status WriteFileAtomically(const std::string& path,
   return RenameFile(temp, path);
 }
 
+absl::Status WriteFilesTogether(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  for (const auto& [path, contents] : files) {
+    absl::Status written = WriteFile(path + ".tmp", contents);
+    if (!written.ok()) {
+      for (const auto& file : files) std::remove((file.first + ".tmp").c_str());
+      return written;
+    }
+  }
+  for (const auto& file : files) {
+    absl::Status renamed = RenameFile(file.first + ".tmp", file.first);
+    if (!renamed.ok()) return renamed;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace tinylm
