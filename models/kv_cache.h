@@ -9,6 +9,7 @@
 #define TINYLM_MODELS_KV_CACHE_H_
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,8 @@ class KvCache {
 
   // Total bytes held by the cache (keys and values of all layers).
   int64_t bytes() const;
+  // Its size for a log line: "KV cache 784 MiB (17 slots x 2048 positions)".
+  std::string Describe() const;
 
  private:
   int64_t num_slots_;
