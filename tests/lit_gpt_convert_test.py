@@ -203,7 +203,8 @@ class LitGptConvertTest(unittest.TestCase):
                                      dtype)
                 run, out = self.convert(lit)
                 self.assertEqual(run.returncode, 0, run.stderr)
-                config = json.load(open(os.path.join(out, "config.json")))
+                with open(os.path.join(out, "config.json")) as f:
+                    config = json.load(f)
                 self.assertEqual(config["variant"], variant)
                 self.assertEqual(config["vocab_size"], VOCAB)
                 # The reference on the weights as stored.
@@ -240,7 +241,8 @@ class LitGptConvertTest(unittest.TestCase):
         state = lit_state(cfg, "separate_qkv", ("w_q", "w_k", "w_v"))
         run, _ = self.convert(self.write_lit(cfg, state))
         self.assertEqual(run.returncode, 1)
-        self.assertIn("tensors tinylm's base has no place for", run.stderr)
+        self.assertIn("no q, k, v projection in layer 0", run.stderr)
+        self.assertIn("attn.w_q.weight", run.stderr)
         run, out = self.convert(self.write_lit(cfg, state),
                                 "--rename=attn.w_=attn.")
         self.assertEqual(run.returncode, 0, run.stderr)

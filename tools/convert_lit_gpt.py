@@ -161,6 +161,12 @@ def convert(state, cfg, cfg_path, variant, vocab_size, weights_path):
     prefix = "transformer.h.0.attn."
     separate = next((s for s in SEPARATE_NAMES
                      if has(prefix + s[0] + ".weight")), None)
+    if separate is None and not has(prefix + "attn.weight"):
+        found = sorted(n[len(prefix):] for n in pending if n.startswith(prefix))
+        raise ConversionError(
+            f"{weights_path}: no q, k, v projection in layer 0 (attn.attn, "
+            f"attn.q/k/v, attn.query/key/value or attn.q_proj/k_proj/v_proj); "
+            f"it holds attn.{', attn.'.join(found)} (see --rename)")
     fused_bias = has(prefix + "attn.bias")
     bias = fused_bias or (separate is not None and
                           has(prefix + separate[0] + ".bias"))
