@@ -22,6 +22,7 @@
 #include "models/safetensors.h"
 #include "models/weight_loader.h"
 #include "util/file_io.h"
+#include "util/json_file.h"
 #include "util/sha256.h"
 #include "util/status_macros.h"
 
@@ -111,18 +112,7 @@ absl::Status CheckConfigFitsWeights(const ModelConfig& c,
 }
 
 absl::StatusOr<nlohmann::json> ReadConfigJson(const std::string& path) {
-  TINYLM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  if (!json.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a JSON object"));
-  }
+  TINYLM_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonObject(path));
   auto version = json.find("format_version");
   if (version != json.end() && !(version->is_number_integer() &&
                                  version->get<int64_t>() == kFormatVersion)) {
@@ -228,13 +218,9 @@ absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
         dir, ": cannot convert the weights: ", e.what_without_backtrace()));
   }
   const std::string weights_path = JoinPath(dir, kWeightsFile);
-  absl::StatusOr<std::string> weights =
-      SerializeSafetensors(tensors, {{"format", "pt"}});
-  if (!weights.ok()) {
-    return absl::Status(
-        weights.status().code(),
-        absl::StrCat(weights_path, ": ", weights.status().message()));
-  }
+  TINYLM_ASSIGN_OR_RETURN(
+      std::string weights,
+      SerializeSafetensorsFor(weights_path, tensors, {{"format", "pt"}}));
 
   nlohmann::json config;
   ToJson(model->config(), config);
@@ -244,7 +230,7 @@ absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
   // Every file goes to a temporary name first; only when all are written
   // are they renamed, so a failure leaves any earlier checkpoint intact.
   std::vector<std::pair<std::string, std::string>> files = {
-      {weights_path, *std::move(weights)},
+      {weights_path, std::move(weights)},
       {JoinPath(dir, kConfigFile), config.dump(2) + "\n"}};
   if (!options.tokenizer_path.empty()) {
     TINYLM_ASSIGN_OR_RETURN(std::string tokenizer,

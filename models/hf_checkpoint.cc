@@ -15,6 +15,7 @@
 #include "models/safetensors.h"
 #include "models/weight_loader.h"
 #include "util/file_io.h"
+#include "util/json_file.h"
 #include "util/quote.h"
 #include "util/sha256.h"
 #include "util/status_macros.h"
@@ -29,11 +30,6 @@ constexpr char kConfigFile[] = "config.json";
 constexpr char kSingleFile[] = "model.safetensors";
 constexpr char kIndexFile[] = "model.safetensors.index.json";
 
-bool IsFile(const fs::path& path) {
-  std::error_code error;
-  return fs::is_regular_file(path, error);
-}
-
 // The weight files, in the order they are read, and for a sharded model
 // the file the index names for each tensor.
 struct WeightFiles {
@@ -43,16 +39,9 @@ struct WeightFiles {
 
 absl::StatusOr<WeightFiles> ReadIndex(const fs::path& dir) {
   const std::string path = (dir / kIndexFile).string();
-  TINYLM_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  json index;
-  try {
-    index = json::parse(text);
-  } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  if (!index.is_object() || !index.contains("weight_map") ||
-      !index["weight_map"].is_object() || index["weight_map"].empty()) {
+  TINYLM_ASSIGN_OR_RETURN(json index, ReadJsonObject(path));
+  if (!index.contains("weight_map") || !index["weight_map"].is_object() ||
+      index["weight_map"].empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": weight_map is missing or is not an object of tensor names"));
   }
@@ -68,7 +57,7 @@ absl::StatusOr<WeightFiles> ReadIndex(const fs::path& dir) {
                        "] = ", Quote(file.is_string() ? name : file.dump()),
                        " is not the name of a file in this directory"));
     }
-    if (!IsFile(dir / name)) {
+    if (!IsRegularFile((dir / name).string())) {
       return absl::NotFoundError(
           absl::StrCat(path, ": weight_map[", Quote(tensor), "] names ",
                        Quote(name), ", which is not in ", dir.string()));
@@ -84,11 +73,12 @@ absl::StatusOr<WeightFiles> ReadIndex(const fs::path& dir) {
 // the shards of the index. Pickled weights are named and refused.
 absl::StatusOr<WeightFiles> FindWeightFiles(const std::string& dir) {
   const fs::path root(dir);
-  if (IsFile(root / kSingleFile)) return WeightFiles{{kSingleFile}, {}};
-  if (IsFile(root / kIndexFile)) return ReadIndex(root);
+  if (IsRegularFile((root / kSingleFile).string()))
+    return WeightFiles{{kSingleFile}, {}};
+  if (IsRegularFile((root / kIndexFile).string())) return ReadIndex(root);
   for (const char* pickle :
        {"pytorch_model.bin", "pytorch_model.bin.index.json"}) {
-    if (IsFile(root / pickle)) {
+    if (IsRegularFile((root / pickle).string())) {
       return absl::InvalidArgumentError(absl::StrCat(
           (root / pickle).string(),
           ": pickled PyTorch weights are not loaded (unpickling can run "
@@ -96,7 +86,7 @@ absl::StatusOr<WeightFiles> FindWeightFiles(const std::string& dir) {
           "model.save_pretrained(dir, safe_serialization=True)"));
     }
   }
-  if (IsFile(root / "consolidated.00.pth")) {
+  if (IsRegularFile((root / "consolidated.00.pth").string())) {
     return absl::InvalidArgumentError(absl::StrCat(
         (root / "consolidated.00.pth").string(),
         ": Meta's original checkpoint layout is not supported (its q and k "

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "util/quote.h"
+#include "util/json_file.h"
 #include "util/status_macros.h"
 
 namespace tinylm {
@@ -17,12 +17,6 @@ constexpr int64_t kDefaultContext = 2048;
 constexpr double kDefaultNormEps = 1e-6;
 constexpr double kDefaultRopeTheta = 10000.0;
 
-// A value as a person reads it in a message: strings unquoted by JSON (and
-// then quoted once by Quote), everything else as JSON text.
-std::string ValueText(const json& value) {
-  return Quote(value.is_string() ? value.get<std::string>() : value.dump());
-}
-
 // The value of `key`, or null when it is absent (both mean "the default").
 const json& Get(const json& config, const char* key) {
   static const json* null = new json();
@@ -33,7 +27,7 @@ const json& Get(const json& config, const char* key) {
 absl::Status Refuse(const std::string& path, const char* key, const json& value,
                     absl::string_view why) {
   return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", key, " = ", ValueText(value), ": ", why));
+      absl::StrCat(path, ": ", key, " = ", QuoteJson(value), ": ", why));
 }
 
 absl::StatusOr<int64_t> ReadPositive(const json& config,

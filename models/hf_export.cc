@@ -122,20 +122,16 @@ absl::Status ExportHfCheckpoint(const std::string& checkpoint_dir,
   }
   const std::string weights_path =
       (fs::path(out_dir) / "model.safetensors").string();
-  absl::StatusOr<std::string> weights =
-      SerializeSafetensors(tensors, {{"format", "pt"}});
-  if (!weights.ok()) {
-    return absl::Status(
-        weights.status().code(),
-        absl::StrCat(weights_path, ": ", weights.status().message()));
-  }
+  TINYLM_ASSIGN_OR_RETURN(
+      std::string weights,
+      SerializeSafetensorsFor(weights_path, tensors, {{"format", "pt"}}));
   TINYLM_ASSIGN_OR_RETURN(std::string tokenizer_model,
                           ReadFile(checkpoint.tokenizer_path));
   auto path = [&](const char* file) {
     return (fs::path(out_dir) / file).string();
   };
   return WriteFilesTogether(
-      {{weights_path, *std::move(weights)},
+      {{weights_path, std::move(weights)},
        {path("config.json"), HfConfigToJson(hf).dump(2) + "\n"},
        {path("tokenizer.model"), std::move(tokenizer_model)},
        {path("tokenizer_config.json"),

@@ -1,11 +1,10 @@
 #include "models/hf_tokenizer.h"
 
 #include <filesystem>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "util/file_io.h"
-#include "util/quote.h"
+#include "util/json_file.h"
 #include "util/status_macros.h"
 
 namespace tinylm {
@@ -13,15 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-bool IsFile(const fs::path& path) {
-  std::error_code error;
-  return fs::is_regular_file(path, error);
-}
-
-std::string ValueText(const json& value) {
-  return Quote(value.is_string() ? value.get<std::string>() : value.dump());
-}
 
 // The tokenizer classes whose files are a sentencepiece model.
 bool IsLlamaTokenizerClass(const json& name) {
@@ -33,21 +23,10 @@ bool IsLlamaTokenizerClass(const json& name) {
 }
 
 absl::Status ReadTokenizerConfig(const std::string& path, HfTokenizer& out) {
-  TINYLM_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  json config;
-  try {
-    config = json::parse(text);
-  } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  if (!config.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a JSON object"));
-  }
+  TINYLM_ASSIGN_OR_RETURN(json config, ReadJsonObject(path));
   auto refuse = [&](const char* key, absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", key, " = ", ValueText(config[key]), ": ", why));
+        path, ": ", key, " = ", QuoteJson(config[key]), ": ", why));
   };
   if (config.contains("tokenizer_class") &&
       !IsLlamaTokenizerClass(config["tokenizer_class"])) {
@@ -74,17 +53,18 @@ absl::Status ReadTokenizerConfig(const std::string& path, HfTokenizer& out) {
 absl::StatusOr<HfTokenizer> FindHfTokenizer(const std::string& dir) {
   HfTokenizer out;
   out.model_path = (fs::path(dir) / "tokenizer.model").string();
-  if (!IsFile(out.model_path)) {
+  if (!IsRegularFile(out.model_path)) {
     const fs::path fast = fs::path(dir) / "tokenizer.json";
     return absl::NotFoundError(
-        IsFile(fast)
+        IsRegularFile(fast.string())
             ? absl::StrCat(out.model_path, " is missing: ", fast.string(),
                            " alone is not supported (tinylm reads "
                            "sentencepiece tokenizers, tokenizer.model)")
             : absl::StrCat(out.model_path, ": tokenizer file is missing"));
   }
   const std::string config = (fs::path(dir) / "tokenizer_config.json").string();
-  if (IsFile(config)) TINYLM_RETURN_IF_ERROR(ReadTokenizerConfig(config, out));
+  if (IsRegularFile(config))
+    TINYLM_RETURN_IF_ERROR(ReadTokenizerConfig(config, out));
   return out;
 }
 

@@ -2,8 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include "absl/strings/str_format.h"
-
 namespace tinylm {
 namespace {
 
@@ -51,11 +49,6 @@ int64_t KvCache::bytes() const {
     total += keys_[i].nbytes() + values_[i].nbytes();
   }
   return total;
-}
-
-std::string KvCache::Describe() const {
-  return absl::StrFormat("KV cache %.0f MiB (%d slots x %d positions)",
-                         double(bytes()) / (1 << 20), num_slots_, max_len_);
 }
 
 }  // namespace tinylm

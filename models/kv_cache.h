@@ -9,7 +9,6 @@
 #define TINYLM_MODELS_KV_CACHE_H_
 
 #include <cstdint>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -55,8 +54,6 @@ class KvCache {
 
   // Total bytes held by the cache (keys and values of all layers).
   int64_t bytes() const;
-  // Its size for a log line: "KV cache 784 MiB (17 slots x 2048 positions)".
-  std::string Describe() const;
 
  private:
   int64_t num_slots_;

@@ -29,12 +29,12 @@ TransformerImpl::TransformerImpl(const ModelConfig& config,
   for (int64_t i = 0; i < config.n_layer; ++i) {
     h_->push_back(placed(Block(config)));
   }
-  ln_f_ = register_module("ln_f",
-                          placed(RMSNorm(config.n_embd, config.norm_eps)));
+  ln_f_ =
+      register_module("ln_f", placed(RMSNorm(config.n_embd, config.norm_eps)));
   lm_head_ = register_module(
-      "lm_head", placed(torch::nn::Linear(torch::nn::LinearOptions(
-                                              config.n_embd, config.vocab_size)
-                                              .bias(false))));
+      "lm_head", placed(torch::nn::Linear(
+                     torch::nn::LinearOptions(config.n_embd, config.vocab_size)
+                         .bias(false))));
   // Buffers are not parameters: they never enter a checkpoint, and they
   // follow the module across devices (but stay float32 across dtypes,
   // since ApplyRope computes in float32 anyway).

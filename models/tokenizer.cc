@@ -1,7 +1,5 @@
 #include "models/tokenizer.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "models/spm_loader.h"
+#include "util/file_io.h"
 #include "util/status_macros.h"
 #include "util/utf8.h"
 
@@ -22,11 +21,6 @@ namespace {
 
 // U+2581, which sentencepiece writes for a space.
 constexpr char kSpaceSymbol[] = "\xE2\x96\x81";
-
-bool IsRegularFile(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
 
 // "<0xE3>" -> '\xE3'; false if `piece` is not of that form.
 bool ParseBytePiece(const std::string& piece, char& byte) {

@@ -18,6 +18,9 @@ namespace tinylm {
 // errors.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// Whether `path` is a regular file (links followed); false on any error.
+bool IsRegularFile(const std::string& path);
+
 // Writes `contents` to `path` (replaced if present) and flushes it to disk,
 // so that a later rename publishes complete data.
 absl::Status WriteFile(const std::string& path, absl::string_view contents);

@@ -25,7 +25,7 @@ class DynamicStepRunner : public StepRunner {
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
   std::string Describe() const override {
-    return "dynamic shapes, eager; " + cache_.Describe();
+    return "dynamic shapes, eager; " + DescribeCache(cache_);
   }
 
  private:
