@@ -1,6 +1,7 @@
 #include "models/hf_config.h"
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -225,6 +226,17 @@ absl::StatusOr<HfLlamaConfig> HfConfigFromJson(const json& config,
                           ReadTokenId(config, path, "bos_token_id"));
   TINYLM_ASSIGN_OR_RETURN(out.eos_token_id,
                           ReadTokenId(config, path, "eos_token_id"));
+  // An id past the vocabulary would index outside the embedding and the
+  // head: caught here rather than as a crash in the first forward pass.
+  for (const auto& [key, id] :
+       {std::pair<const char*, int64_t>{"bos_token_id", out.bos_token_id},
+        {"eos_token_id", out.eos_token_id}}) {
+    if (id >= c.vocab_size) {
+      return Refuse(path, key, id,
+                    absl::StrCat("outside the vocabulary (vocab_size ",
+                                 c.vocab_size, ")"));
+    }
+  }
   // transformers 5 names it "dtype".
   for (const char* key : {"torch_dtype", "dtype"}) {
     const json& dtype = Get(config, key);

@@ -1,20 +1,23 @@
 // The config.json of a Hugging Face LlamaForCausalLM (transformers'
 // LlamaConfig), read into tinylm's ModelConfig and written back for export:
 //
-//   hidden_size -> n_embd                 num_attention_heads -> n_head
-//   num_hidden_layers -> n_layer          num_key_value_heads -> n_query_groups
-//   intermediate_size                     max_position_embeddings -> block_size
-//   rms_norm_eps -> norm_eps              rope_theta (or rope_parameters) ->
-//   rope_base vocab_size                            the block: "llama"
-//   (separate q, k, v;
-//                                         no bias, no activation, no score)
+//   hidden_size -> n_embd
+//   intermediate_size -> intermediate_size
+//   num_hidden_layers -> n_layer
+//   num_attention_heads -> n_head
+//   num_key_value_heads -> n_query_groups (default: num_attention_heads)
+//   max_position_embeddings -> block_size
+//   rms_norm_eps -> norm_eps
+//   rope_theta (transformers 5: rope_parameters.rope_theta) -> rope_base
+//   vocab_size -> vocab_size
+//   the block -> "llama" (separate q, k, v; no bias, activation or score)
 //
 // What tinylm's block does not compute is refused with the key and its
 // value: another model_type or architecture, hidden_act other than silu,
 // attention_bias or mlp_bias, RoPE scaling, a head_dim other than
-// hidden_size / num_attention_heads, quantized weights. Keys that change
-// nothing at inference (dropout, initializer_range, pretraining_tp, use_cache)
-// are ignored. Plain data; no torch here.
+// hidden_size / num_attention_heads, quantized weights, a BOS or EOS id
+// outside the vocabulary. Keys that change nothing at inference (dropout,
+// initializer_range, pretraining_tp, use_cache) are ignored. Plain data; no torch here.
 #ifndef TINYLM_MODELS_HF_CONFIG_H_
 #define TINYLM_MODELS_HF_CONFIG_H_
 

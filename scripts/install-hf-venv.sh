@@ -4,8 +4,9 @@
 # scripts/install-deps.sh) plus transformers and the few packages it needs
 # that Debian lacks, exactly as pinned in tests/requirements-hf.txt and
 # without their dependencies, so that nothing else (no torch) comes from
-# PyPI. Does nothing when .venv already holds those pins. About 30 s with a
-# cold pip cache (docs/server.md). Safe to run again.
+# PyPI. Does nothing when .venv already holds those pins. About 80 s with a
+# cold pip cache (some 20 MB of wheels) on a busy 2-core machine; pip's own
+# cache (~/.cache/pip) makes later fresh clones faster. Safe to run again.
 #   scripts/install-hf-venv.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

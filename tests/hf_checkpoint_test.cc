@@ -366,6 +366,9 @@ TEST_F(HfCheckpointTest, UnsupportedConfigsNameTheKeyAndValue) {
          c["eos_token_id"] = {2, 3};
        },
        {"eos_token_id = \"[2,3]\""}},
+      {"eos_out_of_range",
+       [](json& c) { c["eos_token_id"] = kVocabSize; },
+       {"eos_token_id = \"1300\": outside the vocabulary (vocab_size 1300)"}},
       {"vocabulary",
        [](json& c) { c["vocab_size"] = kVocabSize + 1; },
        {"'lm_head.weight' has shape [1300, 32], but config.json implies "
