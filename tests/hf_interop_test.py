@@ -137,7 +137,9 @@ class Server:
     def stop(self):
         self.channel.close()
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
+        code = self.process.wait(timeout=60)
+        self.process.stdout.close()
+        return code
 
     def greedy(self, model, ids):
         """(ids, logprobs) of a greedy continuation of prompt `ids`."""
