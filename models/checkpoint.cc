@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -16,8 +17,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "util/file_io.h"
+#include "models/hf_checkpoint.h"
+#include "models/hf_config.h"
 #include "models/safetensors.h"
+#include "models/weight_loader.h"
+#include "util/file_io.h"
+#include "util/json_file.h"
 #include "util/sha256.h"
 #include "util/status_macros.h"
 
@@ -29,10 +34,6 @@ constexpr char kConfigFile[] = "config.json";
 constexpr char kWeightsFile[] = "model.safetensors";
 constexpr char kTokenizerFile[] = "tokenizer.model";
 
-// A RoPE table larger than this (cos + sin, float32: 2 GiB) is refused: no
-// preset comes near it, and only a broken config.json would ask for it.
-constexpr int64_t kMaxRopeElements = int64_t{1} << 28;
-
 std::string JoinPath(const std::string& dir, const char* file) {
   return (std::filesystem::path(dir) / file).string();
 }
@@ -43,17 +44,6 @@ absl::Status CheckDtype(c10::ScalarType dtype, const char* what) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       what, " must be float32 or bfloat16, got ", c10::toString(dtype)));
-}
-
-// Up to `limit` names, then how many more.
-std::string ListNames(const std::vector<std::string>& names, size_t limit = 8) {
-  std::vector<std::string> shown(names.begin(),
-                                 names.begin() + std::min(limit, names.size()));
-  std::string list = absl::StrJoin(shown, ", ");
-  if (names.size() > limit) {
-    absl::StrAppend(&list, " and ", names.size() - limit, " more");
-  }
-  return list;
 }
 
 int64_t SaturatingMul(int64_t a, int64_t b) {
@@ -104,11 +94,7 @@ absl::Status CheckConfigFitsWeights(const ModelConfig& c,
         config_path, ": the dimensions imply a weight of ", largest,
         " values, but ", weights.source(), " holds only ", total));
   }
-  if (SaturatingMul(c.block_size, c.head_size()) > kMaxRopeElements) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config_path, ": block_size ", c.block_size, " times head size ",
-        c.head_size(), " exceeds the RoPE table limit of ", kMaxRopeElements));
-  }
+  TINYLM_RETURN_IF_ERROR(CheckRopeTableSize(c, config_path, "block_size"));
   // Each weight above is at most `total`, so neither count can overflow.
   ModelConfig no_layers = c, one_layer = c;
   no_layers.n_layer = 0;
@@ -126,18 +112,7 @@ absl::Status CheckConfigFitsWeights(const ModelConfig& c,
 }
 
 absl::StatusOr<nlohmann::json> ReadConfigJson(const std::string& path) {
-  TINYLM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not valid JSON: ", e.what()));
-  }
-  if (!json.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a JSON object"));
-  }
+  TINYLM_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonObject(path));
   auto version = json.find("format_version");
   if (version != json.end() && !(version->is_number_integer() &&
                                  version->get<int64_t>() == kFormatVersion)) {
@@ -190,45 +165,29 @@ absl::StatusOr<c10::ScalarType> CheckTensors(Transformer& model,
           first->dtype_name, ", '", e.name, "' is ", e.dtype_name, ")"));
     }
     first = &e;
-    const std::vector<int64_t> want = item.value().sizes().vec();
-    if (e.shape != want) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": tensor '", e.name, "' has shape [",
-          absl::StrJoin(e.shape, ", "), "], but config.json implies [",
-          absl::StrJoin(want, ", "), "]"));
-    }
+    TINYLM_RETURN_IF_ERROR(CheckShape(path, e.name, e.shape,
+                                      item.value().sizes().vec(), kConfigFile));
   }
   return first != nullptr ? first->dtype : c10::kFloat;
 }
 
-// A weight that is NaN or infinite would make every forward pass fail far
-// from its cause (an argmax of -1, a sampler out of bounds).
-absl::Status CheckFinite(const std::string& path, const std::string& name,
-                         const at::Tensor& value) {
-  const at::Tensor bad = at::logical_not(at::isfinite(value)).flatten();
-  if (!bad.any().item<bool>()) return absl::OkStatus();
-  const int64_t first = bad.nonzero()[0][0].item<int64_t>();
-  const double x = value.flatten()[first].item<double>();
-  return absl::InvalidArgumentError(absl::StrCat(
-      path, ": tensor '", name, "' holds ", bad.sum().item<int64_t>(),
-      " non-finite values (the first, at element ", first, ", is ",
-      std::isnan(x) ? "NaN" : (x > 0 ? "+Inf" : "-Inf"), ")"));
-}
-
-// Builds the model of `config` holding the file's values (float32 first,
-// so that the later cast is the only rounding).
-absl::StatusOr<Transformer> BuildModel(const ModelConfig& config,
-                                       const std::string& path,
+// The model of `config` on `device` in `dtype`, holding the file's values.
+absl::StatusOr<Transformer> BuildModel(const std::string& dir,
+                                       const ModelConfig& config,
                                        const SafetensorsFile& weights,
+                                       c10::Device device,
+                                       c10::ScalarType dtype,
                                        c10::ScalarType& stored_dtype) {
-  torch::NoGradGuard no_grad;
-  Transformer model(config);
+  absl::StatusOr<Transformer> allocated = AllocateModel(config, device, dtype);
+  if (!allocated.ok()) {
+    return absl::Status(allocated.status().code(),
+                        absl::StrCat(dir, ": ", allocated.status().message()));
+  }
+  Transformer model = *std::move(allocated);
   TINYLM_ASSIGN_OR_RETURN(stored_dtype, CheckTensors(model, weights));
   for (auto& item : model->named_parameters()) {
-    TINYLM_ASSIGN_OR_RETURN(at::Tensor value,
-                            weights.ToTensor(*weights.Find(item.key())));
-    TINYLM_RETURN_IF_ERROR(CheckFinite(path, item.key(), value));
-    item.value().copy_(value);
+    TINYLM_RETURN_IF_ERROR(LoadWeight(weights, *weights.Find(item.key()),
+                                      item.value(), kConfigFile));
   }
   return model;
 }
@@ -259,13 +218,9 @@ absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
         dir, ": cannot convert the weights: ", e.what_without_backtrace()));
   }
   const std::string weights_path = JoinPath(dir, kWeightsFile);
-  absl::StatusOr<std::string> weights =
-      SerializeSafetensors(tensors, {{"format", "pt"}});
-  if (!weights.ok()) {
-    return absl::Status(
-        weights.status().code(),
-        absl::StrCat(weights_path, ": ", weights.status().message()));
-  }
+  TINYLM_ASSIGN_OR_RETURN(
+      std::string weights,
+      SerializeSafetensorsFor(weights_path, tensors, {{"format", "pt"}}));
 
   nlohmann::json config;
   ToJson(model->config(), config);
@@ -275,24 +230,14 @@ absl::Status SaveCheckpoint(const std::string& dir, Transformer& model,
   // Every file goes to a temporary name first; only when all are written
   // are they renamed, so a failure leaves any earlier checkpoint intact.
   std::vector<std::pair<std::string, std::string>> files = {
-      {weights_path, *std::move(weights)},
+      {weights_path, std::move(weights)},
       {JoinPath(dir, kConfigFile), config.dump(2) + "\n"}};
   if (!options.tokenizer_path.empty()) {
     TINYLM_ASSIGN_OR_RETURN(std::string tokenizer,
                             ReadFile(options.tokenizer_path));
     files.emplace_back(JoinPath(dir, kTokenizerFile), std::move(tokenizer));
   }
-  for (const auto& [path, contents] : files) {
-    absl::Status written = WriteFile(path + ".tmp", contents);
-    if (!written.ok()) {
-      for (const auto& file : files) std::remove((file.first + ".tmp").c_str());
-      return written;
-    }
-  }
-  for (const auto& file : files) {
-    TINYLM_RETURN_IF_ERROR(RenameFile(file.first + ".tmp", file.first));
-  }
-  return absl::OkStatus();
+  return WriteFilesTogether(files);
 }
 
 absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
@@ -308,6 +253,9 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
   const std::string config_path = JoinPath(dir, kConfigFile);
   TINYLM_ASSIGN_OR_RETURN(nlohmann::json config_json,
                           ReadConfigJson(config_path));
+  if (IsHfConfig(config_json)) {
+    return LoadHfCheckpoint(dir, config_json, device, dtype);
+  }
   TINYLM_ASSIGN_OR_RETURN(loaded.config,
                           ConfigFromJson(config_json, config_path));
   loaded.training = config_json.value("training", nlohmann::json());
@@ -323,23 +271,34 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpoint(const std::string& dir,
                           SafetensorsFile::Read(weights_path));
   TINYLM_RETURN_IF_ERROR(
       CheckConfigFitsWeights(loaded.config, weights, config_path));
-  try {
-    TINYLM_ASSIGN_OR_RETURN(
-        loaded.model,
-        BuildModel(loaded.config, weights_path, weights, loaded.stored_dtype));
-    // Transformer::to casts parameters only; RoPE tables stay float32.
-    loaded.model->to(device, dtype);
-    loaded.model->eval();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(dir, ": cannot build the model on ",
-                                            device.str(), ": ",
-                                            e.what_without_backtrace()));
-  } catch (const std::exception& e) {  // e.g. std::bad_alloc
-    return absl::InternalError(absl::StrCat(dir, ": cannot build the model on ",
-                                            device.str(), ": ", e.what()));
-  }
+  TINYLM_ASSIGN_OR_RETURN(loaded.model,
+                          BuildModel(dir, loaded.config, weights, device, dtype,
+                                     loaded.stored_dtype));
   TINYLM_ASSIGN_OR_RETURN(loaded.weights_sha256, Sha256Hex(weights.bytes()));
   return loaded;
+}
+
+absl::Status CheckTokenizerFits(const LoadedCheckpoint& checkpoint,
+                                const std::string& dir,
+                                const Tokenizer& tokenizer) {
+  const std::string config_path = JoinPath(dir, kConfigFile);
+  const std::string& tokenizer_path = checkpoint.tokenizer_path;
+  if (tokenizer.vocab_size() != checkpoint.config.vocab_size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        tokenizer_path, " has ", tokenizer.vocab_size(), " pieces but ",
+        config_path, " says vocab_size = ", checkpoint.config.vocab_size));
+  }
+  for (const auto& [key, named, own] :
+       {std::tuple<const char*, int64_t, int64_t>{
+            "bos_token_id", checkpoint.bos_id, tokenizer.bos_id()},
+        {"eos_token_id", checkpoint.eos_id, tokenizer.eos_id()}}) {
+    if (named >= 0 && named != own) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(config_path, ": ", key, " = ", named, ", but ",
+                       tokenizer_path, " has it as ", own));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tinylm

@@ -22,6 +22,11 @@ constexpr VariantFlags kVariants[] = {
     {"score_fcn", true, true, true, true},
 };
 
+// LLaMA-2's own block, as Hugging Face checkpoints hold it: separate q, k, v
+// linears without bias or activation. A name for what is served, not a
+// preset of the study.
+constexpr VariantFlags kLlama = {"llama", false, false, true, false};
+
 ModelConfig TinyConfig() {
   ModelConfig c;
   c.vocab_size = 64;
@@ -69,13 +74,14 @@ int64_t ModelConfig::ParameterCount() const {
 }
 
 std::string ModelConfig::VariantName() const {
+  auto matches = [this](const VariantFlags& v) {
+    return v.qkv_bias == qkv_bias && v.qkv_activation == qkv_activation &&
+           v.separate_qkv == separate_qkv && v.score_fcn == score_fcn;
+  };
   for (const VariantFlags& v : kVariants) {
-    if (v.qkv_bias == qkv_bias && v.qkv_activation == qkv_activation &&
-        v.separate_qkv == separate_qkv && v.score_fcn == score_fcn) {
-      return v.name;
-    }
+    if (matches(v)) return v.name;
   }
-  return "custom";
+  return matches(kLlama) ? kLlama.name : "custom";
 }
 
 absl::Status ModelConfig::Validate() const {

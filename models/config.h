@@ -42,7 +42,8 @@ struct ModelConfig {
   // Number of trainable parameters implied by the dimensions and flags.
   int64_t ParameterCount() const;
 
-  // The preset name of the flag combination ("base", ..., or "custom").
+  // The preset name of the flag combination ("base", ...), "llama" for
+  // LLaMA-2's separate q, k, v without bias or activation, else "custom".
   std::string VariantName() const;
 
   // Checks every dimension; the message names the offending field.

@@ -11,16 +11,30 @@
 
 namespace tinylm {
 
-TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
+TransformerImpl::TransformerImpl(const ModelConfig& config)
+    : TransformerImpl(config, ModulePlacer()) {
+  ResetParameters();
+}
+
+TransformerImpl::TransformerImpl(const ModelConfig& config,
+                                 const ModulePlacer& place)
+    : config_(config) {
+  auto placed = [&place](auto module) {
+    if (place) place(*module);
+    return module;
+  };
   wte_ = register_module(
-      "wte", torch::nn::Embedding(config.vocab_size, config.n_embd));
+      "wte", placed(torch::nn::Embedding(config.vocab_size, config.n_embd)));
   h_ = register_module("h", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.n_layer; ++i) h_->push_back(Block(config));
-  ln_f_ = register_module("ln_f", RMSNorm(config.n_embd, config.norm_eps));
+  for (int64_t i = 0; i < config.n_layer; ++i) {
+    h_->push_back(placed(Block(config)));
+  }
+  ln_f_ =
+      register_module("ln_f", placed(RMSNorm(config.n_embd, config.norm_eps)));
   lm_head_ = register_module(
-      "lm_head", torch::nn::Linear(torch::nn::LinearOptions(
-                                       config.n_embd, config.vocab_size)
-                                       .bias(false)));
+      "lm_head", placed(torch::nn::Linear(
+                     torch::nn::LinearOptions(config.n_embd, config.vocab_size)
+                         .bias(false))));
   // Buffers are not parameters: they never enter a checkpoint, and they
   // follow the module across devices (but stay float32 across dtypes,
   // since ApplyRope computes in float32 anyway).
@@ -28,7 +42,6 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
                                        config.rope_base);
   rope_cos_ = register_buffer("rope_cos", rope.cos);
   rope_sin_ = register_buffer("rope_sin", rope.sin);
-  ResetParameters();
 }
 
 void TransformerImpl::ResetParameters() {

@@ -15,6 +15,7 @@
 #define TINYLM_MODELS_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -28,9 +29,19 @@
 
 namespace tinylm {
 
+// Called on each submodule of a model being built (see TransformerImpl).
+using ModulePlacer = std::function<void(torch::nn::Module&)>;
+
 class TransformerImpl : public torch::nn::Module {
  public:
+  // A model with freshly drawn weights (ResetParameters).
   explicit TransformerImpl(const ModelConfig& config);
+  // Builds the model module by module and hands each one (the embedding,
+  // every block, the final norm, the head) to `place` as soon as it exists,
+  // e.g. to move it to the device in the serving dtype, so that a loader
+  // never holds more than one block on the host. The weights are left as
+  // the modules' constructors made them: the loader overwrites every one.
+  TransformerImpl(const ModelConfig& config, const ModulePlacer& place);
 
   const ModelConfig& config() const { return config_; }
 

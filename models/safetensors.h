@@ -95,6 +95,11 @@ absl::StatusOr<std::string> SerializeSafetensors(
     const NamedTensors& tensors,
     const std::map<std::string, std::string>& metadata = {});
 
+// SerializeSafetensors for a file at `path`, which errors name.
+absl::StatusOr<std::string> SerializeSafetensorsFor(
+    const std::string& path, const NamedTensors& tensors,
+    const std::map<std::string, std::string>& metadata = {});
+
 // Serializes and writes `path` through a temporary file renamed into place.
 absl::Status WriteSafetensors(
     const std::string& path, const NamedTensors& tensors,

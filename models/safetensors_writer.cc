@@ -133,7 +133,7 @@ absl::StatusOr<std::string> SerializeSafetensors(
   return out;
 }
 
-absl::Status WriteSafetensors(
+absl::StatusOr<std::string> SerializeSafetensorsFor(
     const std::string& path, const NamedTensors& tensors,
     const std::map<std::string, std::string>& metadata) {
   absl::StatusOr<std::string> image = SerializeSafetensors(tensors, metadata);
@@ -141,6 +141,15 @@ absl::Status WriteSafetensors(
     return absl::Status(image.status().code(),
                         absl::StrCat(path, ": ", image.status().message()));
   }
+  return image;
+}
+
+absl::Status WriteSafetensors(
+    const std::string& path, const NamedTensors& tensors,
+    const std::map<std::string, std::string>& metadata) {
+  absl::StatusOr<std::string> image =
+      SerializeSafetensorsFor(path, tensors, metadata);
+  if (!image.ok()) return image.status();
   return WriteFileAtomically(path, *image);
 }
 

@@ -1,7 +1,5 @@
 #include "models/tokenizer.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "models/spm_loader.h"
+#include "util/file_io.h"
 #include "util/status_macros.h"
 #include "util/utf8.h"
 
@@ -22,11 +21,6 @@ namespace {
 
 // U+2581, which sentencepiece writes for a space.
 constexpr char kSpaceSymbol[] = "\xE2\x96\x81";
-
-bool IsRegularFile(const std::string& path) {
-  struct stat info;
-  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
 
 // "<0xE3>" -> '\xE3'; false if `piece` is not of that form.
 bool ParseBytePiece(const std::string& piece, char& byte) {
@@ -73,6 +67,7 @@ struct Tokenizer::Impl {
   std::vector<bool> is_control;
   int64_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
   int64_t max_token_bytes = 1;
+  bool add_bos = false;
 
   ~Impl() {
     if (model != nullptr) module->free_model(model);
@@ -146,7 +141,8 @@ Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(
-    const std::string& model_path, const std::string& module_path) {
+    const std::string& model_path, const std::string& module_path,
+    bool add_bos) {
   TINYLM_ASSIGN_OR_RETURN(const SpmModule* module, LoadSpmModule(module_path));
   if (!IsRegularFile(model_path)) {
     return absl::NotFoundError(absl::StrCat(
@@ -162,6 +158,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(
     return absl::InvalidArgumentError(module->TakeError(error));
   }
   TINYLM_RETURN_IF_ERROR(impl->BuildTables());
+  if (add_bos && impl->bos_id < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer model '", model_path,
+                     "' has no BOS piece to start prompts with"));
+  }
+  impl->add_bos = add_bos;
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
@@ -184,10 +186,15 @@ absl::StatusOr<std::vector<int64_t>> Tokenizer::Encode(
         absl::StrCat("tokenizer '", impl_->model_path,
                      "': ", impl_->module->TakeError(error)));
   }
-  std::vector<int64_t> out(ids, ids + num_ids);
+  std::vector<int64_t> out;
+  out.reserve(num_ids + 1);
+  if (impl_->add_bos) out.push_back(impl_->bos_id);
+  out.insert(out.end(), ids, ids + num_ids);
   impl_->module->free_ids(ids);
   return out;
 }
+
+bool Tokenizer::adds_bos() const { return impl_->add_bos; }
 
 absl::StatusOr<std::string> Tokenizer::Decode(
     const std::vector<int64_t>& ids) const {

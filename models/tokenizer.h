@@ -30,18 +30,24 @@ class Tokenizer {
  public:
   // Loads `model_path`. The module is found at `module_path` when given,
   // else $TINYLM_SPM_MODULE, else next to the executable, else in
-  // ../lib/tinylm relative to it. Errors name the paths: NotFound for a
-  // missing module or model file, FailedPrecondition for a module that
-  // cannot be loaded, InvalidArgument for a file that is not a model.
+  // ../lib/tinylm relative to it. With `add_bos`, Encode starts every text
+  // with the BOS id, as models trained that way expect (Hugging Face's
+  // add_bos_token). Errors name the paths: NotFound for a missing module or
+  // model file, FailedPrecondition for a module that cannot be loaded,
+  // InvalidArgument for a file that is not a model (or has no BOS piece to
+  // add).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(
-      const std::string& model_path, const std::string& module_path = "");
+      const std::string& model_path, const std::string& module_path = "",
+      bool add_bos = false);
 
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
   // InvalidArgument (naming the byte offset) if `text` is not valid UTF-8.
+  // Starts with bos_id() when the tokenizer adds it (adds_bos()).
   absl::StatusOr<std::vector<int64_t>> Encode(absl::string_view text) const;
+  bool adds_bos() const;
   // Decodes to text; byte-fallback pieces are merged into UTF-8 (a byte
   // sequence that is not valid UTF-8 decodes as U+FFFD). InvalidArgument
   // (naming the id and its position) for an id outside [0, vocab_size()).

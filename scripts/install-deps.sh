@@ -16,7 +16,7 @@ PACKAGES=(
   libcairo2-dev fonts-noto-cjk       # heatmaps and plots, Japanese labels
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy python3-torch
-  python3-venv python3-setuptools python3-wheel  # pip-installs python/ in a test venv
+  python3-venv python3-setuptools python3-wheel  # venvs: python/'s test; transformers (install-hf-venv.sh)
   clang libclang-rt-14-dev llvm      # fuzzing: clang 14, libFuzzer + sanitizer runtimes, llvm-symbolizer
 )
 missing=()

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-hf-venv.sh  # transformers, for tests/hf_interop_test.py
 start=$(date +%s)
 scripts/build.sh
 echo "build: $(( $(date +%s) - start )) s"

@@ -54,6 +54,11 @@ TEST(ModelConfigTest, VariantPresetsSetTheSpecFlags) {
   custom.score_fcn = true;  // score term on the fused base projection
   EXPECT_EQ(custom.VariantName(), "custom");
   EXPECT_TRUE(custom.Validate().ok());
+  // LLaMA-2's own block: separate q, k, v without bias or activation.
+  ModelConfig llama;
+  llama.separate_qkv = true;
+  EXPECT_EQ(llama.VariantName(), "llama");
+  EXPECT_FALSE(ApplyVariant("llama", llama).ok());  // not a study preset
 }
 
 TEST(ModelConfigTest, SizePresetsAreValidAndMatchTheArticle) {

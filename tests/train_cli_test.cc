@@ -59,7 +59,7 @@ TEST_F(TrainCliTest, HelpListsTheCommands) {
     const ProcessResult r = Train({help});
     EXPECT_EQ(r.exit_code, 0) << help << r.err;
     for (const char* command :
-         {"tokenizer", "prepare", "train", "study", "plot"}) {
+         {"tokenizer", "prepare", "train", "study", "plot", "export-hf"}) {
       EXPECT_THAT(r.out, HasSubstr(std::string("  ") + command + " ")) << help;
     }
   }
@@ -150,6 +150,26 @@ TEST_F(TrainCliTest, UserValuesAreQuotedShort) {
   EXPECT_EQ(corpus.exit_code, 2);
   EXPECT_THAT(corpus.err, HasSubstr("--corpus: \"no\\nsuch.txt\": no such "
                                     "file"));
+}
+
+// export-hf refuses a missing checkpoint or a taken output before reading.
+TEST_F(TrainCliTest, ExportHfChecksItsDirectoriesFirst) {
+  const ProcessResult missing = Train({"export-hf", "--out=" + dir_ + "/hf"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("`export-hf` needs --checkpoint"));
+  const ProcessResult absent =
+      Train({"export-hf", "--checkpoint=" + dir_ + "/nothing",
+             "--out=" + dir_ + "/hf"});
+  EXPECT_EQ(absent.exit_code, 2);
+  EXPECT_THAT(absent.err, HasSubstr("is not a checkpoint directory"));
+  const ProcessResult taken =
+      Train({"export-hf",
+             "--checkpoint=" + std::string(TINYLM_TEST_DATA_DIR) +
+                 "/../../models/checkpoints/base",
+             "--out=" + std::string(TINYLM_TEST_DATA_DIR)});
+  EXPECT_EQ(taken.exit_code, 2);
+  EXPECT_THAT(taken.err, HasSubstr("exists and is not an empty directory"));
+  EXPECT_FALSE(fs::exists(dir_ + "/hf"));
 }
 
 // A vocabulary smaller than the corpus's characters: sentencepiece fails

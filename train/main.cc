@@ -5,6 +5,7 @@
 //   --out=DIR tinylm-train train     --data=DIR --tokenizer=... --out=DIR
 //   --variant=base tinylm-train study     --data=DIR --tokenizer=... --out=DIR
 //   tinylm-train plot      --out=DIR   (redraws the study's loss curves)
+//   tinylm-train export-hf --checkpoint=DIR --out=DIR   (Hugging Face Llama)
 //
 // Started by torchrun (or with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT
 // set as torchrun sets them), `train` is one rank of a data-parallel job
@@ -23,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "train/command_line.h"
 #include "train/commands.h"
+#include "train/export_hf.h"
 #include "train/launch_env.h"
 #include "util/status_macros.h"
 
@@ -76,6 +78,7 @@ ABSL_FLAG(double, dist_bucket_mb, 4,
           "data parallel: MiB of gradients per all-reduce bucket");
 ABSL_FLAG(std::string, prompts, "",
           "file of prompts (default: the article's, in train/)");
+ABSL_FLAG(std::string, checkpoint, "", "a tinylm checkpoint directory");
 
 namespace tinylm {
 namespace {
@@ -122,6 +125,10 @@ const std::vector<CommandSpec>& Commands() {
        "redraws a study's loss_curves.png from its metrics",
        {"out"},
        {"out"}},
+      {"export-hf",
+       "writes a base checkpoint as a Hugging Face Llama directory",
+       {"checkpoint", "out"},
+       {"checkpoint", "out"}},
   };
   return *commands;
 }
@@ -200,6 +207,13 @@ absl::StatusOr<Runner> CheckedCommand(const std::string& command) {
     return Runner([o, variants] {
       return RunStudyCommand(o, variants, absl::GetFlag(FLAGS_prompts));
     });
+  }
+  if (command == "export-hf") {
+    ExportHfOptions o;
+    o.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint);
+    o.out_dir = absl::GetFlag(FLAGS_out);
+    TINYLM_RETURN_IF_ERROR(CheckExportHfOptions(o));
+    return Runner([o] { return RunExportHfCommand(o); });
   }
   // ParseCommandLine accepts no other command.
   return Runner([] { return RunPlotCommand(absl::GetFlag(FLAGS_out)); });

@@ -84,6 +84,11 @@ absl::Status WriteFile(const std::string& path, absl::string_view contents) {
   return absl::OkStatus();
 }
 
+bool IsRegularFile(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
 absl::Status RenameFile(const std::string& from, const std::string& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0) {
     return ErrnoError(absl::StrCat("cannot rename to ", to), from, errno);
@@ -100,6 +105,22 @@ absl::Status WriteFileAtomically(const std::string& path,
     return written;
   }
   return RenameFile(temp, path);
+}
+
+absl::Status WriteFilesTogether(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  for (const auto& [path, contents] : files) {
+    absl::Status written = WriteFile(path + ".tmp", contents);
+    if (!written.ok()) {
+      for (const auto& file : files) std::remove((file.first + ".tmp").c_str());
+      return written;
+    }
+  }
+  for (const auto& file : files) {
+    absl::Status renamed = RenameFile(file.first + ".tmp", file.first);
+    if (!renamed.ok()) return renamed;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tinylm

@@ -4,6 +4,8 @@
 #define TINYLM_UTIL_FILE_IO_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -16,6 +18,9 @@ namespace tinylm {
 // errors.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// Whether `path` is a regular file (links followed); false on any error.
+bool IsRegularFile(const std::string& path);
+
 // Writes `contents` to `path` (replaced if present) and flushes it to disk,
 // so that a later rename publishes complete data.
 absl::Status WriteFile(const std::string& path, absl::string_view contents);
@@ -27,6 +32,12 @@ absl::Status RenameFile(const std::string& from, const std::string& to);
 // old file or the complete new one, never a partial one.
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
+
+// Writes several (path, contents) files as one: each goes to path + ".tmp"
+// first, and only when all are written are they renamed, so a failure
+// leaves whatever was there before intact (the temporary files removed).
+absl::Status WriteFilesTogether(
+    const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace tinylm
 

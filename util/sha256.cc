@@ -4,11 +4,22 @@
 
 namespace tinylm {
 
-absl::StatusOr<std::string> Sha256Hex(absl::string_view data) {
+Sha256::Sha256()
+    : context_(EVP_MD_CTX_new()),
+      ok_(context_ != nullptr &&
+          EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) == 1) {}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+
+void Sha256::Update(absl::string_view data) {
+  ok_ = ok_ && EVP_DigestUpdate(context_, data.data(), data.size()) == 1;
+}
+
+absl::StatusOr<std::string> Sha256::HexDigest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(),
-                 nullptr) != 1) {
+  ok_ = ok_ && EVP_DigestFinal_ex(context_, digest, &length) == 1;
+  if (!ok_) {
     return absl::InternalError("OpenSSL could not compute a SHA-256 digest");
   }
   static constexpr char kHex[] = "0123456789abcdef";
@@ -19,6 +30,12 @@ absl::StatusOr<std::string> Sha256Hex(absl::string_view data) {
     hex.push_back(kHex[digest[i] & 0xf]);
   }
   return hex;
+}
+
+absl::StatusOr<std::string> Sha256Hex(absl::string_view data) {
+  Sha256 digest;
+  digest.Update(data);
+  return digest.HexDigest();
 }
 
 }  // namespace tinylm

@@ -24,7 +24,9 @@ class DynamicStepRunner : public StepRunner {
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
-  std::string Describe() const override { return "dynamic shapes, eager"; }
+  std::string Describe() const override {
+    return "dynamic shapes, eager; " + DescribeCache(cache_);
+  }
 
  private:
   Transformer& model_;

@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
   model->device = device.str();
   model->dtype = DtypeName(dtype);
   model->weights_sha256 = checkpoint.weights_sha256;
+  model->format = checkpoint.format;
   if (!checkpoint.training.is_null()) {
     // Replace, not throw, should the summary hold invalid UTF-8.
     model->training_json = checkpoint.training.dump(
@@ -106,13 +107,10 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadOne(
   }
   TINYLM_ASSIGN_OR_RETURN(
       model->tokenizer,
-      Tokenizer::Load(checkpoint.tokenizer_path, options.tokenizer_module));
-  if (model->tokenizer->vocab_size() != model->config.vocab_size) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        checkpoint.tokenizer_path, " has ", model->tokenizer->vocab_size(),
-        " pieces but ", dir, "/config.json says vocab_size = ",
-        model->config.vocab_size));
-  }
+      Tokenizer::Load(checkpoint.tokenizer_path, options.tokenizer_module,
+                      checkpoint.add_bos));
+  TINYLM_RETURN_IF_ERROR(
+      CheckTokenizerFits(checkpoint, dir, *model->tokenizer));
   SchedulerOptions scheduler = options.scheduler;
   if (options.metrics) scheduler.metrics = options.metrics(name);
   TINYLM_ASSIGN_OR_RETURN(

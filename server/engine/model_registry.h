@@ -1,6 +1,7 @@
 // ModelRegistry: the served models, loaded from a checkpoints directory
 // (one subdirectory per model, each with config.json; the subdirectory name
-// is the model name), each on the chosen device with its tokenizer and its
+// is the model name; tinylm checkpoints and Hugging Face Llama directories
+// side by side), each on the chosen device with its tokenizer and its
 // scheduler thread.
 //
 // Thread-safety: immutable after Load() except Shutdown(); lookups may run
@@ -31,6 +32,7 @@ struct ServedModel {
   std::string device;          // where it runs: "cpu", "cuda:0"
   std::string dtype;           // "float32" or "bfloat16"
   std::string weights_sha256;  // hex digest of model.safetensors
+  std::string format;          // of the checkpoint: "tinylm", "huggingface"
   std::string training_json;   // config.json's "training" object, or empty
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Engine> engine;

@@ -130,7 +130,7 @@ std::string StaticStepRunner::Describe() const {
           ? absl::StrCat(" (", decode_->kernel_count(), " kernels)")
           : "",
       "; prefill: up to ", prefill_rows_, " prompts per step, buckets of ",
-      absl::StrJoin(bucket_lengths_, "/"), " tokens");
+      absl::StrJoin(bucket_lengths_, "/"), " tokens; ", DescribeCache(cache_));
 }
 
 size_t StaticStepRunner::BucketFor(int64_t length) const {

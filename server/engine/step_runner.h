@@ -53,6 +53,10 @@ class StepRunner {
   virtual std::string Describe() const = 0;
 };
 
+// A runner's cache for its Describe(): "KV cache 748 MiB (17 slots x 2048
+// positions)", the memory a model's context costs at --max_batch.
+std::string DescribeCache(const KvCache& cache);
+
 // Each runner owns its KV cache, on the model's device and in its dtype:
 // `num_slots` sequences (rows name their slot, 0 .. num_slots - 1) of up to
 // the model's context length. `model` must outlive the runner.

@@ -116,6 +116,7 @@ void FillModelInfo(const ServedModel& model, v1::ModelInfo* out) {
   out->set_checkpoint_sha256(model.weights_sha256);
   out->set_training_json(model.training_json);
   out->set_max_batch(model.engine->max_batch());
+  out->set_format(model.format);
 }
 
 }  // namespace tinylm

@@ -1,5 +1,6 @@
-// Fuzz target: the checkpoint loader (models/checkpoint.h) and the model
-// config reader (models/config.h).
+// Fuzz target: the checkpoint loader (models/checkpoint.h), for tinylm's
+// directories and Hugging Face's (hf_checkpoint.h), and the model config
+// reader (models/config.h).
 //
 // Input: config.json text, the separator line below, then the bytes of
 // model.safetensors (no separator: everything is config.json and the
@@ -72,11 +73,16 @@ void CheckLoaded(LoadedCheckpoint& loaded) {
   }
   FUZZ_CHECK(parameters == loaded.config.ParameterCount(), "parameter count");
   FUZZ_CHECK(loaded.weights_sha256.size() == 64, loaded.weights_sha256);
+  // float16 weights load only from Hugging Face directories (a config.json
+  // with model_type or architectures).
   FUZZ_CHECK(
-      loaded.stored_dtype == at::kFloat || loaded.stored_dtype == at::kBFloat16,
+      loaded.stored_dtype == at::kFloat ||
+          loaded.stored_dtype == at::kBFloat16 ||
+          (loaded.stored_dtype == at::kHalf && loaded.format == "huggingface"),
       "stored dtype");
   torch::NoGradGuard no_grad;
-  const at::Tensor logits = loaded.model->Forward(ForwardInput(at::zeros({1, 1}, at::kLong))).logits;
+  const at::Tensor logits =
+      loaded.model->Forward(ForwardInput(at::zeros({1, 1}, at::kLong))).logits;
   FUZZ_CHECK(
       logits.sizes() == at::IntArrayRef({1, 1, loaded.config.vocab_size}),
       "logits shape");
