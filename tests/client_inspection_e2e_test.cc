@@ -38,8 +38,8 @@ nlohmann::json JsonOf(const std::vector<std::string>& args) {
 
 // The ids of `text` under the fixture's model.
 std::vector<int> Ids(const std::string& text) {
-  return JsonOf({"--model=" + ClientEndToEndTest::Model(), "tokenize", text})
-      ["ids"];
+  return JsonOf(
+      {"--model=" + ClientEndToEndTest::Model(), "tokenize", text})["ids"];
 }
 
 TEST_F(ClientEndToEndTest, LensEndsWithTheModelsOwnTopK) {
@@ -101,8 +101,7 @@ TEST_F(ClientEndToEndTest, ScoreIsTheLogprobTopKGivesAndComparesModels) {
     }
     const double mean_loss = -sum / (tokens.size() - 1);
     EXPECT_NEAR(result["mean_loss"].get<double>(), mean_loss, kTolerance);
-    EXPECT_NEAR(result["perplexity"].get<double>(), std::exp(mean_loss),
-                1e-3);
+    EXPECT_NEAR(result["perplexity"].get<double>(), std::exp(mean_loss), 1e-3);
   }
   // The last token's logprob is TopK's after the others, over the whole
   // vocabulary.
@@ -173,9 +172,9 @@ TEST_F(ClientEndToEndTest, InterventionsReportTheirEffect) {
   EXPECT_EQ(effect["intervened_top"]["id"], ablated["tokens"][0]["id"]);
 
   // Patching the residual stream from the prompt itself changes nothing.
-  const nlohmann::json same = JsonOf(
-      {model, "--k=3", "--patch=residual:0", std::string("--patch_prompt=") +
-       kPrompt, "topk", kPrompt});
+  const nlohmann::json same =
+      JsonOf({model, "--k=3", "--patch=residual:0",
+              std::string("--patch_prompt=") + kPrompt, "topk", kPrompt});
   EXPECT_EQ(same["effect"]["max_logit_change"], 0.0) << same;
 
   const ProcessResult score =

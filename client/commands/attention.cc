@@ -94,8 +94,7 @@ std::string LayerFile(const AttentionSet& set, const CliOptions& o,
   std::string name =
       absl::StrFormat("attention_%s_layer%02d", FileSafe(set.model), layer);
   if (o.head) absl::StrAppend(&name, "_head", *o.head);
-  return (std::filesystem::path(o.out_dir) / (name + suffix + ".png"))
-      .string();
+  return (std::filesystem::path(o.out_dir) / (name + suffix + ".png")).string();
 }
 
 // Per layer, the overview of every fetched row and the zoom on the rows
@@ -105,8 +104,8 @@ absl::StatusOr<std::vector<std::string>> WriteOverviews(
     const std::string& font) {
   const AttentionMatrix& first = set.maps.front();
   const size_t fetched_end = first.row_begin + first.rows;
-  const size_t end = o.rows ? std::min<size_t>(o.rows->second, fetched_end)
-                            : fetched_end;
+  const size_t end =
+      o.rows ? std::min<size_t>(o.rows->second, fetched_end) : fetched_end;
   const size_t begin =
       std::max<size_t>(first.row_begin, end > kZoomRows ? end - kZoomRows : 0);
   std::map<uint32_t, std::vector<const AttentionMatrix*>> by_layer;
@@ -136,8 +135,7 @@ absl::StatusOr<std::vector<std::string>> WriteOverviews(
     }
     files.push_back(
         LayerFile(set, o, layer, absl::StrCat("_rows", begin, "-", end - 1)));
-    absl::StatusOr<HeatmapLayout> layout =
-        WriteHeatmapPng(zoom, files.back());
+    absl::StatusOr<HeatmapLayout> layout = WriteHeatmapPng(zoom, files.back());
     if (!layout.ok()) return layout.status();
   }
   return files;
