@@ -96,7 +96,8 @@ work, model_dir, out = sys.argv[1:4]
 ids = [int(t) for t in open(f"{work}/tokens.txt").read().split()]
 report = {"tokens": len(ids)}
 for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
-    model = LlamaForCausalLM.from_pretrained(model_dir, dtype=dtype).cuda()
+    # torch_dtype: the name transformers 4 knows (5 still accepts it).
+    model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=dtype).cuda()
     with torch.no_grad():
         want = model(torch.tensor([ids], device="cuda")).logits[0].float().cpu()
     del model
