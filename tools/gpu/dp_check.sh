@@ -7,17 +7,17 @@
 # CUDA training itself; once in the group) and compares the loss curves.
 # About 3 minutes. Needs .deps/debs (tools/gpu/fetch-debs.sh). From the
 # project root, with a directory for the results:
-#   bash tools/gpu/dp_check.sh OUT_DIR
-# OUT_DIR gets summary.txt, the three metrics CSVs and logs.tar; the exit
+#   bash tools/gpu/dp_check.sh RESULTS_DIR
+# RESULTS_DIR gets summary.txt, the three metrics CSVs and logs.tar; the exit
 # status is 0 when the group's curve is the plain run's (equal, or no
 # farther from it than the two plain runs are from each other).
 set -euo pipefail
-OUT=${1:?usage: tools/gpu/dp_check.sh OUT_DIR}
+RESULTS=${1:?usage: tools/gpu/dp_check.sh RESULTS_DIR}
 STEPS=${STEPS:-300}
 BUILD=/tmp/tinylm-dp-build
 WORK=/tmp/tinylm-dp-check
-mkdir -p "$OUT" $WORK/logs
-trap 'tar cf "$OUT/logs.tar" -C $WORK logs' EXIT
+mkdir -p "$RESULTS" $WORK/logs
+trap 'tar cf "$RESULTS/logs.tar" -C $WORK logs' EXIT
 log() { echo "[$(date +%T)] $*" | tee -a $WORK/logs/check.log; }
 
 source tools/gpu/env.sh > $WORK/logs/env.log 2>&1 || { cat $WORK/logs/env.log; exit 1; }
@@ -67,7 +67,7 @@ train() {  # NAME [VAR=VALUE...]: one run of the small model on CUDA
     > $WORK/logs/$name.out 2> $WORK/logs/$name.err \
     || { tail -20 $WORK/logs/$name.err; exit 1; }
   cat $WORK/logs/$name.out | tee -a $WORK/logs/check.log
-  cp $WORK/$name/metrics.csv "$OUT/$name.csv"
+  cp $WORK/$name/metrics.csv "$RESULTS/$name.csv"
 }
 train plain_a
 train plain_b
@@ -77,7 +77,7 @@ nccl_lines=$(cat $WORK/logs/nccl.out $WORK/logs/nccl.err | grep -c "NCCL INFO" |
 log "NCCL INFO lines in the group's log: $nccl_lines"
 [ "$nccl_lines" -gt 0 ] || { echo "the group run did not use NCCL"; exit 1; }
 
-python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
+python3 - "$RESULTS" <<'PY' | tee "$RESULTS/summary.txt"
 import csv, sys
 out = sys.argv[1]
 def load(name):

@@ -16,21 +16,21 @@
 #      concurrency 1 and 16, 128 new tokens (tools/bench/run_matrix.sh).
 # Needs .deps/debs (tools/gpu/fetch-debs.sh) and transformers on the host.
 # From the project root, with a directory for the results:
-#   bash tools/gpu/hf_check.sh OUT_DIR
+#   bash tools/gpu/hf_check.sh RESULTS_DIR
 # Knobs (defaults): DURATION_S (10) measured seconds per level, BUILD_DIR
 # (/tmp/tinylm-hf-build), WORK_DIR (/tmp/tinylm-hf-work), COMMIT (for the
 # report: the copied tree is no git checkout).
-# Results in OUT_DIR: run.log, logits.json, load.txt, and run_matrix.sh's
+# Results in RESULTS_DIR: run.log, logits.json, load.txt, and run_matrix.sh's
 # bench.json, bench.md, throughput.svg, server.log.
 set -uo pipefail
-OUT=${1:?usage: tools/gpu/hf_check.sh OUT_DIR}
+RESULTS=${1:?usage: tools/gpu/hf_check.sh RESULTS_DIR}
 DURATION_S=${DURATION_S:-10}
 B=${BUILD_DIR:-/tmp/tinylm-hf-build}
 W=${WORK_DIR:-/tmp/tinylm-hf-work}
 MODEL=tinyllama-shape
-mkdir -p "$OUT" "$W"
-OUT=$(cd "$OUT" && pwd)
-exec > >(tee -a "$OUT/run.log") 2>&1
+mkdir -p "$RESULTS" "$W"
+RESULTS=$(cd "$RESULTS" && pwd)
+exec > >(tee -a "$RESULTS/run.log") 2>&1
 T_START=$(date +%s)
 step() { echo "== $1 ($(( $(date +%s) - T_START )) s)"; }
 
@@ -88,7 +88,7 @@ for dtype in float32 bfloat16; do
     "$dtype" cuda || exit 1
   echo "logits_dump $dtype (load and one forward): $(( $(date +%s) - T0 )) s"
 done
-python3 - "$W" "$W/ck/$MODEL" "$OUT/logits.json" <<'PY'
+python3 - "$W" "$W/ck/$MODEL" "$RESULTS/logits.json" <<'PY'
 import json, sys
 import torch
 from transformers import LlamaForCausalLM
@@ -131,15 +131,15 @@ T1=$(date +%s.%N)
   nvidia-smi --query-gpu=memory.used --format=csv,noheader |
     sed 's/^/GPU memory in use: /'
   cat "$W/startup.log"
-} | tee "$OUT/load.txt"
+} | tee "$RESULTS/load.txt"
 kill -TERM $P; wait $P; echo "server exit $?"
 
 step "serving benchmark"
 bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
   --bench_bin "$B/bin/tinylm-bench" --checkpoints "$W/ck" --device cuda \
-  --out "$OUT" --concurrency 1,16 --duration_s "$DURATION_S" \
+  --out "$RESULTS" --concurrency 1,16 --duration_s "$DURATION_S" \
   --max_new_tokens 128 --prompt_tokens 32 \
   --prompts_file tests/data/corpus-sample.txt --commit "${COMMIT:-unknown}"
 echo "matrix: status $?"
-cat "$OUT/bench.md" 2>/dev/null
+cat "$RESULTS/bench.md" 2>/dev/null
 step done

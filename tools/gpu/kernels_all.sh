@@ -4,18 +4,18 @@
 # their LibTorch layers, tests and benchmarks (nothing else of the project),
 # then runs tools/gpu/kernels_check.sh and tools/gpu/decode_check.sh on that
 # build, each within its share of the time. Results, logs included, go into
-# OUT_DIR/results.tgz (one file); summaries are printed.
-#   bash tools/gpu/kernels_all.sh OUT_DIR [TOTAL_SECONDS]
+# RESULTS_DIR/results.tgz (one file); summaries are printed.
+#   bash tools/gpu/kernels_all.sh RESULTS_DIR [TOTAL_SECONDS]
 # Needs .deps/debs from tools/gpu/fetch-debs.sh.
 set -uo pipefail
-OUT=${1:?usage: tools/gpu/kernels_all.sh OUT_DIR [TOTAL_SECONDS]}
+RESULTS=${1:?usage: tools/gpu/kernels_all.sh RESULTS_DIR [TOTAL_SECONDS]}
 TOTAL=${2:-570}
 WORK=/tmp/tinylm-kernels-all
 BUILD=/tmp/tinylm-gpu-build
 T0=$(date +%s)
-rm -rf "$WORK"; mkdir -p "$WORK/kernels" "$WORK/decode" "$OUT"
+rm -rf "$WORK"; mkdir -p "$WORK/kernels" "$WORK/decode" "$RESULTS"
 say() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
-pack() { tar -czf "$OUT/results.tgz" -C "$WORK" . ; }
+pack() { tar -czf "$RESULTS/results.tgz" -C "$WORK" . ; }
 trap pack EXIT
 
 source tools/gpu/env.sh > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }

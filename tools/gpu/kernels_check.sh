@@ -11,19 +11,19 @@
 # Needs .deps/debs from tools/gpu/fetch-debs.sh (GoogleTest included; older
 # .deps trees may keep it in .deps/modeltest-debs). From the project root,
 # with a directory for the results:
-#   bash tools/gpu/kernels_check.sh OUT_DIR
-# OUT_DIR receives: summary.txt (statuses, per-kernel registers and
+#   bash tools/gpu/kernels_check.sh RESULTS_DIR
+# RESULTS_DIR receives: summary.txt (statuses, per-kernel registers and
 # spills), build.log, kernels_test.txt, kernels_test.xml, bench.txt,
 # bench.jsonl, sanitizer.txt.
 set -uo pipefail
-OUT=${1:?usage: tools/gpu/kernels_check.sh OUT_DIR}
-mkdir -p "$OUT"
+RESULTS=${1:?usage: tools/gpu/kernels_check.sh RESULTS_DIR}
+mkdir -p "$RESULTS"
 # TINYLM_GPU_BUILD names a build directory that tools/gpu/kernels_all.sh
 # has already built (configure and build are then skipped);
 # TINYLM_GPU_BUDGET_S is this script's time (default 570 s).
 BUILD=${TINYLM_GPU_BUILD:-/tmp/tinylm-kernels-build}
 BUDGET=${TINYLM_GPU_BUDGET_S:-570}
-SUMMARY=$OUT/summary.txt
+SUMMARY=$RESULTS/summary.txt
 T0=$(date +%s)
 : > "$SUMMARY"
 note() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$SUMMARY"; }
@@ -35,7 +35,7 @@ fail() {  # fail WHAT [LOG]: stops here
 
 note "environment"
 [ -d .deps/debs ] || fail ".deps/debs missing: run tools/gpu/fetch-debs.sh here and carry .deps"
-source tools/gpu/env.sh > "$OUT/build.log" 2>&1 || fail "tools/gpu/env.sh" "$OUT/build.log"
+source tools/gpu/env.sh > "$RESULTS/build.log" 2>&1 || fail "tools/gpu/env.sh" "$RESULTS/build.log"
 for f in .deps/modeltest-debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" /opt/tinylm-deps; done
 ls /opt/tinylm-deps/usr/lib/*/libgtest.a /usr/lib/*/libgtest.a > /dev/null 2>&1 \
   || fail "GoogleTest missing: tools/gpu/fetch-debs.sh puts libgtest-dev in .deps/debs"
@@ -48,22 +48,22 @@ note "$TORCH_SEES"
 if [ -z "${TINYLM_GPU_BUILD:-}" ]; then
   note "configure"
   cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \
-    -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$OUT/build.log" 2>&1 \
-    || fail "configure" "$OUT/build.log"
-  grep -q "tinylm: CUDA kernels" "$OUT/build.log" \
-    || fail "configure: no CUDA compiler found (kernels/ not built)" "$OUT/build.log"
-  grep -q "LibTorch ops on the CUDA kernels" "$OUT/build.log" \
-    || fail "configure: no CUDA LibTorch 2.x found (kernels/torch not built)" "$OUT/build.log"
+    -DTINYLM_CUDA_RESOURCE_USAGE=ON >> "$RESULTS/build.log" 2>&1 \
+    || fail "configure" "$RESULTS/build.log"
+  grep -q "tinylm: CUDA kernels" "$RESULTS/build.log" \
+    || fail "configure: no CUDA compiler found (kernels/ not built)" "$RESULTS/build.log"
+  grep -q "LibTorch ops on the CUDA kernels" "$RESULTS/build.log" \
+    || fail "configure: no CUDA LibTorch 2.x found (kernels/torch not built)" "$RESULTS/build.log"
 
   note "build"
   cmake --build $BUILD -j16 --target tinylm-kernels-link-check kernels_test \
-    tinylm-kernels-bench >> "$OUT/build.log" 2>&1 || {
-    grep -B2 -A12 -E "error|FAILED" "$OUT/build.log" | head -80
+    tinylm-kernels-bench >> "$RESULTS/build.log" 2>&1 || {
+    grep -B2 -A12 -E "error|FAILED" "$RESULTS/build.log" | head -80
     fail "build"
   }
 fi
 # ptxas -v: one line per kernel with its registers, stack and spills.
-python3 - "$OUT/build.log" >> "$SUMMARY" <<'PY'
+python3 - "$RESULTS/build.log" >> "$SUMMARY" <<'PY'
 import re, sys, subprocess
 name, props = None, {}
 rows = []
@@ -127,30 +127,30 @@ else
 fi
 
 note "link check"
-$BUILD/bin/tinylm-kernels-link-check > "$OUT/kernels_test.txt" 2>&1 \
-  || fail "link check" "$OUT/kernels_test.txt"
-tail -1 "$OUT/kernels_test.txt" | tee -a "$SUMMARY"
+$BUILD/bin/tinylm-kernels-link-check > "$RESULTS/kernels_test.txt" 2>&1 \
+  || fail "link check" "$RESULTS/kernels_test.txt"
+tail -1 "$RESULTS/kernels_test.txt" | tee -a "$SUMMARY"
 
 note "tests"
-$BUILD/bin/kernels_test --gtest_output=xml:"$OUT/kernels_test.xml" \
-  >> "$OUT/kernels_test.txt" 2>&1
+$BUILD/bin/kernels_test --gtest_output=xml:"$RESULTS/kernels_test.xml" \
+  >> "$RESULTS/kernels_test.txt" 2>&1
 TESTS=$?
 # Failed comparisons ([kernels] ... FAIL, with their errors) and gtest's
 # verdicts.
-grep -E "FAIL|\[  (PASSED|FAILED|SKIPPED) " "$OUT/kernels_test.txt" | head -60 | tee -a "$SUMMARY"
-note "tests exit $TESTS: $(grep -c ' ok$' "$OUT/kernels_test.txt") comparisons ok, $(grep -c ' FAIL$' "$OUT/kernels_test.txt") failed"
+grep -E "FAIL|\[  (PASSED|FAILED|SKIPPED) " "$RESULTS/kernels_test.txt" | head -60 | tee -a "$SUMMARY"
+note "tests exit $TESTS: $(grep -c ' ok$' "$RESULTS/kernels_test.txt") comparisons ok, $(grep -c ' FAIL$' "$RESULTS/kernels_test.txt") failed"
 
 note "benchmark"
-timeout $(( BUDGET / 2 )) $BUILD/bin/tinylm-kernels-bench "$OUT/bench.jsonl" > "$OUT/bench.txt" 2>&1
+timeout $(( BUDGET / 2 )) $BUILD/bin/tinylm-kernels-bench "$RESULTS/bench.jsonl" > "$RESULTS/bench.txt" 2>&1
 BENCH=$?
-sed -n '/^ceilings:/,$p' "$OUT/bench.txt" | tee -a "$SUMMARY"
-[ $BENCH -eq 0 ] || { tail -20 "$OUT/bench.txt"; note "FAILED: benchmark exit $BENCH"; }
+sed -n '/^ceilings:/,$p' "$RESULTS/bench.txt" | tee -a "$SUMMARY"
+[ $BENCH -eq 0 ] || { tail -20 "$RESULTS/bench.txt"; note "FAILED: benchmark exit $BENCH"; }
 
 # compute-sanitizer on the small shapes only (TINYLM_KERNELS_TEST_SHAPES),
 # each tensor its own allocation so that reads past it are caught (which
 # rules out the CUDA graph test: capture needs the caching allocator).
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-: > "$OUT/sanitizer.txt"
+: > "$RESULTS/sanitizer.txt"
 SANITIZED=0
 for tool in memcheck racecheck; do
   if [ $(( $(date +%s) - T0 )) -gt $(( BUDGET - 150 )) ]; then
@@ -162,13 +162,13 @@ for tool in memcheck racecheck; do
     break
   fi
   note "compute-sanitizer $tool (small shapes)"
-  echo "== $tool" >> "$OUT/sanitizer.txt"
+  echo "== $tool" >> "$RESULTS/sanitizer.txt"
   TINYLM_KERNELS_TEST_SHAPES=small PYTORCH_NO_CUDA_MEMORY_CACHING=1 \
     timeout 150 "$SANITIZER" --tool $tool --error-exitcode 3 \
     $BUILD/bin/kernels_test --gtest_brief=1 --gtest_filter=-CudaGraphTest.* \
-    >> "$OUT/sanitizer.txt" 2>&1
+    >> "$RESULTS/sanitizer.txt" 2>&1
   rc=$?
-  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$OUT/sanitizer.txt" | tail -5 | tee -a "$SUMMARY"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$RESULTS/sanitizer.txt" | tail -5 | tee -a "$SUMMARY"
   case $rc in
     0) note "compute-sanitizer $tool: clean" ;;
     3) note "FAILED: compute-sanitizer $tool found errors (sanitizer.txt)" ;;

@@ -11,10 +11,10 @@
 #   3. the PyTorch peers of tools/bench/train_pytorch.py on the same shapes
 #      (eager and torch.compile, plain or SDPA attention, fused AdamW), as
 #      far as the time allows, most important first.
-# Everything lands in OUT_DIR/results.tgz; the table is printed last.
-#   bash tools/gpu/train_bench.sh OUT_DIR [TOTAL_SECONDS]
+# Everything lands in RESULTS_DIR/results.tgz; the table is printed last.
+#   bash tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]
 set -uo pipefail
-OUT=${1:?usage: tools/gpu/train_bench.sh OUT_DIR [TOTAL_SECONDS]}
+RESULTS=${1:?usage: tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]}
 TOTAL=${2:-560}
 WORK=/tmp/tinylm-train-bench
 # The build directory of tools/gpu/kernels_all.sh, configured the same way:
@@ -22,8 +22,8 @@ WORK=/tmp/tinylm-train-bench
 BUILD=/tmp/tinylm-gpu-build
 R=$WORK/results
 T0=$(date +%s)
-rm -rf "$WORK"; mkdir -p "$R" "$WORK/runs" "$OUT"
-trap 'tar -czf "$OUT/results.tgz" -C "$R" .' EXIT
+rm -rf "$WORK"; mkdir -p "$R" "$WORK/runs" "$RESULTS"
+trap 'tar -czf "$RESULTS/results.tgz" -C "$R" .' EXIT
 say() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$R/run.log"; }
 left() { echo $(( TOTAL - ($(date +%s) - T0) )); }
 

@@ -7,15 +7,15 @@
 #   - a learning rate ten times lower (3e-4), where the training is far from
 #     unstable and rounding differences grow slowly.
 # Validation loss every 100 steps (the same evaluation for both paths).
-# Everything lands in OUT_DIR/results.tgz with curves.md, the comparison.
-#   bash tools/gpu/train_curves.sh OUT_DIR
+# Everything lands in RESULTS_DIR/results.tgz with curves.md, the comparison.
+#   bash tools/gpu/train_curves.sh RESULTS_DIR
 set -uo pipefail
-OUT=${1:?usage: tools/gpu/train_curves.sh OUT_DIR}
+RESULTS=${1:?usage: tools/gpu/train_curves.sh RESULTS_DIR}
 WORK=/tmp/tinylm-train-curves
 BUILD=/tmp/tinylm-gpu-build  # shared with train_bench.sh and kernels_all.sh
 R=$WORK/results
-rm -rf "$WORK"; mkdir -p "$R/metrics" "$WORK/runs" "$OUT"
-trap 'tar -czf "$OUT/results.tgz" -C "$R" .' EXIT
+rm -rf "$WORK"; mkdir -p "$R/metrics" "$WORK/runs" "$RESULTS"
+trap 'tar -czf "$RESULTS/results.tgz" -C "$R" .' EXIT
 source tools/gpu/env.sh > "$R/build.log" 2>&1 || { cat "$R/build.log"; exit 1; }
 command -v nvcc > /dev/null || export PATH=/usr/local/cuda/bin:$PATH
 cmake -S . -B $BUILD -G Ninja $TINYLM_GPU_CMAKE_ARGS -DTINYLM_BUILD_SERVER=OFF \

@@ -4,14 +4,14 @@
 # 16 × 1024, eager steps so that each kernel is seen on its own; the clocks
 # left alone), and kernel_profile.py sums the last step by kernel and by kind
 # (matrix products, attention, element-wise, optimizer, ...).
-#   bash tools/gpu/train_profile.sh TINYLM_TRAIN OUT_DIR [VARIANT]
+#   bash tools/gpu/train_profile.sh TINYLM_TRAIN RESULTS_DIR [VARIANT]
 set -uo pipefail
-TRAIN=${1:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN OUT_DIR [VARIANT]}
-OUT=${2:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN OUT_DIR [VARIANT]}
+TRAIN=${1:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN RESULTS_DIR [VARIANT]}
+RESULTS=${2:?usage: tools/gpu/train_profile.sh TINYLM_TRAIN RESULTS_DIR [VARIANT]}
 VARIANT=${3:-base}
 WORK=/tmp/tinylm-train-profile
 source tools/gpu/env.sh > /dev/null || exit 1
-rm -rf "$WORK"; mkdir -p "$WORK" "$OUT"
+rm -rf "$WORK"; mkdir -p "$WORK" "$RESULTS"
 TOK=models/checkpoints/base/tokenizer.model
 $TRAIN prepare --corpus=tests/data/corpus-sample.txt --tokenizer=$TOK \
   --out=$WORK/data --val_every=4 > "$WORK/prepare.log" 2>&1 ||
@@ -23,5 +23,5 @@ timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
   --warmup_steps=1 --eval_every=100000 --log_every=1 --progress=false \
   --cuda_graph=false > "$WORK/kernels.csv" 2> "$WORK/train.err"
 echo "ncu exit $?; $(wc -l < "$WORK/kernels.csv") lines"
-python3 tools/gpu/kernel_profile.py "$WORK/kernels.csv" | tee "$OUT/profile_$VARIANT.md"
-gzip -c "$WORK/kernels.csv" > "$OUT/kernels_$VARIANT.csv.gz"
+python3 tools/gpu/kernel_profile.py "$WORK/kernels.csv" | tee "$RESULTS/profile_$VARIANT.md"
+gzip -c "$WORK/kernels.csv" > "$RESULTS/kernels_$VARIANT.csv.gz"
