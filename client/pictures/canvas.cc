@@ -80,19 +80,23 @@ Rgb TextColourOn(const Rgb& fill) {
   return luminance > 0.5 ? Rgb{0.1, 0.1, 0.1} : Rgb{1, 1, 1};
 }
 
-double DrawColourBar(cairo_t* cr, const Box& bar, double max,
-                     const std::string& caption, const std::string& family,
-                     double size) {
+void FillColourGradient(cairo_t* cr, const Box& box) {
   cairo_pattern_t* gradient =
-      cairo_pattern_create_linear(0, bar.y + bar.height, 0, bar.y);
+      cairo_pattern_create_linear(0, box.y + box.height, 0, box.y);
   for (const ColourStop& stop : ColourStops()) {
     cairo_pattern_add_color_stop_rgb(gradient, stop.at, stop.colour.r,
                                      stop.colour.g, stop.colour.b);
   }
   cairo_set_source(cr, gradient);
-  cairo_rectangle(cr, bar.x, bar.y, bar.width, bar.height);
+  cairo_rectangle(cr, box.x, box.y, box.width, box.height);
   cairo_fill(cr);
   cairo_pattern_destroy(gradient);
+}
+
+double DrawColourBar(cairo_t* cr, const Box& bar, double max,
+                     const std::string& caption, const std::string& family,
+                     double size) {
+  FillColourGradient(cr, bar);
   cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
   cairo_set_line_width(cr, 1);
   cairo_rectangle(cr, bar.x - 0.5, bar.y - 0.5, bar.width + 1,

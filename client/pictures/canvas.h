@@ -50,6 +50,9 @@ void SetColour(cairo_t* cr, const Rgb& colour);
 // Near-black or white, whichever reads better on `fill`.
 Rgb TextColourOn(const Rgb& fill);
 
+// Fills `box` with the colour scale, its lowest colour at the bottom.
+void FillColourGradient(cairo_t* cr, const Box& box);
+
 // A vertical bar of the colour scale over [0, max], 0 at the bottom, with
 // ticks at quarters and `caption` above; returns its width with the tick
 // labels.

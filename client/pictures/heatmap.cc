@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/pictures/canvas.h"
 #include "client/pictures/colour_scale.h"
 #include "client/pictures/heatmap_internal.h"
 
@@ -21,10 +22,6 @@ double Baseline(double middle, double font) { return middle + 0.36 * font; }
 void ShowText(cairo_t* cr, double x, double baseline, const std::string& s) {
   cairo_move_to(cr, x, baseline);
   cairo_show_text(cr, s.c_str());
-}
-
-void SetColour(cairo_t* cr, const Rgb& c) {
-  cairo_set_source_rgb(cr, c.r, c.g, c.b);
 }
 
 void DrawCells(cairo_t* cr, const HeatmapPanel& panel, const PanelLayout& p,
@@ -135,16 +132,7 @@ void DrawLegend(cairo_t* cr, const HeatmapSpec& spec,
                 const HeatmapLayout& layout) {
   const Box& bar = layout.legend;
   // The same anchors as the cells, bottom (0) to top (scale_max).
-  cairo_pattern_t* gradient =
-      cairo_pattern_create_linear(0, bar.y + bar.height, 0, bar.y);
-  for (const ColourStop& stop : ColourStops()) {
-    cairo_pattern_add_color_stop_rgb(gradient, stop.at, stop.colour.r,
-                                     stop.colour.g, stop.colour.b);
-  }
-  cairo_set_source(cr, gradient);
-  cairo_rectangle(cr, bar.x, bar.y, bar.width, bar.height);
-  cairo_fill(cr);
-  cairo_pattern_destroy(gradient);
+  FillColourGradient(cr, bar);
 
   const double font = layout.font_size;
   SetFont(cr, spec.font_family, font);
