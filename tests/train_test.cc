@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "models/config.h"
 #include "models/tokenizer.h"
 #include "train/commands.h"
@@ -265,6 +266,83 @@ TEST_F(TrainTest, AStudyIsContinuedOrReplacedOnlyOnRequest) {
   overwrite.overwrite = true;
   ASSERT_TRUE(RunStudyCommand(overwrite, {"base"}, prompts).ok());
   EXPECT_EQ(ReadMetricsCsv(metrics)->back().step, 6);
+}
+
+// The study's attention report over one text: the statistics agree with
+// the maps it writes, uniform attention is computed in closed form, and the
+// 「、」 keys are found.
+TEST_F(TrainTest, AStudyMeasuresAttentionOverItsPrompts) {
+  const TrainOptions o = ShortRun("study-attention");
+  const std::string prompts = *dir_ + "/attention-prompts.tsv";
+  const std::string text = "その途端に私は、やっと絵巻物から眼を外らして、振り向いた。";
+  WriteAll(prompts, "attention\t" + text + "\n");
+  ASSERT_TRUE(RunStudyCommand(o, {"base", "score_fcn"}, prompts).ok());
+  const nlohmann::json stats =
+      nlohmann::json::parse(ReadAll(o.out_dir + "/attention_stats.json"));
+  const nlohmann::json maps =
+      nlohmann::json::parse(ReadAll(o.out_dir + "/attention_maps.json"));
+  EXPECT_EQ(stats["texts"], nlohmann::json::array({text}));
+  EXPECT_EQ(maps["text"], text);
+
+  std::unique_ptr<Tokenizer> tokenizer = *Tokenizer::Load(tokenizer_path());
+  const std::vector<int64_t> ids = *tokenizer->Encode(text);
+  const int64_t T = ids.size();
+  ASSERT_EQ(stats["query_rows"], T);
+  ASSERT_EQ(maps["tokens"].size(), size_t(T));
+  double uniform_entropy = 0;
+  for (int64_t i = 0; i < T; ++i) uniform_entropy += std::log(i + 1.0) / T;
+  const nlohmann::json& measures = stats["measures"];
+  EXPECT_NEAR(measures["entropy"]["uniform"].get<double>(), uniform_entropy,
+              1e-9);
+  int commas = 0;
+  for (const auto& piece : maps["tokens"]) {
+    commas += piece.get<std::string>().find("、") != std::string::npos;
+  }
+  EXPECT_GE(commas, 1) << "the tokenizer keeps 「、」 a piece of its own";
+  EXPECT_GT(measures["comma_mass"]["uniform"].get<double>(), 0.0);
+
+  const int last = o.config.n_layer - 1;
+  EXPECT_EQ(maps["layer"], last);
+  for (const std::string variant : {"base", "score_fcn"}) {
+    SCOPED_TRACE(variant);
+    const nlohmann::json& heads = maps["maps"][variant];
+    ASSERT_EQ(heads.size(), size_t(o.config.n_head));
+    // The last layer's statistics are the maps' row means (over heads).
+    double first = 0, diagonal = 0;
+    for (const auto& head : heads) {
+      ASSERT_EQ(head.size(), size_t(T));
+      for (int64_t i = 0; i < T; ++i) {
+        double row_sum = 0;
+        for (int64_t j = 0; j < T; ++j) {
+          const double p = head[i][j].get<double>();
+          EXPECT_GE(p, 0.0);
+          if (j > i) {
+            EXPECT_EQ(p, 0.0) << "causal mask, row " << i;
+          }
+          row_sum += p;
+        }
+        EXPECT_NEAR(row_sum, 1.0, 1e-5);
+        first += head[i][0].get<double>() / (T * heads.size());
+        diagonal += head[i][i].get<double>() / (T * heads.size());
+      }
+    }
+    EXPECT_NEAR(measures["first_token_mass"]["variants"][variant][last]
+                    .get<double>(),
+                first, 1e-6);
+    EXPECT_NEAR(
+        measures["diagonal_mass"]["variants"][variant][last].get<double>(),
+        diagonal, 1e-6);
+    for (int l = 0; l <= last; ++l) {
+      const double entropy =
+          measures["entropy"]["variants"][variant][l].get<double>();
+      EXPECT_GE(entropy, 0.0);
+      EXPECT_LE(entropy, uniform_entropy + 1e-6)
+          << "no causal row is flatter than uniform";
+    }
+  }
+  const std::string md = ReadAll(o.out_dir + "/attention_stats.md");
+  EXPECT_THAT(md, AllOf(HasSubstr("| layer | base | score_fcn | uniform |"),
+                        HasSubstr("mass on 「、」 keys")));
 }
 
 TEST_F(TrainTest, PrepareThatHoldsOutNothingSuggestsASmallerValEvery) {

@@ -49,7 +49,7 @@ int Run(int argc, char** argv) {
   if (ids.empty()) return Fail(std::string(argv[2]) + ": no token ids");
   torch::NoGradGuard no_grad;
   const at::Tensor tokens =
-      at::tensor(ids, at::kLong).view({1, int64_t(ids.size())});
+      at::tensor(ids, at::kLong).view({1, int64_t(ids.size())}).to(*device);
   const at::Tensor logits = loaded->model->Forward(ForwardInput(tokens))
                                 .logits.to(at::kFloat)
                                 .contiguous();

@@ -3,6 +3,8 @@
 //   study.md / study.json   params, loss, val loss, training time, tokens/s
 //   loss_curves.png         training and validation loss per variant
 //   samples.md              continuations and top-5 of the article's prompts
+//   attention_stats.md/json attention measured over all the prompts' texts
+//   attention_maps.json     the last layer's maps of the first prompt
 #include <c10/core/Device.h>
 #include <torch/cuda.h>
 
@@ -17,6 +19,7 @@
 #include "models/checkpoint.h"
 #include "models/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "train/attention_report.h"
 #include "train/command_line.h"
 #include "train/commands.h"
 #include "train/continuation.h"
@@ -36,7 +39,9 @@ struct VariantResult {
 };
 
 struct Prompt {
-  std::string kind;  // "continue" or "top5"
+  // "continue", "top5", or "attention" (only measured: see
+  // attention_report.h; every prompt's text is)
+  std::string kind;
   std::string text;
 };
 
@@ -50,10 +55,12 @@ absl::StatusOr<std::vector<Prompt>> ReadPrompts(const std::string& path) {
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> cells = absl::StrSplit(line, '\t');
-    if (cells.size() != 2 || (cells[0] != "continue" && cells[0] != "top5")) {
+    if (cells.size() != 2 || (cells[0] != "continue" && cells[0] != "top5" &&
+                              cells[0] != "attention")) {
       return absl::InvalidArgumentError(absl::StrCat(
           QuotePath(path),
-          ": expected 'continue<TAB>prompt' or 'top5<TAB>prompt', got ",
+          ": expected 'continue<TAB>text', 'top5<TAB>text' or "
+          "'attention<TAB>text', got ",
           Quote(line)));
     }
     prompts.push_back({cells[0], cells[1]});
@@ -129,6 +136,7 @@ absl::StatusOr<std::string> Samples(const std::string& out_dir,
       "CPU.\n",
       params.temperature, params.top_k, params.repetition_penalty, params.seed);
   for (const Prompt& prompt : prompts) {
+    if (prompt.kind == "attention") continue;
     absl::StrAppend(&md, "\n## ", prompt.kind == "top5" ? "Top-5 after " : "",
                     "「", prompt.text, "」\n\n");
     for (const VariantResult& v : results) {
@@ -270,7 +278,20 @@ absl::Status RunStudyCommand(const TrainOptions& options,
   }
   TINYLM_ASSIGN_OR_RETURN(std::string samples,
                           Samples(options.out_dir, results, prompts));
-  return WriteFile(options.out_dir + "/samples.md", samples);
+  TINYLM_RETURN_IF_ERROR(WriteFile(options.out_dir + "/samples.md", samples));
+  std::vector<AttentionReportModel> models;
+  for (const VariantResult& v : results) {
+    models.push_back({v.variant, options.out_dir + "/checkpoints/" + v.variant});
+  }
+  std::vector<std::string> texts;
+  for (const Prompt& prompt : prompts) texts.push_back(prompt.text);
+  TINYLM_ASSIGN_OR_RETURN(AttentionReport report,
+                          MeasureAttention(models, texts));
+  TINYLM_RETURN_IF_ERROR(
+      WriteFile(options.out_dir + "/attention_stats.md", report.markdown));
+  TINYLM_RETURN_IF_ERROR(WriteFile(options.out_dir + "/attention_stats.json",
+                                   report.stats_json));
+  return WriteFile(options.out_dir + "/attention_maps.json", report.maps_json);
 }
 
 }  // namespace tinylm

@@ -4,24 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include "models/attention_measures.h"
+
 namespace tinylm {
-namespace {
-
-constexpr int64_t kMeans = 4;  // entropy, first token, distance, diagonal
-
-// [H, T, T] -> [kMeans, H]
-at::Tensor Means(const at::Tensor& p) {
-  const int64_t T = p.size(-1);
-  const at::Tensor index = at::arange(T, p.options().dtype(at::kFloat));
-  // distance[i, j] = i - j where key j is visible, else masked to 0 by p.
-  const at::Tensor distance =
-      (index.view({T, 1}) - index.view({1, T})).clamp_min(0);
-  return at::stack({(-at::xlogy(p, p)).sum(-1).mean(-1),
-                    p.select(-1, 0).mean(-1), (p * distance).sum(-1).mean(-1),
-                    p.diagonal(0, -2, -1).mean(-1)});
-}
-
-}  // namespace
 
 std::vector<HeadStats> AttentionStats(const std::vector<at::Tensor>& attention,
                                       int64_t top_keys) {
@@ -31,7 +16,7 @@ std::vector<HeadStats> AttentionStats(const std::vector<at::Tensor>& attention,
   std::vector<at::Tensor> means, ids, weights;
   for (const at::Tensor& map : attention) {
     const at::Tensor p = map.select(0, 0).to(at::kFloat);  // [H, T, T]
-    means.push_back(Means(p));
+    means.push_back(AttentionRowMeasures(p).mean(-1));  // [measures, H]
     if (k > 0) {
       const auto top = at::topk(p, k);  // [H, T, k] each
       weights.push_back(std::get<0>(top));
@@ -44,8 +29,8 @@ std::vector<HeadStats> AttentionStats(const std::vector<at::Tensor>& attention,
     parts.push_back(at::stack(weights).reshape({-1}));
   }
   const at::Tensor host = at::cat(parts).to(at::kDouble).cpu().contiguous();
-  const double* m = host.data_ptr<double>();    // [layers, kMeans, H]
-  const double* key = m + layers * kMeans * H;  // [layers, H, T, k]
+  const double* m = host.data_ptr<double>();    // [layers, measures, H]
+  const double* key = m + layers * kNumAttentionMeasures * H;  // [layers, H, T, k]
   const double* weight = key + layers * H * T * k;
 
   std::vector<HeadStats> out;
@@ -54,11 +39,11 @@ std::vector<HeadStats> AttentionStats(const std::vector<at::Tensor>& attention,
       HeadStats s;
       s.layer = l;
       s.head = h;
-      const double* at = m + l * kMeans * H + h;
-      s.entropy = static_cast<float>(at[0]);
-      s.first_token_mass = static_cast<float>(at[H]);
-      s.mean_distance = static_cast<float>(at[2 * H]);
-      s.diagonal_mass = static_cast<float>(at[3 * H]);
+      const double* at = m + l * kNumAttentionMeasures * H + h;
+      s.entropy = static_cast<float>(at[kEntropy * H]);
+      s.first_token_mass = static_cast<float>(at[kFirstToken * H]);
+      s.mean_distance = static_cast<float>(at[kDistance * H]);
+      s.diagonal_mass = static_cast<float>(at[kDiagonal * H]);
       for (int64_t i = 0; k > 0 && i < T; ++i) {
         // Query i sees keys 0..i only: the rest of its top k are masked.
         HeadStats::TopKeys row;
