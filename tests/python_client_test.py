@@ -1,7 +1,7 @@
 """The Python client library (python/) installed with pip into a fresh
 virtual environment and used against the real tinylm-server: every call's
 result against the raw RPC's reply, attention arrays against the bytes of
-the maps, the typed errors.
+the maps, the logit lens against TopK, the typed errors.
 
     python3 tests/python_client_test.py SERVER CHECKPOINTS CERTS_DIR
 
@@ -188,6 +188,43 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual(len(r.attention_entropy), info.n_layer)
             self.assertEqual(len(r.top_k), 5)
             self.assertLessEqual(len(r.continuation_ids), 4)
+
+    def test_score_as_the_rpc(self):
+        ours = self.client.score(PROMPT)
+        raw = self.stub.Score(pb.ScoreRequest(text=PROMPT), timeout=60)
+        self.assertEqual([r.model for r in ours], self.names)
+        for mine, theirs in zip(ours, raw.results):
+            self.assertEqual([t.id for t in mine.tokens],
+                             [t.id for t in theirs.tokens])
+            self.assertIsNone(mine.tokens[0].logprob)
+            logprobs = [t.logprob for t in mine.tokens[1:]]
+            self.assertEqual(logprobs, [t.logprob for t in theirs.tokens[1:]])
+            self.assertAlmostEqual(mine.mean_loss, -np.mean(logprobs),
+                                   places=5)
+            self.assertAlmostEqual(mine.perplexity, np.exp(mine.mean_loss),
+                                   places=3)
+        only = self.client.score(PROMPT, models=[self.names[0]])
+        self.assertEqual([r.model for r in only], [self.names[0]])
+
+    def test_logit_lens_ends_in_the_models_own_prediction(self):
+        model = self.names[0]
+        info = next(m for m in self.client.models() if m.name == model)
+        lens = self.client.logit_lens(model, PROMPT, k=5)
+        ids, _ = self.client.tokenize(model, PROMPT)
+        self.assertEqual(lens.token_ids, ids)
+        [last] = lens.positions
+        self.assertEqual(last.position, len(ids) - 1)
+        self.assertEqual([l.layer for l in last.layers],
+                         list(range(-1, info.n_layer)))
+        final = last.layers[-1]
+        self.assertAlmostEqual(final.kl_from_final, 0.0, places=6)
+        top = self.client.topk(model, PROMPT, k=5)
+        self.assertEqual([c.id for c in final.tokens],
+                         [c.id for c in top.tokens])
+        first = self.client.logit_lens(model, PROMPT, k=2, positions=[0, 1])
+        self.assertEqual([p.position for p in first.positions], [0, 1])
+        self.assertTrue(all(len(l.tokens) == 2
+                            for p in first.positions for l in p.layers))
 
     def test_tokenize_round_trip(self):
         model = self.names[0]

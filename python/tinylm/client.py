@@ -218,6 +218,43 @@ class Client:
             attention_entropy=list(r.attention_entropy),
             prompt_tokens=r.prompt_tokens) for r in reply.results]
 
+    def score(self, text: Prompt,
+              models: Sequence[str] = ()) -> List[results.Score]:
+        """How well each model (empty: all loaded) predicts every token of
+        `text` after the first: per-token log-probabilities, mean loss and
+        perplexity, in the order the server lists the models."""
+        request = pb.ScoreRequest(models=list(models))
+        _set_prompt(request, text)
+        reply = self._unary(self._stub.Score, request)
+        return [results.Score(
+            model=r.model,
+            tokens=[results.TokenScore(
+                id=t.id, piece=t.piece,
+                logprob=t.logprob if t.HasField("logprob") else None)
+                for t in r.tokens],
+            mean_loss=r.mean_loss, perplexity=r.perplexity)
+            for r in reply.results]
+
+    def logit_lens(self, model: str, prompt: Prompt, *, k: int = 5,
+                   positions: Sequence[int] = ()) -> results.LogitLens:
+        """The next-token distribution read from the residual stream after
+        the embeddings and after every block (the final norm and LM head
+        applied to each), at `positions` (empty: the last): its k most
+        probable tokens and the KL divergence from the model's output."""
+        request = pb.LogitLensRequest(model=model, k=k,
+                                      positions=list(positions))
+        _set_prompt(request, prompt)
+        reply = self._unary(self._stub.LogitLens, request)
+        return results.LogitLens(
+            tokens=list(reply.tokens), token_ids=list(reply.token_ids),
+            positions=[results.LensPosition(
+                position=p.position,
+                layers=[results.LensLayer(
+                    layer=l.layer, tokens=_candidates(l.tokens),
+                    kl_from_final=l.kl_from_final,
+                    final_top_probability=l.final_top_probability)
+                    for l in p.layers]) for p in reply.positions])
+
     def tokenize(self, model: str, text: str):
         """(ids, pieces) of `text` under the model's tokenizer."""
         reply = self._unary(self._stub.Tokenize,

@@ -83,3 +83,42 @@ class Comparison:
     top_k: List[Candidate]  # next token after the prompt
     attention_entropy: List[float]  # nats per layer, mean over heads, queries
     prompt_tokens: int
+
+
+@dataclass
+class TokenScore:
+    id: int
+    piece: str
+    logprob: Optional[float]  # log p(token | before it); None for the first
+
+
+@dataclass
+class Score:
+    """One model's prediction of a whole text (Client.score)."""
+    model: str
+    tokens: List[TokenScore]
+    mean_loss: float  # -mean logprob over all tokens but the first, nats
+    perplexity: float
+
+
+@dataclass
+class LensLayer:
+    """The distribution read at one depth: layer -1 is the embeddings,
+    layer l the residual stream after block l."""
+    layer: int
+    tokens: List[Candidate]  # most probable first
+    kl_from_final: float  # KL(model output || this layer), nats
+    final_top_probability: float  # of the output's most probable token
+
+
+@dataclass
+class LensPosition:
+    position: int
+    layers: List[LensLayer]  # the embeddings first, then every block
+
+
+@dataclass
+class LogitLens:
+    tokens: List[str]
+    token_ids: List[int]
+    positions: List[LensPosition]
