@@ -6,6 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git xz-utils
+  curl                               # tests/http_api_test.py calls the HTTP face with it
   libtorch-dev                       # LibTorch 1.13, CPU
   libgloo-dev                        # its Gloo headers: data parallel on the CPU
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -16,7 +17,7 @@ PACKAGES=(
   libcairo2-dev fonts-noto-cjk       # heatmaps and plots, Japanese labels
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy python3-torch
-  python3-venv python3-setuptools python3-wheel  # venvs: python/'s test; transformers (install-hf-venv.sh)
+  python3-venv python3-setuptools python3-wheel  # venvs: python/'s test; transformers, openai (install-test-venv.sh)
   clang libclang-rt-14-dev llvm      # fuzzing: clang 14, libFuzzer + sanitizer runtimes, llvm-symbolizer
 )
 missing=()

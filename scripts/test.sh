@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/install-hf-venv.sh  # transformers, for tests/hf_interop_test.py
+scripts/install-test-venv.sh  # transformers and openai: hf_interop_test, http_api_test
 start=$(date +%s)
 scripts/build.sh
 echo "build: $(( $(date +%s) - start )) s"

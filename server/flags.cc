@@ -100,6 +100,13 @@ ABSL_FLAG(std::string, auth_token_file, "",
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT of the Prometheus /metrics endpoint over HTTP, e.g. "
           "127.0.0.1:9464 (default: none)");
+ABSL_FLAG(std::string, http_listen, "",
+          "HOST:PORT of the HTTP face (default: none): the TinyLM RPCs as "
+          "JSON (Connect protocol) at POST /tinylm.v1.TinyLM/<Method>, and "
+          "OpenAI's POST /v1/completions and GET /v1/models; same TLS, "
+          "token and limits as gRPC");
+ABSL_FLAG(int64_t, http_threads, 32,
+          "concurrent HTTP requests (each stream holds one)");
 ABSL_FLAG(std::string, log_requests, "json",
           "one line per call on stderr: json | text | off");
 
@@ -279,6 +286,14 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
           "rebuild)");
     }
   }
+  o.http_listen = absl::GetFlag(FLAGS_http_listen);
+  if (!o.http_listen.empty()) {
+    TINYLM_RETURN_IF_ERROR(
+        ParseListenAddress("http_listen", o.http_listen).status());
+  }
+  const int64_t http_threads = absl::GetFlag(FLAGS_http_threads);
+  TINYLM_RETURN_IF_ERROR(InRange("http_threads", http_threads, 1, 1024));
+  o.http_threads = static_cast<int>(http_threads);
   TINYLM_ASSIGN_OR_RETURN(o.log_format,
                           ParseLogFormat(absl::GetFlag(FLAGS_log_requests)));
   return o;

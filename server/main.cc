@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
             << (options->tls.cert_chain.empty() ? "" : " with TLS")
             << " on port " << (*server)->port() << std::endl;
   // After the port line, which scripts and tests read first.
+  if ((*server)->http_port() != 0) {
+    std::cout << "tinylm-server: HTTP (Connect JSON, OpenAI /v1) on http_port "
+              << (*server)->http_port() << std::endl;
+  }
   for (const auto& model : (*server)->registry().models()) {
     std::cout << "tinylm-server: " << model->name << " on " << model->device
               << ": " << model->engine->step_description() << std::endl;

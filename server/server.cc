@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/status_macros.h"
+#include "server/http/http_endpoint.h"
 #include "server/operations/auth.h"
 #include "server/operations/metrics.h"
 #include "server/operations/metrics_http.h"
@@ -102,11 +103,28 @@ absl::StatusOr<std::unique_ptr<TinyLmServer>> TinyLmServer::Start(
         ": the address is not available or the port is in use (by another "
         "tinylm-server? --reuse_port lets servers share a port on purpose)"));
   }
+  if (!options.http_listen.empty()) {
+    grpc::ChannelArguments args;
+    // The server bounds what it sends; its in-process client takes all.
+    args.SetMaxReceiveMessageSize(-1);
+    HttpOptions http;
+    http.listen = options.http_listen;
+    http.tls = options.tls;
+    http.max_body_bytes = options.limits.max_receive_message_bytes;
+    http.threads = options.http_threads;
+    TINYLM_ASSIGN_OR_RETURN(
+        server->http_,
+        HttpEndpoint::Start(http, server->server_->InProcessChannel(args)));
+  }
   SetHealth(*server->server_, *server->registry_, true);
   return server;
 }
 
 TinyLmServer::~TinyLmServer() { Shutdown(absl::ZeroDuration()); }
+
+int TinyLmServer::http_port() const {
+  return http_ == nullptr ? 0 : http_->port();
+}
 
 int TinyLmServer::metrics_port() const {
   return metrics_endpoint_ == nullptr ? 0 : metrics_endpoint_->port();
@@ -132,6 +150,8 @@ void TinyLmServer::Shutdown(absl::Duration grace) {
   // ended by them, and Shutdown above waits for those calls.
   if (registry_ != nullptr) registry_->Shutdown();
   if (server_ != nullptr) server_->Wait();
+  // Every HTTP request's call has ended: its handler returns at once.
+  http_.reset();
   // Scrapes were answered to the end; the endpoint reads what follows.
   metrics_endpoint_.reset();
 }

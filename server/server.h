@@ -29,6 +29,7 @@ class Server;
 namespace tinylm {
 
 class BearerAuth;
+class HttpEndpoint;
 class MetricsEndpoint;
 class ServerMetrics;
 class TinyLmService;
@@ -43,6 +44,8 @@ struct ServerOptions {
   TlsPem tls;                              // empty cert_chain: plaintext
   std::string auth_token;                  // empty: TinyLM calls need no token
   std::string metrics_listen;              // HOST:PORT of /metrics; empty: none
+  std::string http_listen;  // HOST:PORT of the HTTP face; empty: none
+  int http_threads = 32;    // its concurrent requests
   LogFormat log_format = LogFormat::kOff;  // one line per call
   std::ostream* log_stream = &std::cerr;   // outlives the server
 };
@@ -58,6 +61,7 @@ class TinyLmServer {
 
   int port() const { return port_; }
   int metrics_port() const;  // 0 without a metrics endpoint
+  int http_port() const;     // 0 without the HTTP face
   const ModelRegistry& registry() const { return *registry_; }
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls run
@@ -77,6 +81,7 @@ class TinyLmServer {
   std::unique_ptr<TinyLmService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
+  std::unique_ptr<HttpEndpoint> http_;  // calls server_ in-process
   int port_ = 0;
   bool stopped_ = false;
 };

@@ -21,7 +21,7 @@ serves all of them (and `base` itself) on CPU in float32, and through gRPC:
     key and its value.
 
 usage: hf_interop_test.py SERVER STUBS_DIR TRAIN LOGITS_DUMP CHECKPOINTS_DIR
-Run with a Python that has transformers (scripts/install-hf-venv.sh makes
+Run with a Python that has transformers (scripts/install-test-venv.sh makes
 .venv: Debian's torch, numpy and grpcio, plus tests/requirements-hf.txt);
 exits 77 (ctest: skipped) when transformers cannot be imported.
 """
@@ -43,7 +43,7 @@ try:
     from transformers.generation import utils as generation_utils
 except ImportError as e:
     print(f"{sys.executable} cannot import transformers ({e}); make the venv "
-          "with scripts/install-hf-venv.sh")
+          "with scripts/install-test-venv.sh")
     sys.exit(77)
 
 import grpc

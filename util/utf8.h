@@ -23,6 +23,13 @@ inline bool IsValidUtf8(absl::string_view text) {
   return ValidUtf8Prefix(text) == text.size();
 }
 
+// The code points of valid UTF-8 `text`: the bytes that begin a sequence.
+inline size_t Utf8Length(absl::string_view text) {
+  size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace tinylm
 
 #endif  // TINYLM_UTIL_UTF8_H_
