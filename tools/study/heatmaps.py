@@ -33,7 +33,12 @@ def main(maps_path, out_path):
     with open(maps_path) as f:
         report = json.load(f)
     tokens = report["tokens"]
-    maps = {v: np.asarray(m).mean(axis=0) for v, m in report["maps"].items()}
+    # The study's order of the variants (JSON objects keep none).
+    order = ["base", "qkv_gelu", "separate_qkv", "score_fcn"]
+    names = sorted(report["maps"], key=lambda v: (v not in order,
+                                                  order.index(v)
+                                                  if v in order else 0, v))
+    maps = {v: np.asarray(report["maps"][v]).mean(axis=0) for v in names}
     top = max(m.max() for m in maps.values())
     font = cjk_font()
     fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps), 5.6),
