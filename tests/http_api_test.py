@@ -111,6 +111,20 @@ def envelope(flags, payload):
     return struct.pack(">BI", flags, len(payload)) + payload
 
 
+def stream_call(server, method, message):
+    """A server-streaming Connect call: (status, content type, [(flags,
+    payload)] of the response's envelopes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port,
+                                      timeout=60)
+    conn.request("POST", "/tinylm.v1.TinyLM/" + method,
+                 body=envelope(0, json.dumps(message).encode()),
+                 headers={"Content-Type": "application/connect+json"})
+    response = conn.getresponse()
+    frames = envelopes(response.read())
+    conn.close()
+    return response.status, response.getheader("Content-Type"), frames
+
+
 def envelopes(body):
     """[(flags, payload)] of a Connect streaming response body."""
     out = []
@@ -190,17 +204,10 @@ class ConnectJsonTest(unittest.TestCase):
         model = self.names[-1]
         message = {"model": model, "text": PROMPT, "maxNewTokens": 6,
                    "sampling": {"temperature": 0}}
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port,
-                                          timeout=60)
-        conn.request("POST", "/tinylm.v1.TinyLM/Generate",
-                     body=envelope(0, json.dumps(message).encode()),
-                     headers={"Content-Type": "application/connect+json"})
-        response = conn.getresponse()
-        self.assertEqual(response.status, 200)
-        self.assertEqual(response.getheader("Content-Type"),
-                         "application/connect+json")
-        frames = envelopes(response.read())
-        conn.close()
+        status, content_type, frames = stream_call(self.server, "Generate",
+                                                   message)
+        self.assertEqual((status, content_type),
+                         (200, "application/connect+json"))
         self.assertEqual(frames[-1], (2, b"{}"))
         messages = [json.loads(p) for _, p in frames[:-1]]
         want, summary = grpc_greedy(self.server.stub, model, PROMPT, 6)
@@ -230,15 +237,8 @@ class ConnectJsonTest(unittest.TestCase):
 
     def test_streamed_errors_end_the_stream(self):
         message = {"model": "no-such-model", "text": PROMPT}
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port,
-                                          timeout=60)
-        conn.request("POST", "/tinylm.v1.TinyLM/Generate",
-                     body=envelope(0, json.dumps(message).encode()),
-                     headers={"Content-Type": "application/connect+json"})
-        response = conn.getresponse()
-        frames = envelopes(response.read())
-        conn.close()
-        self.assertEqual(response.status, 200)
+        status, _, frames = stream_call(self.server, "Generate", message)
+        self.assertEqual(status, 200)
         self.assertEqual(frames[-1][0], 2)
         self.assertEqual(json.loads(frames[-1][1])["error"]["code"],
                          "not_found")
