@@ -15,6 +15,7 @@ PACKAGES=(
   prometheus-cpp-dev libcpp-httplib-dev  # /metrics (prometheus-cpp core, HTTP)
   prometheus                         # promtool validates the metrics text
   libcairo2-dev fonts-noto-cjk       # heatmaps and plots, Japanese labels
+  chromium chromium-driver python3-selenium  # the workbench page's test, in a real browser
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy python3-torch
   python3-venv python3-setuptools python3-wheel  # venvs: python/'s test; transformers, openai (install-test-venv.sh)

@@ -14,6 +14,7 @@
 #include "server/http/json_rpc_bridge.h"
 #include "server/http/json_text.h"
 #include "server/http/openai_completions.h"
+#include "server/http/workbench_page.h"
 #include "server/operations/http_thread.h"
 #include "util/quote.h"
 #include "util/status_macros.h"
@@ -125,6 +126,10 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
             [bridge](const httplib::Request& req, httplib::Response& res) {
               HandleModels(*bridge, req, res);
             });
+  http->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    const absl::string_view page = WorkbenchPage();
+    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+  });
   http->set_error_handler(
       [options](const httplib::Request& req, httplib::Response& res) {
         DescribeError(options, req, res);

@@ -5,6 +5,7 @@
 //   POST /tinylm.v1.TinyLM/<Method>   the Connect protocol, JSON codec:
 //                                     unary and server-streaming methods;
 //   POST /v1/completions, GET /v1/models   OpenAI's completions API;
+//   GET /                             the workbench page (workbench.html);
 // and answers anything else with 404, in JSON.
 #ifndef TINYLM_SERVER_HTTP_HTTP_ENDPOINT_H_
 #define TINYLM_SERVER_HTTP_HTTP_ENDPOINT_H_
