@@ -340,9 +340,17 @@ class OpenAiTest(unittest.TestCase):
             model=model, prompt=PROMPT, max_tokens=8, temperature=0, seed=1)
         chunks = list(self.client.completions.create(
             model=model, prompt=PROMPT, max_tokens=8, temperature=0, seed=1,
-            stream=True, stream_options={"include_usage": True}))
+            logprobs=2, stream=True, stream_options={"include_usage": True}))
         text = "".join(c.choices[0].text for c in chunks if c.choices)
         self.assertEqual(text, whole.choices[0].text)
+        want, _ = grpc_greedy(self.server.stub, model, PROMPT, 8, top_n=2)
+        streamed = [c.choices[0].logprobs for c in chunks
+                    if c.choices and c.choices[0].logprobs]
+        self.assertEqual(len(streamed), len(want))
+        for got, t in zip(streamed, want):
+            self.assertAlmostEqual(got.token_logprobs[0], t.logprob, places=5)
+            self.assertEqual(set(got.top_logprobs[0]),
+                             {a.piece for a in t.alternatives})
         finish = [c.choices[0].finish_reason for c in chunks if c.choices]
         self.assertEqual(finish[-1], whole.choices[0].finish_reason)
         self.assertTrue(all(f is None for f in finish[:-1]))
