@@ -63,8 +63,9 @@ struct Means {
   }
 };
 
-// Adds query row i of a text of T tokens whose 「、」 keys are `comma`:
-// `row` holds the four row measures and the comma mass of that row.
+// Adds query row i of a text of T tokens whose first 「、」 is at
+// `first_comma` (-1: none): `row` holds the four row measures and the comma
+// mass of that row (the half-diagonal slots are filled here).
 void AddRow(const std::array<double, kNumMeasures>& row, int64_t i,
             int64_t T, int64_t first_comma, Means& means) {
   for (int m = kMeasureEntropy; m <= kMeasureDiagonal; ++m) {
@@ -121,9 +122,9 @@ at::Tensor AddModelRows(Transformer& model, const EncodedText& text,
   ForwardInput in(at::tensor(text.ids, at::kLong).view({1, T}));
   in.return_attention = true;
   const std::vector<at::Tensor> attention = model->Forward(in).attention;
-  std::vector<bool> comma = text.comma;
   const at::Tensor comma_keys =
-      at::tensor(std::vector<int64_t>(comma.begin(), comma.end()), at::kLong)
+      at::tensor(std::vector<int64_t>(text.comma.begin(), text.comma.end()),
+                 at::kLong)
           .to(at::kBool);
   for (size_t l = 0; l < attention.size(); ++l) {
     const at::Tensor p = attention[l].select(0, 0).to(at::kFloat);  // [H,T,T]

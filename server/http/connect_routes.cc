@@ -65,9 +65,8 @@ void Stream(std::shared_ptr<StreamState> state, httplib::Response& res) {
         std::string json;
         if (state->stream->Next(&json)) {
           const std::string frame = Envelope(0, json);
-          if (sink.write(frame.data(), frame.size())) return true;
-          state->stream->Cancel();  // the client has gone
-          return false;
+          // false: the client has gone, and the releaser ends the call.
+          return sink.write(frame.data(), frame.size());
         }
         state->ended = true;
         const std::string end = Envelope(
@@ -77,12 +76,7 @@ void Stream(std::shared_ptr<StreamState> state, httplib::Response& res) {
         return true;
       },
       [state](bool) {
-        if (state->ended) return;
-        state->stream->Cancel();
-        std::string rest;
-        while (state->stream->Next(&rest)) {
-        }
-        state->stream->Finish();
+        if (!state->ended) state->stream->Abandon();
       });
 }
 

@@ -1,8 +1,5 @@
 #include "server/http/http_endpoint.h"
 
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -22,53 +19,20 @@
 namespace tinylm {
 namespace {
 
-// Each PEM object of `pem`, in order.
-template <typename T, typename Read>
-std::vector<T*> ReadPem(const std::string& pem, Read read) {
-  std::vector<T*> out;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  while (T* item = read(bio, nullptr, nullptr, nullptr)) out.push_back(item);
-  BIO_free(bio);
-  ERR_clear_error();  // the end of the input reads as an error
-  return out;
-}
-
-// The certificate chain, key and client CAs of `tls` (already checked by
-// LoadTlsPem) into `ctx`.
-bool SetUpTls(SSL_CTX& ctx, const TlsPem& tls) {
-  std::vector<X509*> chain = ReadPem<X509>(tls.cert_chain, PEM_read_bio_X509);
-  std::vector<EVP_PKEY*> keys =
-      ReadPem<EVP_PKEY>(tls.private_key, PEM_read_bio_PrivateKey);
-  bool ok = !chain.empty() && keys.size() == 1 &&
-            SSL_CTX_use_certificate(&ctx, chain[0]) == 1 &&
-            SSL_CTX_use_PrivateKey(&ctx, keys[0]) == 1;
-  for (size_t i = 1; i < chain.size(); ++i) {
-    // The context takes ownership of an extra chain certificate.
-    if (SSL_CTX_add_extra_chain_cert(&ctx, chain[i]) != 1) ok = false;
-  }
-  if (!chain.empty()) X509_free(chain[0]);
-  for (EVP_PKEY* key : keys) EVP_PKEY_free(key);
-  if (ok && !tls.client_ca.empty()) {
-    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
-    for (X509* ca : ReadPem<X509>(tls.client_ca, PEM_read_bio_X509)) {
-      X509_STORE_add_cert(store, ca);
-      X509_free(ca);
-    }
-    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                       nullptr);
-  }
-  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-  return ok;
-}
-
 std::unique_ptr<httplib::Server> MakeServer(const TlsPem& tls) {
   if (tls.cert_chain.empty()) return std::make_unique<httplib::Server>();
   return std::make_unique<httplib::SSLServer>(
-      [&tls](SSL_CTX& ctx) { return SetUpTls(ctx, tls); });
+      [&tls](SSL_CTX& ctx) { return ConfigureServerTls(ctx, tls); });
 }
 
-bool IsOpenAiPath(const std::string& path) {
-  return absl::StartsWith(path, "/v1/");
+// `status` as the error body of the path's API: OpenAI's under /v1/,
+// Connect's elsewhere.
+void SetErrorBody(const httplib::Request& req, const grpc::Status& status,
+                  httplib::Response& res) {
+  res.set_content(absl::StartsWith(req.path, "/v1/")
+                      ? DumpJson(OpenAiError(status))
+                      : ConnectErrorJson(status),
+                  kJsonReplyType);
 }
 
 // A body for the errors cpp-httplib answers itself (no route, a body over
@@ -89,10 +53,7 @@ void DescribeError(const HttpOptions& options, const httplib::Request& req,
     message = absl::StrCat("the request body exceeds ", options.max_body_bytes,
                            " bytes (--max_receive_message_bytes)");
   }
-  const grpc::Status status(code, message);
-  res.set_content(IsOpenAiPath(req.path) ? DumpJson(OpenAiError(status))
-                                         : ConnectErrorJson(status),
-                  kJsonReplyType);
+  SetErrorBody(req, grpc::Status(code, message), res);
 }
 
 }  // namespace
@@ -138,11 +99,10 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
       [](const httplib::Request& req, httplib::Response& res,
          std::exception_ptr) {
         res.status = 500;
-        const grpc::Status status(grpc::StatusCode::INTERNAL,
-                                  "the request failed inside the server");
-        res.set_content(IsOpenAiPath(req.path) ? DumpJson(OpenAiError(status))
-                                               : ConnectErrorJson(status),
-                        kJsonReplyType);
+        SetErrorBody(req,
+                     grpc::Status(grpc::StatusCode::INTERNAL,
+                                  "the request failed inside the server"),
+                     res);
       });
   TINYLM_ASSIGN_OR_RETURN(
       impl->http, HttpThread::Start(std::move(http), "http_listen",

@@ -3,7 +3,6 @@
 #include <functional>
 
 #include <google/protobuf/util/json_util.h>
-#include <grpcpp/support/sync_stream.h>
 
 #include "absl/strings/str_cat.h"
 #include "util/quote.h"
@@ -77,7 +76,7 @@ class ReaderStream : public JsonStream {
     return true;
   }
   grpc::Status Finish() override { return reader_->Finish(); }
-  void Cancel() override { context_->TryCancel(); }
+  void Abandon() override { AbandonStream(*context_, *reader_); }
 
  private:
   std::unique_ptr<grpc::ClientContext> context_;

@@ -14,6 +14,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/support/sync_stream.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/strings/string_view.h"
@@ -38,9 +39,21 @@ class JsonStream {
   // The next reply as JSON; false once the stream has ended (then Finish).
   virtual bool Next(std::string* reply_json) = 0;
   virtual grpc::Status Finish() = 0;
-  // Ends the call early (the HTTP client went away); Next then ends.
-  virtual void Cancel() = 0;
+  // Ends the call early (the HTTP client went away): AbandonStream.
+  virtual void Abandon() = 0;
 };
+
+// Ends a server-streaming call before its end: cancels it, reads what is
+// still in flight and finishes it, as a ClientReader must be.
+template <typename Reply>
+void AbandonStream(grpc::ClientContext& context,
+                   grpc::ClientReader<Reply>& reader) {
+  context.TryCancel();
+  Reply rest;
+  while (reader.Read(&rest)) {
+  }
+  reader.Finish();
+}
 
 class JsonRpcBridge {
  public:

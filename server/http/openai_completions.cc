@@ -229,26 +229,31 @@ CompletionBuilder::CompletionBuilder(const CompletionRequest& request,
                {"text_offset", json::array()}};
 }
 
-json CompletionBuilder::Logprobs(const v1::GeneratedToken& token) {
+json CompletionBuilder::Logprobs(const v1::GeneratedToken& token) const {
   json top = json::object();
   for (const v1::TokenLogprob& a : token.alternatives()) {
     top[a.piece()] = a.logprob();
   }
-  json one = {{"tokens", {TokenString(token.raw())}},
-              {"token_logprobs", {token.logprob()}},
-              {"top_logprobs", {top}},
-              {"text_offset", {request_.prompt_chars + text_chars_}}};
+  return {{"tokens", {TokenString(token.raw())}},
+          {"token_logprobs", {token.logprob()}},
+          {"top_logprobs", {top}},
+          {"text_offset", {request_.prompt_chars + text_chars_}}};
+}
+
+void CompletionBuilder::Advance(const v1::GeneratedToken& token) {
   text_ += token.text();
   text_chars_ += Utf8Length(token.text());
-  return one;
 }
 
 void CompletionBuilder::Add(const v1::GeneratedToken& token) {
-  const json one = Logprobs(token);
-  for (const char* key :
-       {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
-    logprobs_[key].push_back(one[key][0]);
+  if (request_.logprobs >= 0) {
+    const json one = Logprobs(token);
+    for (const char* key :
+         {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
+      logprobs_[key].push_back(one[key][0]);
+    }
   }
+  Advance(token);
 }
 
 json CompletionBuilder::Envelope(json choice) const {
@@ -270,11 +275,11 @@ json CompletionBuilder::Completion(const v1::GenerateSummary& summary) const {
 }
 
 json CompletionBuilder::TokenChunk(const v1::GeneratedToken& token) {
-  json logprobs = Logprobs(token);
+  json logprobs = request_.logprobs >= 0 ? Logprobs(token) : json(nullptr);
+  Advance(token);
   return Envelope({{"text", token.text()},
                    {"index", 0},
-                   {"logprobs", request_.logprobs >= 0 ? std::move(logprobs)
-                                                       : json(nullptr)},
+                   {"logprobs", std::move(logprobs)},
                    {"finish_reason", nullptr}});
 }
 

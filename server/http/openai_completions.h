@@ -13,7 +13,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "server/http/json_text.h"
 #include "tinylm/v1/tinylm.pb.h"
 
 namespace tinylm {
@@ -49,7 +48,10 @@ class CompletionBuilder {
 
  private:
   nlohmann::json Envelope(nlohmann::json choice) const;
-  nlohmann::json Logprobs(const v1::GeneratedToken& token);
+  // The logprobs entry of `token`, at the text's current offset.
+  nlohmann::json Logprobs(const v1::GeneratedToken& token) const;
+  // Appends the token's text.
+  void Advance(const v1::GeneratedToken& token);
 
   const CompletionRequest& request_;
   std::string id_;

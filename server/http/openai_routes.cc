@@ -96,10 +96,9 @@ void Streamed(std::shared_ptr<Completion> c, httplib::Response& res) {
       "text/event-stream",
       [c](size_t, httplib::DataSink& sink) {
         if (c->has_next && c->next.has_token()) {
-          const bool sent =
-              SendEvent(sink, DumpJson(c->builder.TokenChunk(c->next.token())));
-          if (!sent) {
-            c->context->TryCancel();  // the client has gone
+          // false: the client has gone, and the releaser ends the call.
+          if (!SendEvent(sink,
+                         DumpJson(c->builder.TokenChunk(c->next.token())))) {
             return false;
           }
           c->Read();
@@ -125,11 +124,7 @@ void Streamed(std::shared_ptr<Completion> c, httplib::Response& res) {
         return true;
       },
       [c](bool) {
-        if (c->ended) return;
-        c->context->TryCancel();
-        while (c->reader->Read(&c->next)) {
-        }
-        c->reader->Finish();
+        if (!c->ended) AbandonStream(*c->context, *c->reader);
       });
 }
 

@@ -1,13 +1,16 @@
 #include "server/operations/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "util/status_macros.h"
@@ -49,11 +52,29 @@ Bio MemoryBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// The first certificate of `pem`, or null.
-std::unique_ptr<X509, X509Free> FirstCertificate(const std::string& pem) {
+using Certificate = std::unique_ptr<X509, X509Free>;
+
+// Every certificate of `pem`, in order.
+std::vector<Certificate> Certificates(const std::string& pem) {
   Bio bio = MemoryBio(pem);
-  return std::unique_ptr<X509, X509Free>(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  std::vector<Certificate> out;
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    out.emplace_back(c);
+  }
+  ERR_clear_error();  // the end of the input reads as an error
+  return out;
+}
+
+// The first certificate of `pem`, or null.
+Certificate FirstCertificate(const std::string& pem) {
+  std::vector<Certificate> all = Certificates(pem);
+  return all.empty() ? nullptr : std::move(all.front());
+}
+
+std::unique_ptr<EVP_PKEY, KeyFree> PrivateKey(const std::string& pem) {
+  Bio bio = MemoryBio(pem);
+  return std::unique_ptr<EVP_PKEY, KeyFree>(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
 }
 
 }  // namespace
@@ -80,9 +101,7 @@ absl::StatusOr<TlsPem> LoadTlsFiles(const std::string& cert_path,
   if (cert == nullptr) {
     return Bad("tls_cert", cert_path, "no PEM certificate in the file");
   }
-  Bio key_bio = MemoryBio(out.private_key);
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, NoPassphrase, nullptr));
+  auto key = PrivateKey(out.private_key);
   if (key == nullptr) {
     return Bad("tls_key", key_path,
                "no unencrypted PEM private key in the file");
@@ -101,6 +120,29 @@ absl::StatusOr<TlsPem> LoadTlsFiles(const std::string& cert_path,
     }
   }
   return out;
+}
+
+bool ConfigureServerTls(ssl_ctx_st& ctx, const TlsPem& tls) {
+  std::vector<Certificate> chain = Certificates(tls.cert_chain);
+  auto key = PrivateKey(tls.private_key);
+  if (chain.empty() || key == nullptr ||
+      SSL_CTX_use_certificate(&ctx, chain.front().get()) != 1 ||
+      SSL_CTX_use_PrivateKey(&ctx, key.get()) != 1) {
+    return false;
+  }
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add_extra_chain_cert(&ctx, chain[i].get()) != 1) return false;
+    chain[i].release();  // the context owns it now
+  }
+  if (!tls.client_ca.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+    for (const Certificate& ca : Certificates(tls.client_ca)) {
+      X509_STORE_add_cert(store, ca.get());
+    }
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       nullptr);
+  }
+  return SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) == 1;
 }
 
 }  // namespace tinylm

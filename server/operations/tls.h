@@ -8,6 +8,8 @@
 
 #include "absl/status/statusor.h"
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace tinylm {
 
 // PEM text. Empty cert_chain: no TLS (plaintext).
@@ -25,6 +27,12 @@ struct TlsPem {
 absl::StatusOr<TlsPem> LoadTlsFiles(const std::string& cert_path,
                                     const std::string& key_path,
                                     const std::string& client_ca_path);
+
+// Sets up an OpenSSL server context (SSL_CTX) with `tls` as LoadTlsFiles
+// checked it: the certificate chain and key, and with client CAs, required
+// and verified client certificates; TLS 1.2 or later. For servers other than
+// gRPC's (the HTTP face). False if OpenSSL refuses any of it.
+bool ConfigureServerTls(ssl_ctx_st& ctx, const TlsPem& tls);
 
 }  // namespace tinylm
 
