@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, step_shapes, "auto",
           "where CUDA graphs are captured, else dynamic; see docs/server.md)");
 ABSL_FLAG(bool, cuda_graphs, true,
           "capture the static model steps as CUDA graphs (LibTorch 2.x, CUDA)");
+ABSL_FLAG(bool, fused_decode, true,
+          "static decode steps on the fused CUDA kernels where built and the "
+          "model is bfloat16 on CUDA; false: LibTorch's ops");
 
 // Limits and backpressure.
 ABSL_FLAG(int64_t, max_batch, 16,
@@ -253,6 +256,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
   TINYLM_ASSIGN_OR_RETURN(registry.scheduler.step_shapes,
                           ParseStepShapes(absl::GetFlag(FLAGS_step_shapes)));
   registry.scheduler.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  registry.scheduler.fused_decode = absl::GetFlag(FLAGS_fused_decode);
 
   ServiceLimits& limits = o.limits;
   limits.max_streams_per_model = absl::GetFlag(FLAGS_max_streams_per_model);

@@ -175,7 +175,8 @@ TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
   Transformer& model = checkpoint_->model;
   auto dynamic_steps = MakeDynamicStepRunner(model, kSlots);
   auto static_steps =
-      MakeStaticStepRunner(model, kSlots, /*capture_graphs=*/false);
+      MakeStaticStepRunner(model, kSlots, /*capture_graphs=*/false,
+                           /*fused_decode=*/false);
   at::Tensor expected = dynamic_steps->Prefill(rows_);
   at::Tensor actual = static_steps->Prefill(rows_);
   for (int step = 0; step < 4; ++step) {
@@ -190,7 +191,8 @@ TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
 
 TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
   auto steps = MakeStaticStepRunner(checkpoint_->model, kSlots,
-                                    /*capture_graphs=*/false);
+                                    /*capture_graphs=*/false,
+                                    /*fused_decode=*/false);
   const at::Tensor together = steps->Prefill(rows_);
   for (size_t b = 0; b < rows_.size(); ++b) {
     EXPECT_TRUE(at::equal(steps->Prefill({rows_[b]})[0], together[b]))
@@ -200,7 +202,8 @@ TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
 
 TEST_F(StepRunnerTest, StaticDecodeOfARowDoesNotDependOnTheOtherRows) {
   auto steps = MakeStaticStepRunner(checkpoint_->model, kSlots,
-                                    /*capture_graphs=*/false);
+                                    /*capture_graphs=*/false,
+                                    /*fused_decode=*/false);
   AppendArgmax(steps->Prefill(rows_));
   // The same position decoded again rewrites the same keys and values.
   const at::Tensor together = steps->Decode(rows_);

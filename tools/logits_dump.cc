@@ -8,14 +8,14 @@
 //   TOKENS_FILE  token ids separated by white space (one sequence)
 //   OUT_FILE     logits [T, vocab_size], raw little-endian float32
 //   DTYPE        float32 (default) or bfloat16; DEVICE cpu (default), cuda
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <torch/utils.h>
 
 #include "models/checkpoint.h"
 #include "util/device.h"
@@ -51,8 +51,8 @@ int Run(int argc, char** argv) {
   const at::Tensor tokens =
       at::tensor(ids, at::kLong).view({1, int64_t(ids.size())}).to(*device);
   const at::Tensor logits = loaded->model->Forward(ForwardInput(tokens))
-                                .logits.to(at::kFloat)
-                                .contiguous();
+                                .logits.to(at::kCPU, at::kFloat)
+                                .contiguous();  // written from host memory
   std::ofstream out(argv[3], std::ios::binary);
   out.write(static_cast<const char*>(logits.data_ptr()), logits.nbytes());
   return out ? 0 : Fail(std::string(argv[3]) + ": write failed");

@@ -1,5 +1,6 @@
 #include "kernels/decode/decode_step.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -73,6 +74,16 @@ std::string DecodeStep::Validate(const DecodeWeights& w) const {
   if (d.vocab % 2 != 0) return "the vocabulary size must be even";
   if (d.num_slots < 1 || d.max_len < 1 || d.max_len > d.block_size) {
     return "the cache needs slots and at most block_size positions";
+  }
+  // The products' inner dimensions: n_embd (q/k/v, MLP input, LM head),
+  // H·hs (attention output) and the SwiGLU width (MLP output).
+  if (std::max({d.n_embd, d.n_head * d.head_size, d.intermediate}) >
+      kMaxGemmK) {
+    return "n_embd, n_head x head_size and intermediate must be at most " +
+           std::to_string(kMaxGemmK);
+  }
+  if (d.head_size > kMaxHeadSize) {
+    return "head_size must be at most " + std::to_string(kMaxHeadSize);
   }
   if (max_rows_ < 1 || max_rows_ > kMaxGemmRows) {
     return "max_rows must be in 1..128";

@@ -98,7 +98,8 @@ absl::Status Scheduler::PrepareSteps() {
         options_.step_shapes == StepShapes::kStatic ||
         (options_.step_shapes == StepShapes::kAuto && graphs);
     runner_ = static_shapes
-                  ? MakeStaticStepRunner(model_, options_.max_batch, graphs)
+                  ? MakeStaticStepRunner(model_, options_.max_batch, graphs,
+                                         options_.fused_decode)
                   : MakeDynamicStepRunner(model_, options_.max_batch);
     // One request's worth of work through every stage before serving.
     const std::vector<int64_t> tokens = {0, 0};

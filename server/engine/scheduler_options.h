@@ -22,6 +22,7 @@ struct SchedulerOptions {
   int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
   StepShapes step_shapes = StepShapes::kAuto;
   bool cuda_graphs = true;   // capture static steps where possible
+  bool fused_decode = true;  // static decode on kernels/decode/ where it runs
   std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
 };
 

@@ -1,15 +1,16 @@
 // The static StepRunner (step_runner.h): fixed shapes over preallocated
 // buffers, each step a CapturedStep (a CUDA graph where available).
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <c10/util/Exception.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/engine/fused_decode_steps.h"
 #include "server/engine/step_graph.h"
 #include "server/engine/step_runner.h"
 
@@ -24,7 +25,8 @@ constexpr int64_t kPrefillRows = 16;
 
 class StaticStepRunner : public StepRunner {
  public:
-  StaticStepRunner(Transformer& model, int64_t num_slots, bool capture_graphs);
+  StaticStepRunner(Transformer& model, int64_t num_slots, bool capture_graphs,
+                   bool fused_decode);
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
@@ -49,7 +51,11 @@ class StaticStepRunner : public StepRunner {
   // batch the scratch slot (the cache's last), which nothing reads; row 3
   // (first B entries): the slots of the requested rows in order.
   at::Tensor decode_host_, decode_inputs_;
-  std::unique_ptr<CapturedStep> decode_;
+  std::unique_ptr<CapturedStep> decode_;  // null when fused_ decodes
+  // The fused CUDA decode step (fused_decode_steps.h) where it can run;
+  // else why not, for Describe().
+  std::unique_ptr<FusedDecodeSteps> fused_;
+  std::string why_not_fused_;
 
   // Prefill inputs, one upload per step: [P, 2 + max_len] int64, per row
   // the slot to write (scratch for unused rows), the index of the prompt's
@@ -64,7 +70,7 @@ class StaticStepRunner : public StepRunner {
 };
 
 StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
-                                   bool capture_graphs)
+                                   bool capture_graphs, bool fused_decode)
     : model_(model),
       num_slots_(num_slots),
       max_len_(model->config().block_size),
@@ -84,22 +90,30 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
                    .view({1, max_len_})
                    .repeat({prefill_rows_, 1});
 
+  if (fused_decode) {
+    fused_ = MakeFusedDecodeSteps(model_, cache_, num_slots_, pool_,
+                                  &why_not_fused_);
+  } else {
+    why_not_fused_ = "turned off";
+  }
   std::vector<int64_t> every_slot(num_slots_);
   for (int64_t s = 0; s < num_slots_; ++s) every_slot[s] = s;
-  decode_ = std::make_unique<CapturedStep>(
-      [this, every_slot] {
-        ForwardInput input;
-        input.tokens = decode_inputs_[0].view({num_slots_, 1});
-        input.positions = decode_inputs_[1].view({num_slots_, 1});
-        input.cache = &cache_;
-        input.slots = every_slot;  // consecutive: read as one slice
-        input.slot_rows = decode_inputs_[2];  // written as listed
-        input.kv_length = max_len_;
-        input.fused_attention = true;
-        return model_->Forward(input).logits.select(1, 0).to(
-            at::kFloat);  // [S, V]
-      },
-      pool_);
+  if (fused_ == nullptr) {
+    decode_ = std::make_unique<CapturedStep>(
+        [this, every_slot] {
+          ForwardInput input;
+          input.tokens = decode_inputs_[0].view({num_slots_, 1});
+          input.positions = decode_inputs_[1].view({num_slots_, 1});
+          input.cache = &cache_;
+          input.slots = every_slot;  // consecutive: read as one slice
+          input.slot_rows = decode_inputs_[2];  // written as listed
+          input.kv_length = max_len_;
+          input.fused_attention = true;
+          return model_->Forward(input).logits.select(1, 0).to(
+              at::kFloat);  // [S, V]
+        },
+        pool_);
+  }
 
   for (int64_t T = kSmallestBucket;; T *= 2) {
     T = std::min(T, max_len_);
@@ -123,14 +137,20 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
 }
 
 std::string StaticStepRunner::Describe() const {
+  const std::string decode =
+      fused_ != nullptr
+          ? fused_->Describe()
+          : absl::StrCat(
+                "LibTorch decode step over ", num_slots_, " slots",
+                pool_.capturing()
+                    ? absl::StrCat(" (", decode_->kernel_count(), " kernels)")
+                    : "",
+                " (fused step: ", why_not_fused_, ")");
   return absl::StrCat(
-      "static shapes, ", pool_.capturing() ? "CUDA graphs" : "eager",
-      "; decode step over ", num_slots_, " slots",
-      pool_.capturing()
-          ? absl::StrCat(" (", decode_->kernel_count(), " kernels)")
-          : "",
-      "; prefill: up to ", prefill_rows_, " prompts per step, buckets of ",
-      absl::StrJoin(bucket_lengths_, "/"), " tokens; ", DescribeCache(cache_));
+      "static shapes, ", pool_.capturing() ? "CUDA graphs" : "eager", "; ",
+      decode, "; prefill: up to ", prefill_rows_,
+      " prompts per step, buckets of ", absl::StrJoin(bucket_lengths_, "/"),
+      " tokens; ", DescribeCache(cache_));
 }
 
 size_t StaticStepRunner::BucketFor(int64_t length) const {
@@ -196,6 +216,7 @@ at::Tensor StaticStepRunner::Decode(const std::vector<StepRow>& rows) {
   const int64_t B = rows.size();
   TORCH_CHECK(B <= num_slots_, "decode of ", B, " rows with ", num_slots_,
               " slots");
+  if (fused_ != nullptr) return fused_->Decode(rows);
   int64_t* token = decode_host_.data_ptr<int64_t>();
   int64_t* position = token + num_slots_;
   int64_t* write_slot = position + num_slots_;
@@ -221,9 +242,10 @@ at::Tensor StaticStepRunner::Decode(const std::vector<StepRow>& rows) {
 
 std::unique_ptr<StepRunner> MakeStaticStepRunner(Transformer& model,
                                                  int64_t num_slots,
-                                                 bool capture_graphs) {
-  return std::make_unique<StaticStepRunner>(model, num_slots,
-                                            capture_graphs);
+                                                 bool capture_graphs,
+                                                 bool fused_decode) {
+  return std::make_unique<StaticStepRunner>(model, num_slots, capture_graphs,
+                                            fused_decode);
 }
 
 }  // namespace tinylm

@@ -67,10 +67,13 @@ std::unique_ptr<StepRunner> MakeDynamicStepRunner(Transformer& model,
 // of slots outside a decode batch write their keys and values there.
 // Allocates the buffers and, when `capture_graphs` and the device allows
 // (step_graph.h), captures the decode step and one prefill step per bucket
-// length (powers of two from 16 up to the context length).
+// length (powers of two from 16 up to the context length). With
+// `fused_decode`, decoding runs on the fused CUDA kernels where this build
+// has them and the model is bfloat16 on CUDA (fused_decode_steps.h).
 std::unique_ptr<StepRunner> MakeStaticStepRunner(Transformer& model,
                                                  int64_t num_slots,
-                                                 bool capture_graphs);
+                                                 bool capture_graphs,
+                                                 bool fused_decode);
 
 }  // namespace tinylm
 

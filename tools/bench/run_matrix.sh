@@ -22,6 +22,7 @@
 #   --max_batch N          server's sequences per step [largest concurrency]
 #   --startup_timeout_s S  for loading the models [600]
 #   --label TEXT           hardware note for the report [from lscpu/nvidia-smi]
+#   --server_flags "F"     more tinylm-server flags, split on spaces [none]
 #   --commit TEXT          source commit for the report [git rev-parse, where
 #                          the tree is a git checkout]
 #   -- ARGS...             passed to tinylm-bench as they are
@@ -50,6 +51,7 @@ max_batch=
 startup_timeout_s=600
 label=
 commit=
+server_flags=
 extra=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
@@ -58,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --server_bin) server_bin=$2; shift 2 ;;
     --bench_bin) bench_bin=$2; shift 2 ;;
     --checkpoints) checkpoints=$2; shift 2 ;;
+    --server_flags) server_flags=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
@@ -103,10 +106,12 @@ fi
 
 mkdir -p "$out"
 log=$out/server.log
+# $server_flags is split into flags on purpose.
+# shellcheck disable=SC2086
 "$server_bin" --listen 127.0.0.1:0 --checkpoints "$checkpoints" \
   --device "$device" --max_batch "$max_batch" \
   --max_queued $((max_batch * 2 > 256 ? max_batch * 2 : 256)) \
-  >"$log" 2>&1 &
+  $server_flags >"$log" 2>&1 &
 server_pid=$!
 
 stop_server() {

@@ -1,0 +1,57 @@
+// FusedDecodeSteps: the static runner's decode step (step_runner.h) on the
+// fused CUDA kernels of kernels/decode/ (FusedDecoder) instead of
+// LibTorch's ops: a handful of kernels per layer, one CUDA graph per bucket
+// of rows.
+//
+// A step of B rows runs the smallest bucket P >= B of 1, 2, 4, ... slots;
+// the P - B padding rows sit at position -1, where they read and write no
+// cache entry. The fused kernels give a row the same arithmetic whatever P
+// and the other rows are (kernels/decode/README.md), so greedy output stays
+// independent of the batch. Prefill stays on the static runner's LibTorch
+// steps, which write the cache layout the fused step reads.
+//
+// Built only with a CUDA LibTorch 2.x (fused_decode_steps.cc); elsewhere
+// MakeFusedDecodeSteps always says why not (fused_decode_steps_unavailable.cc).
+#ifndef TINYLM_SERVER_ENGINE_FUSED_DECODE_STEPS_H_
+#define TINYLM_SERVER_ENGINE_FUSED_DECODE_STEPS_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/kv_cache.h"
+#include "models/model.h"
+#include "server/engine/step_graph.h"
+#include "server/engine/step_runner.h"
+
+namespace tinylm {
+
+class FusedDecodeSteps {
+ public:
+  virtual ~FusedDecodeSteps() = default;
+
+  // [B, V] float32 next-token logits of `rows` (B <= the slots), in row
+  // order; the tensor stays valid across later steps.
+  virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
+
+  // For the start-up log: "fused decode step (kernels/decode/), ...".
+  virtual std::string Describe() const = 0;
+};
+
+// The fused step over `cache` for `num_slots` servable slots (the cache's
+// slot `num_slots` is scratch), its graphs in `pool`. Null, with the reason
+// in *why_not, when this build has no fused kernels or the model or cache
+// does not fit them (not bfloat16 on CUDA, more than 128 slots, a shape
+// the kernels do not take: products wider than 2048, say).
+std::unique_ptr<FusedDecodeSteps> MakeFusedDecodeSteps(Transformer& model,
+                                                       KvCache& cache,
+                                                       int64_t num_slots,
+                                                       GraphPool& pool,
+                                                       std::string* why_not);
+
+}  // namespace tinylm
+
+#endif  // TINYLM_SERVER_ENGINE_FUSED_DECODE_STEPS_H_
