@@ -5,6 +5,10 @@
 // step, the queue is bounded, shutdown ends everything.
 #include "server/engine/scheduler.h"
 
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -12,11 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
 
 #include "models/checkpoint.h"
 #include "models/kv_cache.h"
@@ -57,8 +56,7 @@ class SchedulerTest : public ::testing::Test {
     options.max_batch = max_batch;
     options.max_queued = max_queued;
     options.step_shapes = shapes;
-    auto scheduler =
-        Scheduler::Create(checkpoint_->model, tokenizer_, options);
+    auto scheduler = Scheduler::Create(checkpoint_->model, tokenizer_, options);
     EXPECT_TRUE(scheduler.ok()) << scheduler.status();
     return std::move(scheduler).value();
   }
@@ -189,6 +187,27 @@ TEST_F(StepRunnerTest, StaticStepsComputeWhatDynamicStepsDo) {
   }
 }
 
+// Where the fused decode step cannot run (here: a float32 model, and on
+// CPU builds no fused kernels at all), asking for it keeps LibTorch's step,
+// says why, and decodes exactly as that step does.
+TEST_F(StepRunnerTest, AStaticRunnerWithoutTheFusedStepSaysWhyAndDecodes) {
+  Transformer& model = checkpoint_->model;
+  auto asked = MakeStaticStepRunner(model, kSlots, /*capture_graphs=*/false,
+                                    /*fused_decode=*/true);
+  auto plain = MakeStaticStepRunner(model, kSlots, false, false);
+  EXPECT_THAT(asked->Describe(),
+              testing::HasSubstr("LibTorch decode step over 3 slots"));
+  EXPECT_THAT(asked->Describe(), testing::HasSubstr("(fused step: "));
+  EXPECT_THAT(asked->Describe(),
+              testing::Not(testing::HasSubstr("turned off")));
+  EXPECT_THAT(plain->Describe(),
+              testing::HasSubstr("(fused step: turned off)"));
+  at::Tensor expected = plain->Prefill(rows_);
+  EXPECT_TRUE(at::equal(asked->Prefill(rows_), expected));
+  AppendArgmax(expected);
+  EXPECT_TRUE(at::equal(asked->Decode(rows_), plain->Decode(rows_)));
+}
+
 TEST_F(StepRunnerTest, StaticPrefillOfARowDoesNotDependOnTheOtherRows) {
   auto steps = MakeStaticStepRunner(checkpoint_->model, kSlots,
                                     /*capture_graphs=*/false,
@@ -304,7 +323,8 @@ TEST_F(SchedulerTest, AnalysisOnlyRequestReturnsTopK) {
             checkpoint_->config.n_layer);
 }
 
-// Records what the scheduler reports (server/operations/metrics.h implements it).
+// Records what the scheduler reports (server/operations/metrics.h implements
+// it).
 class RecordingMetrics : public SchedulerMetrics {
  public:
   void OnStep(int64_t rows, bool prefill) override {
