@@ -5,13 +5,15 @@
 // scattered slots, prefilled by each runner into its own cache, then 48
 // decode steps fed the reference's greedy tokens. Also: a row decoded alone
 // gives the bits it gives in the batch, in every bucket size.
-#include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "models/checkpoint.h"
 #include "server/engine/step_runner.h"

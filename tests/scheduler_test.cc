@@ -5,10 +5,6 @@
 // step, the queue is bounded, shutdown ends everything.
 #include "server/engine/scheduler.h"
 
-#include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -16,6 +12,12 @@
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "models/checkpoint.h"
 #include "models/kv_cache.h"
@@ -56,7 +58,8 @@ class SchedulerTest : public ::testing::Test {
     options.max_batch = max_batch;
     options.max_queued = max_queued;
     options.step_shapes = shapes;
-    auto scheduler = Scheduler::Create(checkpoint_->model, tokenizer_, options);
+    auto scheduler =
+        Scheduler::Create(checkpoint_->model, tokenizer_, options);
     EXPECT_TRUE(scheduler.ok()) << scheduler.status();
     return std::move(scheduler).value();
   }

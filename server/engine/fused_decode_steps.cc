@@ -2,13 +2,13 @@
 // FusedDecoder, one CapturedStep per bucket of rows.
 #include "server/engine/fused_decode_steps.h"
 
-#include <ATen/ATen.h>
-#include <c10/util/Exception.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -28,7 +28,6 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
 
  private:
   const int64_t num_slots_;
-  const bool capturing_;
   FusedDecoder decoder_;
   // Inputs, one upload per step: [3, S] int32, rows tokens, positions and
   // cache slots; the first P columns feed a step of bucket P.
@@ -40,9 +39,7 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
 
 FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
                                            int64_t num_slots, GraphPool& pool)
-    : num_slots_(num_slots),
-      capturing_(pool.capturing()),
-      decoder_(model, cache, num_slots) {
+    : num_slots_(num_slots), decoder_(model, cache, num_slots) {
   const c10::Device device = cache.keys(0).device();
   host_inputs_ = at::zeros({3, num_slots_}, at::kInt);
   inputs_ =
@@ -66,12 +63,12 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
 }
 
 std::string FusedDecodeStepsImpl::Describe() const {
-  return absl::StrCat("fused decode step (kernels/decode/), ",
-                      capturing_
-                          ? absl::StrCat(steps_.front()->kernel_count(),
-                                         " kernels per step as a CUDA graph")
-                          : "eager",
-                      ", buckets of ", absl::StrJoin(buckets_, "/"), " rows");
+  const int64_t kernels = steps_.front()->kernel_count();  // 0: eager
+  return absl::StrCat(
+      "fused decode step (kernels/decode/), ",
+      kernels > 0 ? absl::StrCat(kernels, " kernels per step as a CUDA graph")
+                  : "eager",
+      ", buckets of ", absl::StrJoin(buckets_, "/"), " rows");
 }
 
 at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
@@ -111,8 +108,8 @@ std::unique_ptr<FusedDecodeSteps> MakeFusedDecodeSteps(Transformer& model,
                                                        int64_t num_slots,
                                                        GraphPool& pool,
                                                        std::string* why_not) {
-  const at::Tensor first =
-      model->parameters().front();  // a copy: the list is a temporary
+  // A copy: parameters() returns a temporary list.
+  const at::Tensor first = model->parameters().front();
   if (!first.is_cuda() || first.scalar_type() != at::kBFloat16 ||
       cache.keys(0).scalar_type() != at::kBFloat16) {
     *why_not = "the fused step runs bfloat16 models on CUDA";

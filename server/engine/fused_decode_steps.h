@@ -15,12 +15,12 @@
 #ifndef TINYLM_SERVER_ENGINE_FUSED_DECODE_STEPS_H_
 #define TINYLM_SERVER_ENGINE_FUSED_DECODE_STEPS_H_
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "models/kv_cache.h"
 #include "models/model.h"

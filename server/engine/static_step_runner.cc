@@ -1,12 +1,12 @@
 // The static StepRunner (step_runner.h): fixed shapes over preallocated
 // buffers, each step a CapturedStep (a CUDA graph where available).
-#include <ATen/ATen.h>
-#include <c10/util/Exception.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -96,9 +96,9 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
   } else {
     why_not_fused_ = "turned off";
   }
-  std::vector<int64_t> every_slot(num_slots_);
-  for (int64_t s = 0; s < num_slots_; ++s) every_slot[s] = s;
   if (fused_ == nullptr) {
+    std::vector<int64_t> every_slot(num_slots_);
+    for (int64_t s = 0; s < num_slots_; ++s) every_slot[s] = s;
     decode_ = std::make_unique<CapturedStep>(
         [this, every_slot] {
           ForwardInput input;

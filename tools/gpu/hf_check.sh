@@ -28,14 +28,8 @@ DURATION_S=${DURATION_S:-10}
 B=${BUILD_DIR:-/tmp/tinylm-hf-build}
 W=${WORK_DIR:-/tmp/tinylm-hf-work}
 MODEL=tinyllama-shape
-mkdir -p "$RESULTS" "$W"
-RESULTS=$(cd "$RESULTS" && pwd)
-exec > >(tee -a "$RESULTS/run.log") 2>&1
-T_START=$(date +%s)
-step() { echo "== $1 ($(( $(date +%s) - T_START )) s)"; }
-
-source tools/gpu/env.sh || exit 1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+mkdir -p "$W"
+source tools/gpu/start_run.sh
 python3 -c 'import torch, transformers; print("torch", torch.__version__,
   "cuda", torch.version.cuda, "transformers", transformers.__version__)' || exit 1
 
@@ -142,4 +136,4 @@ bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
   --prompts_file tests/data/corpus-sample.txt --commit "${COMMIT:-unknown}"
 echo "matrix: status $?"
 cat "$RESULTS/bench.md" 2>/dev/null
-step done
+step "done"

@@ -28,14 +28,8 @@ SIZES=${SIZES:-shipped,article}
 IMPLS=${IMPLS:-compile,graph}
 B=${BUILD_DIR:-/tmp/tinylm-serve-build}
 W=${WORK_DIR:-/tmp/tinylm-serve-work}
-mkdir -p "$RESULTS" "$W"
-RESULTS=$(cd "$RESULTS" && pwd)
-exec > >(tee -a "$RESULTS/run.log") 2>&1
-T_START=$(date +%s)
-step() { echo "== $1 ($(( $(date +%s) - T_START )) s)"; }
-
-source tools/gpu/env.sh || exit 1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+mkdir -p "$W"
+source tools/gpu/start_run.sh
 
 step build
 if [ ! -f "$B/build.ninja" ]; then
@@ -92,4 +86,4 @@ for size in "${sizes[@]}"; do
   echo "baselines: status $?"
   grep -h '"kind": "check"\|"kind": "skipped"' "$RESULTS/$size-baselines.jsonl"
 done
-step done
+step "done"
