@@ -1,3 +1,5 @@
+#include <cuda_bf16.h>
+
 #include <algorithm>
 
 #include "kernels/adamw.h"
@@ -11,7 +13,7 @@ constexpr int kMaxBlocksPerBuffer = 2048;
 
 struct AdamWBuffers {
   AdamWBuffer buffer[kMaxAdamWBuffers];
-  bool vec4[kMaxAdamWBuffers];  // all four pointers 16-byte aligned
+  bool vec4[kMaxAdamWBuffers];  // all pointers 16-byte aligned (copy: 8)
   int count;
 };
 
@@ -62,6 +64,7 @@ __global__ void __launch_bounds__(kThreads)
   // 2. The elements, four at a time where aligned.
   const int64_t thread = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t threads = int64_t(gridDim.x) * blockDim.x;
+  __nv_bfloat16* copy = static_cast<__nv_bfloat16*>(b.param_bf16);
   int64_t scalar_begin = 0;
   if (buffers.vec4[blockIdx.y]) {
     float4* p4 = reinterpret_cast<float4*>(b.param);
@@ -78,11 +81,17 @@ __global__ void __launch_bounds__(kThreads)
       p4[i] = p;
       m4[i] = m;
       v4[i] = v;
+      if (copy != nullptr) {
+        __nv_bfloat162* c2 = reinterpret_cast<__nv_bfloat162*>(copy + 4 * i);
+        c2[0] = __floats2bfloat162_rn(p.x, p.y);
+        c2[1] = __floats2bfloat162_rn(p.z, p.w);
+      }
     }
     scalar_begin = b.size / 4 * 4;
   }
   for (int64_t i = scalar_begin + thread; i < b.size; i += threads) {
     Update(s, b.param[i], b.grad[i], b.exp_avg[i], b.exp_avg_sq[i]);
+    if (copy != nullptr) copy[i] = __float2bfloat16_rn(b.param[i]);
   }
 }
 
@@ -104,7 +113,8 @@ cudaError_t AdamWStep(const AdamWBuffer* buffers, int count,
     all.vec4[b] = detail::IsAligned(buffer.param, 16) &&
                   detail::IsAligned(buffer.grad, 16) &&
                   detail::IsAligned(buffer.exp_avg, 16) &&
-                  detail::IsAligned(buffer.exp_avg_sq, 16);
+                  detail::IsAligned(buffer.exp_avg_sq, 16) &&
+                  detail::IsAligned(buffer.param_bf16, 8);
     largest = std::max(largest, buffer.size);
   }
   const int blocks = std::max(

@@ -7,7 +7,9 @@
 // lr, the step t and the clipping coefficient are read from device memory,
 // so a captured CUDA graph replays the step with new values. The state
 // buffers m (exp_avg) and v (exp_avg_sq) may be torch::optim::AdamW's own
-// state tensors, so its saved optimizer.pt stays valid.
+// state tensors, so its saved optimizer.pt stays valid. Optionally the
+// updated parameters are also written as bfloat16 (`param_bf16`): the copy a
+// bfloat16 forward reads, so that no step casts the weights again.
 //
 // Not here: amsgrad, maximize, non-float32 parameters, gradient scaling
 // for fp16 (the gradients must be finite).
@@ -25,6 +27,7 @@ struct AdamWBuffer {
   const float* grad = nullptr;  // [size] float32
   float* exp_avg = nullptr;     // [size] float32, updated in place
   float* exp_avg_sq = nullptr;  // [size] float32, updated in place
+  void* param_bf16 = nullptr;   // [size] bfloat16 copy of param, or null
   int64_t size = 0;
   double weight_decay = 0.0;
 };

@@ -49,6 +49,7 @@ AttentionContext MakeAttentionContext(const ForwardInput& input,
     ctx.fused = true;
     ctx.rope_cos_table = rope_cos;
     ctx.rope_sin_table = rope_sin;
+    ctx.weight_copies = input.weight_copies;
     return ctx;
   }
 #endif

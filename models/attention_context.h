@@ -37,6 +37,8 @@ struct AttentionContext {
   // [block_size, hs], not the rows above, which stay undefined.
   bool kernels = false;
   at::Tensor rope_cos_table, rope_sin_table;
+  // ForwardInput::weight_copies of a kernel pass, or null.
+  const WeightCopies* weight_copies = nullptr;
   // The forward's inspection hooks (ForwardInput::hooks), or null.
   ForwardHooks* hooks = nullptr;
 };

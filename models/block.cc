@@ -4,6 +4,7 @@
 
 #ifdef TINYLM_KERNEL_OPS
 #include "kernels/torch/swiglu_op.h"
+#include "models/kernel_linear.h"
 #endif
 
 namespace tinylm {
@@ -23,13 +24,15 @@ SwiGluMlpImpl::SwiGluMlpImpl(const ModelConfig& config)
       proj_(register_module(
           "proj", NoBias(config.intermediate_size, config.n_embd))) {}
 
-torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x, bool kernels) {
+torch::Tensor SwiGluMlpImpl::forward(const torch::Tensor& x, bool kernels,
+                                     const WeightCopies* copies) {
 #ifdef TINYLM_KERNEL_OPS
   if (kernels) {
     // [B, T, 2I]: fc_1's outputs, then fc_2's.
-    const at::Tensor both =
-        at::matmul(x, at::cat({fc_1_->weight, fc_2_->weight}).t());
-    return proj_->forward(ops::SwiGluPacked(both));
+    const at::Tensor both = KernelLinear(x, {fc_1_->weight, fc_2_->weight},
+                                         at::Tensor(), copies);
+    return KernelLinear(ops::SwiGluPacked(both), {proj_->weight}, at::Tensor(),
+                        copies);
   }
 #endif
   return proj_->forward(at::silu(fc_1_->forward(x)) * fc_2_->forward(x));
@@ -51,7 +54,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x,
       x + Hook(ctx.hooks, HookPoint::kAttentionOutput, layer,
                attn_->forward(norm_1_->forward(x), ctx, layer, probs));
   return h + Hook(ctx.hooks, HookPoint::kMlpOutput, layer,
-                  mlp_->forward(norm_2_->forward(h), ctx.kernels));
+                  mlp_->forward(norm_2_->forward(h), ctx.kernels,
+                                ctx.weight_copies));
 }
 
 }  // namespace tinylm

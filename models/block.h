@@ -11,6 +11,7 @@
 #include "models/attention.h"
 #include "models/config.h"
 #include "models/rms_norm.h"
+#include "models/weight_copies.h"
 
 namespace tinylm {
 
@@ -19,8 +20,10 @@ class SwiGluMlpImpl : public torch::nn::Module {
   explicit SwiGluMlpImpl(const ModelConfig& config);
   // x: [B, T, C] (normed) -> [B, T, C]. With `kernels` (a CUDA LibTorch
   // build, x on CUDA) fc_1 and fc_2 run as one product and SwiGLU as one
-  // fused kernel.
-  torch::Tensor forward(const torch::Tensor& x, bool kernels = false);
+  // fused kernel, on the weights' bfloat16 `copies` where given
+  // (weight_copies.h).
+  torch::Tensor forward(const torch::Tensor& x, bool kernels = false,
+                        const WeightCopies* copies = nullptr);
 
  private:
   torch::nn::Linear fc_1_{nullptr}, fc_2_{nullptr};  // C -> intermediate

@@ -13,6 +13,7 @@ namespace tinylm {
 
 class ForwardHooks;
 class KvCache;
+class WeightCopies;
 
 // One forward pass over B rows of T tokens.
 //
@@ -46,6 +47,10 @@ struct ForwardInput {
   // CUDA LibTorch; CUDA tensors, no cache, positions 0..T-1, no maps: the
   // training pass). Ignored where they cannot serve.
   bool kernels = false;
+  // With `kernels`: bfloat16 copies of the parameters for the weight
+  // products, which then add their gradients straight into the float32
+  // gradients (weight_copies.h); owned by the caller. Null: autocast casts.
+  const WeightCopies* weight_copies = nullptr;
   // [B] int64 on the device, optional: the one position t of each row whose
   // logits are wanted (e.g. a padded prompt's last token); the output is
   // then [B, 1, V] and the vocabulary projection skips the other positions.

@@ -9,6 +9,10 @@
 #include "models/block.h"
 #include "models/rope.h"
 
+#ifdef TINYLM_KERNEL_OPS
+#include "models/kernel_linear.h"
+#endif
+
 namespace tinylm {
 
 TransformerImpl::TransformerImpl(const ModelConfig& config)
@@ -110,6 +114,13 @@ ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
         input.logits_at.view({B, 1, 1}).expand({B, 1, x.size(-1)});
     x = x.gather(1, index);  // [B, 1, C]
   }
+#ifdef TINYLM_KERNEL_OPS
+  if (ctx.weight_copies != nullptr) {
+    out.logits = KernelLinear(ln_f_->forward(x), {lm_head_->weight},
+                              at::Tensor(), ctx.weight_copies);
+    return out;
+  }
+#endif
   out.logits = Unembed(x);  // [B, T or 1, V]
   return out;
 }

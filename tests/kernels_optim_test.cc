@@ -1,8 +1,9 @@
 // The optimizer step on the device (kernels/torch/optimizer_ops.h): the
 // gradient norm and clipping coefficient against float64, and AdamW
 // against torch::optim::AdamW over several steps with changing learning
-// rates and clipping, both on buffers of our own and on the state of a
-// torch::optim::AdamW, whose torch::save / torch::load must keep working.
+// rates and clipping (and the bfloat16 copy it writes), both on buffers of
+// our own and on the state of a torch::optim::AdamW, whose torch::save /
+// torch::load must keep working.
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/clamp_max.h>
 #include <ATen/ops/full.h>
@@ -106,8 +107,9 @@ TEST_F(AdamWTest, MatchesTorchOptimAdamW) {
   for (size_t i = 0; i < flat.params.size(); ++i) {
     const at::Tensor& p = flat.params[i];
     initial.push_back(p.clone());
-    buffers.push_back(
-        {p, at::Tensor(), at::zeros_like(p), at::zeros_like(p), flat.decay[i]});
+    // With a bfloat16 copy, which each step rewrites from the update.
+    buffers.push_back({p, at::Tensor(), at::zeros_like(p), at::zeros_like(p),
+                       flat.decay[i], Poisoned(p.sizes(), at::kBFloat16)});
   }
   const kernels::AdamWHyper hyper{0.9, 0.95, 1e-8};
   ops::AdamWScalars scalars{at::full({}, 0.0, kCuda.dtype(at::kDouble)),
@@ -144,6 +146,8 @@ TEST_F(AdamWTest, MatchesTorchOptimAdamW) {
                 kOptimizerTolerance);
     ExpectClose(name + " exp_avg_sq", buffers[i].exp_avg_sq, state.exp_avg_sq(),
                 kOptimizerTolerance);
+    ExpectBitwiseEqual(name + " bfloat16 copy", buffers[i].param_bf16,
+                       buffers[i].param.to(at::kBFloat16));
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include "kernels/torch/optimizer_ops.h"
 #include "train/autocast.h"
+#include "train/flat_weight_copies.h"
 #include "train/train_step.h"
 
 namespace tinylm {
@@ -40,6 +41,12 @@ class FusedStep : public TrainStep {
     c10::cuda::CUDAGuard device(parts_.device);
     // AdamWStateOf makes the state of a fresh optimizer (step 0).
     buffers_ = ops::AdamWStateOf(*parts_.optimizer, &hyper_);
+    // The forward reads bfloat16 copies of the weights, which AdamW
+    // rewrites after each update.
+    copies_ = std::make_unique<FlatWeightCopies>(*parts_.model, *parts_.flat);
+    for (ops::AdamWBuffers& b : buffers_) {
+      b.param_bf16 = copies_->FlatCopyOf(b.param);
+    }
     const auto on_device = at::TensorOptions().device(parts_.device);
     // The state's step count, kept on the device from now on.
     step_ = at::full({}, StepOf(*parts_.optimizer), on_device.dtype(at::kLong));
@@ -128,6 +135,7 @@ class FusedStep : public TrainStep {
         CudaBf16Autocast autocast(parts_.device);
         ForwardInput input(inputs_[i]);
         input.kernels = true;
+        input.weight_copies = copies_.get();
         const at::Tensor logits = parts_.model->Forward(input).logits;
         loss = MeanCrossEntropy(logits, targets_[i]) / double(n);
       }
@@ -147,6 +155,7 @@ class FusedStep : public TrainStep {
   const bool use_graph_;
   c10::cuda::CUDAStream stream_;
   std::vector<ops::AdamWBuffers> buffers_;
+  std::unique_ptr<FlatWeightCopies> copies_;
   kernels::AdamWHyper hyper_;
   at::Tensor lr_;         // 0-dim float64: this step's learning rate
   at::Tensor step_;       // 0-dim int64: steps taken (AdamW's bias terms)

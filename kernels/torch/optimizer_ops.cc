@@ -71,8 +71,18 @@ void AdamWStep(const std::vector<AdamWBuffers>& buffers,
     CheckFlat(b.grad, b.param, "AdamWStep: grad");
     CheckFlat(b.exp_avg, b.param, "AdamWStep: exp_avg");
     CheckFlat(b.exp_avg_sq, b.param, "AdamWStep: exp_avg_sq");
+    if (b.param_bf16.defined()) {
+      TORCH_CHECK(b.param_bf16.device() == b.param.device() &&
+                      b.param_bf16.scalar_type() == at::kBFloat16 &&
+                      b.param_bf16.is_contiguous() &&
+                      b.param_bf16.numel() == b.param.numel(),
+                  "AdamWStep: param_bf16: contiguous bfloat16 CUDA tensor of ",
+                  b.param.numel(), " elements on ", b.param.device(),
+                  " expected");
+    }
     raw.push_back({b.param.data_ptr<float>(), b.grad.data_ptr<float>(),
                    b.exp_avg.data_ptr<float>(), b.exp_avg_sq.data_ptr<float>(),
+                   b.param_bf16.defined() ? b.param_bf16.data_ptr() : nullptr,
                    b.param.numel(), b.weight_decay});
   }
   CheckScalar(scalars.lr, at::kDouble, first, "AdamWStep: lr");
@@ -121,7 +131,8 @@ std::vector<AdamWBuffers> AdamWStateOf(torch::optim::AdamW& optimizer,
       }
       auto& state = static_cast<torch::optim::AdamWParamState&>(*slot);
       buffers.push_back({p.detach(), p.grad(), state.exp_avg(),
-                         state.exp_avg_sq(), options.weight_decay()});
+                         state.exp_avg_sq(), options.weight_decay(),
+                         /*param_bf16=*/at::Tensor()});
     }
   }
   return buffers;

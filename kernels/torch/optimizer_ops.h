@@ -32,10 +32,12 @@ struct GradNormResult {
 GradNormResult GradNorm(const std::vector<at::Tensor>& grads, double max_norm);
 
 // One parameter buffer with its gradient and AdamW state, all contiguous
-// float32 [n] on one CUDA device.
+// float32 [n] on one CUDA device; optionally a contiguous bfloat16 [n]
+// copy of the parameters that the step rewrites after the update.
 struct AdamWBuffers {
   at::Tensor param, grad, exp_avg, exp_avg_sq;
   double weight_decay = 0.0;
+  at::Tensor param_bf16;  // or undefined
 };
 
 // The device-side scalars of a step.
