@@ -21,24 +21,25 @@ constexpr int kMaxBackwardBlocks = 528;
 constexpr int kMaxBackwardWarps = 8;
 constexpr size_t kBackwardSharedBytes = 48 * 1024;
 
-template <typename T, int kVec>
+// TX: x's storage type; TY: y's (TX, or bfloat16 for float32 x).
+template <typename TX, typename TY, int kVec>
 __global__ void __launch_bounds__(kForwardWarps* kWarpSize)
-    RmsNormForwardKernel(const T* __restrict__ x,
+    RmsNormForwardKernel(const TX* __restrict__ x,
                          const float* __restrict__ weight, float eps,
-                         int64_t rows, int cols, T* __restrict__ y,
+                         int64_t rows, int cols, TY* __restrict__ y,
                          float* __restrict__ rstd) {
   const int lane = threadIdx.x % kWarpSize;
   const int64_t row =
       int64_t(blockIdx.x) * kForwardWarps + threadIdx.x / kWarpSize;
   if (row >= rows) return;
-  const T* x_row = x + row * cols;
-  T* y_row = y + row * cols;
+  const TX* x_row = x + row * cols;
+  TY* y_row = y + row * cols;
 
   // 1. rstd = 1 / sqrt(mean(x^2) + eps), in float32.
   float sum_sq = 0.f;
   for (int c = lane * kVec; c < cols; c += kWarpSize * kVec) {
     float v[kVec];
-    detail::Load<T, kVec>(x_row + c, v);
+    detail::Load<TX, kVec>(x_row + c, v);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) sum_sq += v[i] * v[i];
   }
@@ -49,23 +50,24 @@ __global__ void __launch_bounds__(kForwardWarps* kWarpSize)
   // 2. y = (x * rstd) * weight; the second read of the row hits L1.
   for (int c = lane * kVec; c < cols; c += kWarpSize * kVec) {
     float v[kVec], w[kVec], out[kVec];
-    detail::Load<T, kVec>(x_row + c, v);
+    detail::Load<TX, kVec>(x_row + c, v);
     detail::Load<float, kVec>(weight + c, w);
 #pragma unroll
     for (int i = 0; i < kVec; ++i) out[i] = (v[i] * r) * w[i];
-    detail::Store<T, kVec>(y_row + c, out);
+    detail::Store<TY, kVec>(y_row + c, out);
   }
 }
 
 // Rows are dealt to warps in a fixed pattern (grid-stride). Each warp adds
 // its rows' dy * xhat into its own shared-memory row of dweight sums; lanes
-// own disjoint columns, so no two threads touch one address.
-template <typename T, int kVec>
+// own disjoint columns, so no two threads touch one address. dy has y's
+// type TY, dx x's type TX.
+template <typename TX, typename TY, int kVec>
 __global__ void __launch_bounds__(kMaxBackwardWarps* kWarpSize)
-    RmsNormBackwardKernel(const T* __restrict__ dy, const T* __restrict__ x,
+    RmsNormBackwardKernel(const TY* __restrict__ dy, const TX* __restrict__ x,
                           const float* __restrict__ weight,
                           const float* __restrict__ rstd, int64_t rows,
-                          int cols, T* __restrict__ dx,
+                          int cols, TX* __restrict__ dx,
                           float* __restrict__ partials) {
   extern __shared__ float warp_dweight[];  // [warps, cols]
   const int warps = blockDim.x / kWarpSize;
@@ -79,16 +81,16 @@ __global__ void __launch_bounds__(kMaxBackwardWarps* kWarpSize)
   const int64_t row_step = int64_t(gridDim.x) * warps;
   for (int64_t row = int64_t(blockIdx.x) * warps + warp; row < rows;
        row += row_step) {
-    const T* dy_row = dy + row * cols;
-    const T* x_row = x + row * cols;
+    const TY* dy_row = dy + row * cols;
+    const TX* x_row = x + row * cols;
     const float r = rstd[row];
 
     // 1. dot = mean(g * xhat), with g = dy * weight and xhat = x * rstd.
     float dot = 0.f;
     for (int c = lane * kVec; c < cols; c += kWarpSize * kVec) {
       float g[kVec], v[kVec], w[kVec];
-      detail::Load<T, kVec>(dy_row + c, g);
-      detail::Load<T, kVec>(x_row + c, v);
+      detail::Load<TY, kVec>(dy_row + c, g);
+      detail::Load<TX, kVec>(x_row + c, v);
       detail::Load<float, kVec>(weight + c, w);
 #pragma unroll
       for (int i = 0; i < kVec; ++i) dot += (g[i] * w[i]) * (v[i] * r);
@@ -98,8 +100,8 @@ __global__ void __launch_bounds__(kMaxBackwardWarps* kWarpSize)
     // 2. dx = rstd * (g - xhat * dot); dweight += dy * xhat.
     for (int c = lane * kVec; c < cols; c += kWarpSize * kVec) {
       float g[kVec], v[kVec], w[kVec], out[kVec], acc[kVec];
-      detail::Load<T, kVec>(dy_row + c, g);
-      detail::Load<T, kVec>(x_row + c, v);
+      detail::Load<TY, kVec>(dy_row + c, g);
+      detail::Load<TX, kVec>(x_row + c, v);
       detail::Load<float, kVec>(weight + c, w);
       detail::Load<float, kVec>(my_dweight + c, acc);
 #pragma unroll
@@ -108,7 +110,7 @@ __global__ void __launch_bounds__(kMaxBackwardWarps* kWarpSize)
         out[i] = r * (g[i] * w[i] - xhat * dot);
         acc[i] += g[i] * xhat;
       }
-      detail::Store<T, kVec>(dx + row * cols + c, out);
+      detail::Store<TX, kVec>(dx + row * cols + c, out);
       detail::Store<float, kVec>(my_dweight + c, acc);
     }
   }
@@ -134,18 +136,18 @@ int BackwardBlocks(int64_t rows, int cols) {
       std::max<int64_t>(1, detail::CeilDiv(rows, BackwardWarps(cols)))));
 }
 
-template <typename T, int kVec>
+template <typename TX, typename TY, int kVec>
 cudaError_t LaunchForward(const void* x, const float* weight, float eps,
                           int64_t rows, int cols, void* y, float* rstd,
                           cudaStream_t stream) {
-  RmsNormForwardKernel<T, kVec>
+  RmsNormForwardKernel<TX, TY, kVec>
       <<<detail::CeilDiv(rows, kForwardWarps), kForwardWarps * kWarpSize, 0,
-         stream>>>(static_cast<const T*>(x), weight, eps, rows, cols,
-                   static_cast<T*>(y), rstd);
+         stream>>>(static_cast<const TX*>(x), weight, eps, rows, cols,
+                   static_cast<TY*>(y), rstd);
   return cudaGetLastError();
 }
 
-template <typename T, int kVec>
+template <typename TX, typename TY, int kVec>
 cudaError_t LaunchBackward(const void* dy, const void* x, const float* weight,
                            const float* rstd, int64_t rows, int cols, void* dx,
                            float* dweight, void* workspace,
@@ -153,57 +155,73 @@ cudaError_t LaunchBackward(const void* dy, const void* x, const float* weight,
   const int warps = BackwardWarps(cols);
   const int blocks = BackwardBlocks(rows, cols);
   float* partials = static_cast<float*>(workspace);  // [blocks, cols]
-  RmsNormBackwardKernel<T, kVec>
+  RmsNormBackwardKernel<TX, TY, kVec>
       <<<blocks, warps * kWarpSize, warps * cols * sizeof(float), stream>>>(
-          static_cast<const T*>(dy), static_cast<const T*>(x), weight, rstd,
-          rows, cols, static_cast<T*>(dx), partials);
+          static_cast<const TY*>(dy), static_cast<const TX*>(x), weight, rstd,
+          rows, cols, static_cast<TX*>(dx), partials);
   const cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) return status;
   return detail::SumColumns(partials, blocks, cols, dweight, stream);
 }
 
-// Picks the vector width: 16-byte accesses where every pointer and the row
-// length allow them, single elements otherwise.
-template <typename T>
+// Picks the vector width: 16-byte accesses of the wider type where every
+// pointer and the row length allow them, single elements otherwise.
+template <typename TX, typename TY>
+constexpr int VecWidth() {
+  return detail::VecWidth<TX>() < detail::VecWidth<TY>()
+             ? detail::VecWidth<TX>()
+             : detail::VecWidth<TY>();
+}
+
+template <typename TX, typename TY>
 bool CanVectorize(int cols, std::initializer_list<const void*> pointers) {
-  if (cols % detail::VecWidth<T>() != 0) return false;
+  if (cols % VecWidth<TX, TY>() != 0) return false;
   for (const void* p : pointers) {
     if (!detail::IsAligned(p, 16)) return false;
   }
   return true;
 }
 
-template <typename T>
+template <typename TX, typename TY>
 cudaError_t Forward(const void* x, const float* weight, float eps, int64_t rows,
                     int cols, void* y, float* rstd, cudaStream_t stream) {
-  return CanVectorize<T>(cols, {x, weight, y})
-             ? LaunchForward<T, detail::VecWidth<T>()>(x, weight, eps, rows,
-                                                       cols, y, rstd, stream)
-             : LaunchForward<T, 1>(x, weight, eps, rows, cols, y, rstd, stream);
+  return CanVectorize<TX, TY>(cols, {x, weight, y})
+             ? LaunchForward<TX, TY, VecWidth<TX, TY>()>(x, weight, eps, rows,
+                                                         cols, y, rstd, stream)
+             : LaunchForward<TX, TY, 1>(x, weight, eps, rows, cols, y, rstd,
+                                        stream);
 }
 
-template <typename T>
+template <typename TX, typename TY>
 cudaError_t Backward(const void* dy, const void* x, const float* weight,
                      const float* rstd, int64_t rows, int cols, void* dx,
                      float* dweight, void* workspace, cudaStream_t stream) {
-  return CanVectorize<T>(cols, {dy, x, weight, dx})
-             ? LaunchBackward<T, detail::VecWidth<T>()>(dy, x, weight, rstd,
-                                                        rows, cols, dx, dweight,
-                                                        workspace, stream)
-             : LaunchBackward<T, 1>(dy, x, weight, rstd, rows, cols, dx,
-                                    dweight, workspace, stream);
+  return CanVectorize<TX, TY>(cols, {dy, x, weight, dx})
+             ? LaunchBackward<TX, TY, VecWidth<TX, TY>()>(
+                   dy, x, weight, rstd, rows, cols, dx, dweight, workspace,
+                   stream)
+             : LaunchBackward<TX, TY, 1>(dy, x, weight, rstd, rows, cols, dx,
+                                         dweight, workspace, stream);
 }
 
 }  // namespace
 
-cudaError_t RmsNormForward(DType dtype, const void* x, const float* weight,
-                           float eps, int64_t rows, int cols, void* y,
-                           float* rstd, cudaStream_t stream) {
+cudaError_t RmsNormForward(DType x_dtype, DType y_dtype, const void* x,
+                           const float* weight, float eps, int64_t rows,
+                           int cols, void* y, float* rstd,
+                           cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
   if (cols <= 0) return cudaErrorInvalidValue;
-  return dtype == DType::kBFloat16
-             ? Forward<bf16>(x, weight, eps, rows, cols, y, rstd, stream)
-             : Forward<float>(x, weight, eps, rows, cols, y, rstd, stream);
+  if (x_dtype == DType::kBFloat16 && y_dtype == DType::kBFloat16) {
+    return Forward<bf16, bf16>(x, weight, eps, rows, cols, y, rstd, stream);
+  }
+  if (x_dtype == DType::kFloat32 && y_dtype == DType::kFloat32) {
+    return Forward<float, float>(x, weight, eps, rows, cols, y, rstd, stream);
+  }
+  if (x_dtype == DType::kFloat32 && y_dtype == DType::kBFloat16) {
+    return Forward<float, bf16>(x, weight, eps, rows, cols, y, rstd, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 
 size_t RmsNormBackwardWorkspaceBytes(int64_t rows, int cols) {
@@ -211,19 +229,28 @@ size_t RmsNormBackwardWorkspaceBytes(int64_t rows, int cols) {
   return size_t(BackwardBlocks(rows, cols)) * cols * sizeof(float);
 }
 
-cudaError_t RmsNormBackward(DType dtype, const void* dy, const void* x,
-                            const float* weight, const float* rstd,
-                            int64_t rows, int cols, void* dx, float* dweight,
-                            void* workspace, cudaStream_t stream) {
+cudaError_t RmsNormBackward(DType x_dtype, DType y_dtype, const void* dy,
+                            const void* x, const float* weight,
+                            const float* rstd, int64_t rows, int cols,
+                            void* dx, float* dweight, void* workspace,
+                            cudaStream_t stream) {
   if (cols <= 0 || cols > kRmsNormMaxCols) return cudaErrorInvalidValue;
   if (rows == 0) {
     return cudaMemsetAsync(dweight, 0, cols * sizeof(float), stream);
   }
-  return dtype == DType::kBFloat16
-             ? Backward<bf16>(dy, x, weight, rstd, rows, cols, dx, dweight,
-                              workspace, stream)
-             : Backward<float>(dy, x, weight, rstd, rows, cols, dx, dweight,
-                               workspace, stream);
+  if (x_dtype == DType::kBFloat16 && y_dtype == DType::kBFloat16) {
+    return Backward<bf16, bf16>(dy, x, weight, rstd, rows, cols, dx, dweight,
+                                workspace, stream);
+  }
+  if (x_dtype == DType::kFloat32 && y_dtype == DType::kFloat32) {
+    return Backward<float, float>(dy, x, weight, rstd, rows, cols, dx, dweight,
+                                  workspace, stream);
+  }
+  if (x_dtype == DType::kFloat32 && y_dtype == DType::kBFloat16) {
+    return Backward<float, bf16>(dy, x, weight, rstd, rows, cols, dx, dweight,
+                                 workspace, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 
 }  // namespace tinylm::kernels

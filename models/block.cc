@@ -49,12 +49,17 @@ BlockImpl::BlockImpl(const ModelConfig& config)
 torch::Tensor BlockImpl::forward(const torch::Tensor& x,
                                  const AttentionContext& ctx, int64_t layer,
                                  torch::Tensor* probs) {
+  // The products on bfloat16 weight copies read bfloat16 inputs: the norms
+  // write them so, with no float32 output and cast in between.
+  const std::optional<at::ScalarType> normed =
+      ctx.weight_copies != nullptr ? std::optional(at::kBFloat16)
+                                   : std::nullopt;
   // Hook points (forward_hooks.h): the attention and MLP outputs.
   const torch::Tensor h =
       x + Hook(ctx.hooks, HookPoint::kAttentionOutput, layer,
-               attn_->forward(norm_1_->forward(x), ctx, layer, probs));
+               attn_->forward(norm_1_->forward(x, normed), ctx, layer, probs));
   return h + Hook(ctx.hooks, HookPoint::kMlpOutput, layer,
-                  mlp_->forward(norm_2_->forward(h), ctx.kernels,
+                  mlp_->forward(norm_2_->forward(h, normed), ctx.kernels,
                                 ctx.weight_copies));
 }
 

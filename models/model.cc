@@ -116,8 +116,9 @@ ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
   }
 #ifdef TINYLM_KERNEL_OPS
   if (ctx.weight_copies != nullptr) {
-    out.logits = KernelLinear(ln_f_->forward(x), {lm_head_->weight},
-                              at::Tensor(), ctx.weight_copies);
+    out.logits = KernelLinear(ln_f_->forward(x, at::kBFloat16),
+                              {lm_head_->weight}, at::Tensor(),
+                              ctx.weight_copies);
     return out;
   }
 #endif

@@ -3,6 +3,9 @@
 #ifndef TINYLM_MODELS_RMS_NORM_H_
 #define TINYLM_MODELS_RMS_NORM_H_
 
+#include <optional>
+
+#include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -12,8 +15,10 @@ class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
 
-  // x: [..., C] -> [..., C]
-  torch::Tensor forward(const torch::Tensor& x);
+  // x: [..., C] -> [..., C], in x's dtype or `y_dtype` (rounded once from
+  // float32; on CUDA the kernel writes it directly).
+  torch::Tensor forward(const torch::Tensor& x,
+                        std::optional<at::ScalarType> y_dtype = std::nullopt);
 
  private:
   double eps_;

@@ -1,12 +1,14 @@
 // RMSNorm and SwiGLU (kernels/torch/rms_norm_op.h, swiglu_op.h), forward
 // and backward, against float64 LibTorch references: the kernels on
-// poisoned outputs and the autograd ops, float32 and bfloat16, at the
+// poisoned outputs and the autograd ops, float32 and bfloat16 (and float32
+// in, bfloat16 out), at the
 // article's shapes and at odd small ones (scalar paths, partial warps).
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/rsqrt.h>
 #include <c10/util/accumulate.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,7 @@ struct NormCase {
   std::vector<int64_t> sizes;  // [..., C]
   at::ScalarType x_dtype;
   at::ScalarType weight_dtype;
+  at::ScalarType y_dtype;  // and dy's
 };
 
 std::vector<NormCase> NormCases() {
@@ -36,9 +39,12 @@ std::vector<NormCase> NormCases() {
   };
   std::vector<NormCase> cases;
   for (const auto& s : shapes) {
-    cases.push_back({s, at::kFloat, at::kFloat});
-    cases.push_back({s, at::kBFloat16, at::kFloat});  // autocast: fp32 weight
-    cases.push_back({s, at::kBFloat16, at::kBFloat16});
+    cases.push_back({s, at::kFloat, at::kFloat, at::kFloat});
+    // autocast: fp32 weight
+    cases.push_back({s, at::kBFloat16, at::kFloat, at::kBFloat16});
+    cases.push_back({s, at::kBFloat16, at::kBFloat16, at::kBFloat16});
+    // the fused pass: a float32 residual stream into a bfloat16 product
+    cases.push_back({s, at::kFloat, at::kFloat, at::kBFloat16});
   }
   return cases;
 }
@@ -49,13 +55,15 @@ TEST_F(RmsNormTest, ForwardAndBackwardMatchFloat64) {
   for (const NormCase& c : NormCases()) {
     if (SkipLargeCase(c10::multiply_integers(c.sizes))) continue;
     const std::string name = "RmsNorm " + Describe(c.x_dtype, c.sizes) +
-                             " weight " + c10::toString(c.weight_dtype);
+                             " weight " + c10::toString(c.weight_dtype) +
+                             " y " + c10::toString(c.y_dtype);
     const int64_t C = c.sizes.back();
     const at::Tensor x = Randn(c.sizes, c.x_dtype);
     const at::Tensor weight =
         (Randn({C}, at::kFloat, 0.1) + 1.0).to(c.weight_dtype);
-    const at::Tensor dy = Randn(c.sizes, c.x_dtype);
-    const double tol = Tolerance(c.x_dtype);
+    const at::Tensor dy = Randn(c.sizes, c.y_dtype);
+    // The coarser of the two dtypes bounds both y and dx.
+    const double tol = std::max(Tolerance(c.x_dtype), Tolerance(c.y_dtype));
 
     // The reference: float64 autograd through the same math.
     const at::Tensor x64 = F64(x).requires_grad_();
@@ -69,7 +77,7 @@ TEST_F(RmsNormTest, ForwardAndBackwardMatchFloat64) {
     const at::Tensor x_rows = x.reshape({-1, C});
     const int64_t N = x_rows.size(0);
     const at::Tensor w32 = weight.to(at::kFloat);
-    at::Tensor y = Poisoned({N, C}, c.x_dtype);
+    at::Tensor y = Poisoned({N, C}, c.y_dtype);
     at::Tensor rstd = Poisoned({N}, at::kFloat);
     ops::RmsNormForwardOut(x_rows, w32, kEps, y, rstd);
     ExpectClose(name + " y", y, y64.reshape({N, C}), tol);
@@ -83,9 +91,10 @@ TEST_F(RmsNormTest, ForwardAndBackwardMatchFloat64) {
     // 2. The autograd op.
     const at::Tensor xa = x.clone().requires_grad_();
     const at::Tensor wa = weight.clone().requires_grad_();
-    const at::Tensor ya = ops::RmsNorm(xa, wa, kEps);
+    const at::Tensor ya = ops::RmsNorm(xa, wa, kEps, c.y_dtype);
     ya.backward(dy);
-    EXPECT_EQ(ya.scalar_type(), c.x_dtype);
+    EXPECT_EQ(ya.scalar_type(), c.y_dtype);
+    EXPECT_EQ(xa.grad().scalar_type(), c.x_dtype);
     ExpectClose(name + " op y", ya, y64, tol);
     ExpectClose(name + " op dx", xa.grad(), x64.grad(), tol);
     ExpectClose(name + " op dweight", wa.grad(), w64.grad(),

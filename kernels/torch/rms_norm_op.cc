@@ -15,14 +15,23 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-void CheckRows(const at::Tensor& t, const at::Tensor& like, const char* what) {
+void CheckRows(const at::Tensor& t, const at::Tensor& like,
+               at::ScalarType dtype, const char* what) {
   TORCH_CHECK(t.is_cuda() && t.device() == like.device(), what, ": on ",
               like.device(), " expected");
   TORCH_CHECK(t.dim() == 2 && t.sizes() == like.sizes() && t.is_contiguous(),
               what, ": contiguous ", like.sizes(), " expected, got ",
               t.sizes());
-  TORCH_CHECK(t.scalar_type() == like.scalar_type(), what, ": ",
-              like.scalar_type(), " expected");
+  TORCH_CHECK(t.scalar_type() == dtype, what, ": ", dtype, " expected");
+}
+
+// y's dtype: x's, or bfloat16 for float32 x.
+void CheckOutputDType(const at::Tensor& x, at::ScalarType y_dtype,
+                      const char* what) {
+  TORCH_CHECK(y_dtype == x.scalar_type() ||
+                  (x.scalar_type() == at::kFloat && y_dtype == at::kBFloat16),
+              what, ": y of x's dtype, or bfloat16 for float32 x, expected; "
+              "got x ", x.scalar_type(), ", y ", y_dtype);
 }
 
 void CheckFloatVector(const at::Tensor& t, int64_t size, const at::Tensor& like,
@@ -35,16 +44,18 @@ void CheckFloatVector(const at::Tensor& t, int64_t size, const at::Tensor& like,
 
 class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
  public:
-  // x: [..., C]; weight: [C].
+  // x: [..., C]; weight: [C]; y_dtype: see CheckOutputDType.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
-                            const at::Tensor& weight, double eps) {
+                            const at::Tensor& weight, double eps,
+                            at::ScalarType y_dtype) {
     const int64_t cols = x.size(-1);
     const at::Tensor x_rows = x.reshape({-1, cols}).contiguous();
-    at::Tensor y = at::empty_like(x_rows);
+    at::Tensor y = at::empty_like(x_rows, x_rows.options().dtype(y_dtype));
     at::Tensor rstd =
         at::empty({x_rows.size(0)}, x.options().dtype(at::kFloat));
     RmsNormForwardOut(x_rows, weight.to(at::kFloat).contiguous(), eps, y, rstd);
     ctx->save_for_backward({x_rows, weight, rstd});
+    ctx->saved_data["y_dtype"] = int64_t(y_dtype);
     return y.view(x.sizes());
   }
 
@@ -53,28 +64,33 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const at::Tensor& x_rows = saved[0];
     const at::Tensor& weight = saved[1];
     const at::Tensor& rstd = saved[2];
+    // dy in y's dtype, dx in x's.
+    const auto y_dtype = at::ScalarType(ctx->saved_data["y_dtype"].toInt());
     const at::Tensor dy =
-        grads[0].reshape(x_rows.sizes()).to(x_rows.scalar_type()).contiguous();
+        grads[0].reshape(x_rows.sizes()).to(y_dtype).contiguous();
     at::Tensor dx = at::empty_like(x_rows);
     at::Tensor dweight =
         at::empty({x_rows.size(1)}, x_rows.options().dtype(at::kFloat));
     RmsNormBackwardOut(dy, x_rows, weight.to(at::kFloat).contiguous(), rstd, dx,
                        dweight);
     return {dx.view(grads[0].sizes()), dweight.to(weight.scalar_type()),
-            at::Tensor()};
+            at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps,
+                   std::optional<at::ScalarType> y_dtype) {
   TORCH_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1),
               "RmsNorm: x [..., C] and weight [C] expected, got ", x.sizes(),
               " and ", weight.sizes());
+  const at::ScalarType out = y_dtype.value_or(x.scalar_type());
   if (!x.is_cuda() || x.size(-1) > kernels::kRmsNormMaxCols || x.numel() == 0) {
-    return RmsNormReference(x, weight, eps);
+    return RmsNormReference(x, weight, eps).to(out);
   }
-  return RmsNormFunction::apply(x, weight, eps);
+  CheckOutputDType(x, out, "RmsNorm");
+  return RmsNormFunction::apply(x, weight, eps, out);
 }
 
 at::Tensor RmsNormReference(const at::Tensor& x, const at::Tensor& weight,
@@ -94,10 +110,12 @@ void RmsNormForwardOut(const at::Tensor& x, const at::Tensor& weight,
   TORCH_CHECK(cols <= kernels::kRmsNormMaxCols, "RmsNormForwardOut: C = ", cols,
               " exceeds ", kernels::kRmsNormMaxCols);
   CheckFloatVector(weight, cols, x, "RmsNormForwardOut: weight");
-  CheckRows(y, x, "RmsNormForwardOut: y");
+  CheckOutputDType(x, y.scalar_type(), "RmsNormForwardOut");
+  CheckRows(y, x, y.scalar_type(), "RmsNormForwardOut: y");
   CheckFloatVector(rstd, rows, x, "RmsNormForwardOut: rstd");
   detail::CheckLaunch(
       kernels::RmsNormForward(detail::KernelDType(x, "RmsNorm: x"),
+                              detail::KernelDType(y, "RmsNorm: y"),
                               x.data_ptr(), weight.data_ptr<float>(),
                               float(eps), rows, int(cols), y.data_ptr(),
                               rstd.data_ptr<float>(), detail::CurrentStream(x)),
@@ -113,8 +131,9 @@ void RmsNormBackwardOut(const at::Tensor& dy, const at::Tensor& x,
   TORCH_CHECK(cols <= kernels::kRmsNormMaxCols,
               "RmsNormBackwardOut: C = ", cols, " exceeds ",
               kernels::kRmsNormMaxCols);
-  CheckRows(dy, x, "RmsNormBackwardOut: dy");
-  CheckRows(dx, x, "RmsNormBackwardOut: dx");
+  CheckOutputDType(x, dy.scalar_type(), "RmsNormBackwardOut");
+  CheckRows(dy, x, dy.scalar_type(), "RmsNormBackwardOut: dy");
+  CheckRows(dx, x, x.scalar_type(), "RmsNormBackwardOut: dx");
   CheckFloatVector(weight, cols, x, "RmsNormBackwardOut: weight");
   CheckFloatVector(rstd, rows, x, "RmsNormBackwardOut: rstd");
   CheckFloatVector(dweight, cols, x, "RmsNormBackwardOut: dweight");
@@ -122,7 +141,8 @@ void RmsNormBackwardOut(const at::Tensor& dy, const at::Tensor& x,
       kernels::RmsNormBackwardWorkspaceBytes(rows, int(cols)), x);
   detail::CheckLaunch(
       kernels::RmsNormBackward(
-          detail::KernelDType(x, "RmsNorm: x"), dy.data_ptr(), x.data_ptr(),
+          detail::KernelDType(x, "RmsNorm: x"),
+          detail::KernelDType(dy, "RmsNorm: dy"), dy.data_ptr(), x.data_ptr(),
           weight.data_ptr<float>(), rstd.data_ptr<float>(), rows, int(cols),
           dx.data_ptr(), dweight.data_ptr<float>(), workspace.data_ptr(),
           detail::CurrentStream(x)),

@@ -8,12 +8,18 @@
 #define TINYLM_KERNELS_TORCH_RMS_NORM_OP_H_
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+#include <optional>
 
 namespace tinylm::ops {
 
 // x: [..., C] float32 or bfloat16; weight: [C] float32 or bfloat16.
-// Returns [..., C] in x's dtype; differentiable in x and weight.
-at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+// Returns [..., C] in `y_dtype`: x's dtype by default, or bfloat16 for
+// float32 x (what a bfloat16 product reads, without a float32 y and a
+// cast); differentiable in x and weight.
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps,
+                   std::optional<at::ScalarType> y_dtype = std::nullopt);
 
 // The same math in LibTorch ops (autograd through them): float32 inside,
 // float64 when x is float64 (the tests' reference).
@@ -21,8 +27,9 @@ at::Tensor RmsNormReference(const at::Tensor& x, const at::Tensor& weight,
                             double eps);
 
 // The kernels on caller-owned outputs, no autograd (tests poison outputs
-// to see that every element is written). x, y, dy, dx: [N, C] contiguous,
-// one dtype; weight: [C] float32; rstd: [N] float32; dweight: [C] float32.
+// to see that every element is written). x, y, dy, dx: [N, C] contiguous;
+// x and dx of one dtype, y and dy of x's or bfloat16 for float32 x;
+// weight: [C] float32; rstd: [N] float32; dweight: [C] float32.
 void RmsNormForwardOut(const at::Tensor& x, const at::Tensor& weight,
                        double eps, at::Tensor& y, at::Tensor& rstd);
 void RmsNormBackwardOut(const at::Tensor& dy, const at::Tensor& x,
