@@ -143,6 +143,21 @@ TEST(StackRowsTest, AdjacentRowsAreAViewAndOthersACopy) {
   EXPECT_TRUE(at::equal(gap, at::cat({a, c})));
 }
 
+// Adjacent parameters that take gradients are concatenated, so that each
+// receives its own rows' gradient.
+TEST(StackRowsTest, PartsThatTakeGradientsGetTheirOwnGradients) {
+  const at::Tensor flat = at::arange(20, at::kFloat);
+  // Leaves viewing one buffer, as FlatParameters makes them.
+  const at::Tensor a =
+      flat.narrow(0, 0, 8).view({2, 4}).detach().requires_grad_();
+  const at::Tensor b =
+      flat.narrow(0, 8, 12).view({3, 4}).detach().requires_grad_();
+  const at::Tensor weights = at::arange(5, at::kFloat).view({5, 1});
+  (ops::StackRows({a, b}) * weights).sum().backward();
+  EXPECT_TRUE(at::equal(a.grad(), weights.narrow(0, 0, 2).expand({2, 4})));
+  EXPECT_TRUE(at::equal(b.grad(), weights.narrow(0, 2, 3).expand({3, 4})));
+}
+
 // The training pass on the copies computes what the pass casting the
 // float32 weights under autocast computes: the same rounded weights, the
 // weight gradients more exactly (never rounded to bfloat16).

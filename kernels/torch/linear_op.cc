@@ -137,7 +137,15 @@ at::Tensor StackRows(const std::vector<at::Tensor>& parts) {
     rows += part.size(0);
   }
   if (parts.size() == 1) return first;
-  if (!adjacent) return at::cat(parts);
+  // Autograd would send the gradient of a view reaching past its first
+  // part to that part alone: parts that take gradients are concatenated.
+  bool takes_grad = false;
+  for (const at::Tensor& part : parts) {
+    takes_grad = takes_grad || part.requires_grad();
+  }
+  if (!adjacent || (takes_grad && at::GradMode::is_enabled())) {
+    return at::cat(parts);
+  }
   std::vector<int64_t> shape = first.sizes().vec();
   shape[0] = rows;
   return first.as_strided(shape, at::detail::defaultStrides(shape),

@@ -34,7 +34,8 @@ at::Tensor LinearIntoGrads(const at::Tensor& x,
 
 // The rows of `parts` (contiguous, each [n_i, ...] with one trailing shape
 // and dtype) stacked along dimension 0: a view where they lie one after
-// the other in one storage (as in a flat parameter buffer), else a copy.
+// the other in one storage (as in a flat parameter buffer) and take no
+// gradient, else a copy (at::cat, which autograd differentiates).
 at::Tensor StackRows(const std::vector<at::Tensor>& parts);
 
 }  // namespace tinylm::ops
