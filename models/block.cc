@@ -49,18 +49,25 @@ BlockImpl::BlockImpl(const ModelConfig& config)
 torch::Tensor BlockImpl::forward(const torch::Tensor& x,
                                  const AttentionContext& ctx, int64_t layer,
                                  torch::Tensor* probs) {
-  // The products on bfloat16 weight copies read bfloat16 inputs: the norms
-  // write them so, with no float32 output and cast in between.
-  const std::optional<at::ScalarType> normed =
-      ctx.weight_copies != nullptr ? std::optional(at::kBFloat16)
-                                   : std::nullopt;
   // Hook points (forward_hooks.h): the attention and MLP outputs.
   const torch::Tensor h =
       x + Hook(ctx.hooks, HookPoint::kAttentionOutput, layer,
-               attn_->forward(norm_1_->forward(x, normed), ctx, layer, probs));
+               attn_->forward(norm_1_->forward(x), ctx, layer, probs));
   return h + Hook(ctx.hooks, HookPoint::kMlpOutput, layer,
-                  mlp_->forward(norm_2_->forward(h, normed), ctx.kernels,
-                                ctx.weight_copies));
+                  mlp_->forward(norm_2_->forward(h), ctx.kernels));
+}
+
+std::vector<torch::Tensor> BlockImpl::ForwardOnWeightCopies(
+    const torch::Tensor& x, const torch::Tensor& delta,
+    const AttentionContext& ctx, int64_t layer) {
+  // The products read bfloat16: the norms write it, and each residual add
+  // runs inside the norm that follows it.
+  const std::vector<torch::Tensor> in =
+      norm_1_->ForwardAfterAdd(x, delta, at::kBFloat16);  // {x + delta, a}
+  const torch::Tensor attention = attn_->forward(in[1], ctx, layer, nullptr);
+  const std::vector<torch::Tensor> mid =
+      norm_2_->ForwardAfterAdd(in[0], attention, at::kBFloat16);
+  return {mid[0], mlp_->forward(mid[1], /*kernels=*/true, ctx.weight_copies)};
 }
 
 }  // namespace tinylm

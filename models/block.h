@@ -4,6 +4,8 @@
 #ifndef TINYLM_MODELS_BLOCK_H_
 #define TINYLM_MODELS_BLOCK_H_
 
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
@@ -38,6 +40,15 @@ class BlockImpl : public torch::nn::Module {
   // CausalSelfAttentionImpl::forward.
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& ctx,
                         int64_t layer, torch::Tensor* probs);
+  // The kernel pass on weight copies (ctx.weight_copies): the residual
+  // stream arrives as x + delta, delta the previous block's MLP output not
+  // yet added (undefined for the first block), and leaves the same way:
+  // returns {h, MLP(RMSNorm(h))}, h = x + delta + Attention(...), so that
+  // every residual add runs inside the next norm's kernels.
+  std::vector<torch::Tensor> ForwardOnWeightCopies(const torch::Tensor& x,
+                                                   const torch::Tensor& delta,
+                                                   const AttentionContext& ctx,
+                                                   int64_t layer);
 
  private:
   RMSNorm norm_1_{nullptr}, norm_2_{nullptr};

@@ -95,6 +95,11 @@ ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
   const int64_t B = input.tokens.size(0);
   const AttentionContext ctx = MakeAttentionContext(
       input, rope_cos_, rope_sin_, wte_->weight.scalar_type());
+#ifdef TINYLM_KERNEL_OPS
+  if (ctx.weight_copies != nullptr && !input.logits_at.defined()) {
+    return ForwardOnWeightCopies(input.tokens, ctx);
+  }
+#endif
   ForwardOutput out;
   if (input.return_attention) out.attention.resize(config_.n_layer);
 
@@ -114,17 +119,28 @@ ForwardOutput TransformerImpl::Forward(const ForwardInput& input) {
         input.logits_at.view({B, 1, 1}).expand({B, 1, x.size(-1)});
     x = x.gather(1, index);  // [B, 1, C]
   }
-#ifdef TINYLM_KERNEL_OPS
-  if (ctx.weight_copies != nullptr) {
-    out.logits = KernelLinear(ln_f_->forward(x, at::kBFloat16),
-                              {lm_head_->weight}, at::Tensor(),
-                              ctx.weight_copies);
-    return out;
-  }
-#endif
   out.logits = Unembed(x);  // [B, T or 1, V]
   return out;
 }
+
+#ifdef TINYLM_KERNEL_OPS
+ForwardOutput TransformerImpl::ForwardOnWeightCopies(
+    const at::Tensor& tokens, const AttentionContext& ctx) {
+  // The residual stream as x + delta: each add runs in the next norm.
+  at::Tensor x = wte_->forward(tokens), delta;  // [B, T, C]
+  for (int64_t layer = 0; layer < config_.n_layer; ++layer) {
+    const std::vector<at::Tensor> next =
+        h_[layer]->as<Block>()->ForwardOnWeightCopies(x, delta, ctx, layer);
+    x = next[0];
+    delta = next[1];
+  }
+  const at::Tensor normed = ln_f_->ForwardAfterAdd(x, delta, at::kBFloat16)[1];
+  ForwardOutput out;
+  out.logits = KernelLinear(normed, {lm_head_->weight}, at::Tensor(),
+                            ctx.weight_copies);  // [B, T, V]
+  return out;
+}
+#endif
 
 at::Tensor TransformerImpl::Unembed(const at::Tensor& x) {
   return lm_head_->forward(ln_f_->forward(x));

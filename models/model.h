@@ -32,6 +32,8 @@ namespace tinylm {
 // Called on each submodule of a model being built (see TransformerImpl).
 using ModulePlacer = std::function<void(torch::nn::Module&)>;
 
+struct AttentionContext;
+
 class TransformerImpl : public torch::nn::Module {
  public:
   // A model with freshly drawn weights (ResetParameters).
@@ -67,6 +69,11 @@ class TransformerImpl : public torch::nn::Module {
  private:
   // Rebuilds the RoPE tables in float32 on their current device.
   void RestoreFloatRope();
+  // Forward's kernel pass on bfloat16 weight copies (ctx.weight_copies),
+  // with every residual add fused into the next norm; defined where the
+  // kernels are built (TINYLM_KERNEL_OPS).
+  ForwardOutput ForwardOnWeightCopies(const at::Tensor& tokens,
+                                      const AttentionContext& ctx);
 
   ModelConfig config_;
   torch::nn::Embedding wte_{nullptr};

@@ -32,4 +32,15 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x,
       .to(y_dtype.value_or(x.scalar_type()));
 }
 
+std::vector<torch::Tensor> RMSNormImpl::ForwardAfterAdd(
+    const torch::Tensor& x, const torch::Tensor& delta,
+    std::optional<at::ScalarType> y_dtype) {
+  if (!delta.defined()) return {x, forward(x, y_dtype)};
+#ifdef TINYLM_KERNEL_OPS
+  if (x.is_cuda()) return ops::AddRmsNorm(x, delta, weight_, eps_, y_dtype);
+#endif
+  const torch::Tensor h = x + delta;
+  return {h, forward(h, y_dtype)};
+}
+
 }  // namespace tinylm

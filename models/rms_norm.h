@@ -4,6 +4,7 @@
 #define TINYLM_MODELS_RMS_NORM_H_
 
 #include <optional>
+#include <vector>
 
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
@@ -19,6 +20,11 @@ class RMSNormImpl : public torch::nn::Module {
   // float32; on CUDA the kernel writes it directly).
   torch::Tensor forward(const torch::Tensor& x,
                         std::optional<at::ScalarType> y_dtype = std::nullopt);
+  // {h, RMSNorm(h)} for h = x + delta (h = x when delta is undefined): the
+  // residual add fused into the norm's kernels where they are built.
+  std::vector<torch::Tensor> ForwardAfterAdd(
+      const torch::Tensor& x, const torch::Tensor& delta,
+      std::optional<at::ScalarType> y_dtype = std::nullopt);
 
  private:
   double eps_;

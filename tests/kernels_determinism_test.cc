@@ -106,7 +106,8 @@ TEST_F(DeterminismTest, RepeatedRunsAreBitIdentical) {
     const ops::GradNormResult norm = ops::GradNorm(grads, 1.0);
     std::vector<ops::AdamWBuffers> buffers = {{param.clone(), grads[0],
                                                at::zeros_like(param),
-                                               at::zeros_like(param), 0.1}};
+                                               at::zeros_like(param), 0.1,
+                                               /*param_bf16=*/at::Tensor()}};
     ops::AdamWScalars scalars{at::full({}, 1e-3, kCuda.dtype(at::kDouble)),
                               at::zeros({}, kCuda.dtype(at::kLong)),
                               norm.clip_coef};

@@ -82,7 +82,8 @@ at::Tensor Step(State& s, const Batch& batch, const at::Tensor& cos,
   const ops::GradNormResult norm = ops::GradNorm({s.flat.grad()}, 0.5);
   ops::AdamWScalars scalars{s.lr, s.step, norm.clip_coef};
   ops::AdamWStep(
-      {{s.flat.detach(), s.flat.grad(), s.exp_avg, s.exp_avg_sq, 0.1}},
+      {{s.flat.detach(), s.flat.grad(), s.exp_avg, s.exp_avg_sq, 0.1,
+        /*param_bf16=*/at::Tensor()}},
       {0.9, 0.95, 1e-8}, scalars);
   return loss.detach();
 }

@@ -1,7 +1,7 @@
 // RMSNorm and SwiGLU (kernels/torch/rms_norm_op.h, swiglu_op.h), forward
 // and backward, against float64 LibTorch references: the kernels on
 // poisoned outputs and the autograd ops, float32 and bfloat16 (and float32
-// in, bfloat16 out), at the
+// in, bfloat16 out; and with the residual add fused in), at the
 // article's shapes and at odd small ones (scalar paths, partial warps).
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/rsqrt.h>
@@ -99,6 +99,61 @@ TEST_F(RmsNormTest, ForwardAndBackwardMatchFloat64) {
     ExpectClose(name + " op dx", xa.grad(), x64.grad(), tol);
     ExpectClose(name + " op dweight", wa.grad(), w64.grad(),
                 Tolerance(c.weight_dtype));
+  }
+}
+
+// h = x + delta, y = RMSNorm(h), against float64 autograd through the
+// unfused math: with h used again downstream (dh) and without.
+TEST_F(RmsNormTest, ResidualAddFusedInMatchesFloat64) {
+  struct AddCase {
+    std::vector<int64_t> sizes;
+    at::ScalarType x_dtype, y_dtype;  // delta has y's dtype
+  };
+  const std::vector<AddCase> cases = {
+      {{2, 1024, 768}, at::kFloat, at::kBFloat16},  // the fused pass
+      {{3, 5, 24}, at::kFloat, at::kBFloat16},
+      {{7, 13}, at::kFloat, at::kBFloat16},  // scalar path
+      {{3, 5, 24}, at::kFloat, at::kFloat},
+      {{3, 5, 24}, at::kBFloat16, at::kBFloat16},
+  };
+  for (const AddCase& c : cases) {
+    if (SkipLargeCase(c10::multiply_integers(c.sizes))) continue;
+    for (bool h_used : {true, false}) {
+      const std::string name = "AddRmsNorm " + Describe(c.x_dtype, c.sizes) +
+                               " y " + c10::toString(c.y_dtype) +
+                               (h_used ? " dh" : " no dh");
+      const int64_t C = c.sizes.back();
+      const at::Tensor x = Randn(c.sizes, c.x_dtype).requires_grad_();
+      const at::Tensor delta = Randn(c.sizes, c.y_dtype).requires_grad_();
+      const at::Tensor weight =
+          (Randn({C}, at::kFloat, 0.1) + 1.0).requires_grad_();
+      const at::Tensor dy = Randn(c.sizes, c.y_dtype);
+      const at::Tensor dh = Randn(c.sizes, c.x_dtype);
+      const double tol = std::max(Tolerance(c.x_dtype), Tolerance(c.y_dtype));
+
+      const at::Tensor x64 = F64(x).requires_grad_();
+      const at::Tensor d64 = F64(delta).requires_grad_();
+      const at::Tensor w64 = F64(weight).requires_grad_();
+      const at::Tensor h64 = x64 + d64;
+      const at::Tensor y64 = ops::RmsNormReference(h64, w64, kEps);
+      at::Tensor loss64 = (y64 * F64(dy)).sum();
+      if (h_used) loss64 = loss64 + (h64 * F64(dh)).sum();
+      loss64.backward();
+
+      const std::vector<at::Tensor> out =
+          ops::AddRmsNorm(x, delta, weight, kEps, c.y_dtype);
+      EXPECT_EQ(out[0].scalar_type(), c.x_dtype);
+      EXPECT_EQ(out[1].scalar_type(), c.y_dtype);
+      at::Tensor loss = (out[1].to(at::kFloat) * dy.to(at::kFloat)).sum();
+      if (h_used) loss = loss + (out[0].to(at::kFloat) * dh.to(at::kFloat)).sum();
+      loss.backward();
+      ExpectClose(name + " h", out[0], h64, Tolerance(c.x_dtype));
+      ExpectClose(name + " y", out[1], y64, tol);
+      ExpectClose(name + " dx", x.grad(), x64.grad(), tol);
+      EXPECT_EQ(delta.grad().scalar_type(), c.y_dtype);
+      ExpectClose(name + " ddelta", delta.grad(), d64.grad(), tol);
+      ExpectClose(name + " dweight", weight.grad(), w64.grad(), tol);
+    }
   }
 }
 

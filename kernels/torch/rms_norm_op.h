@@ -11,6 +11,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <optional>
+#include <vector>
 
 namespace tinylm::ops {
 
@@ -21,6 +22,16 @@ namespace tinylm::ops {
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps,
                    std::optional<at::ScalarType> y_dtype = std::nullopt);
 
+// The residual add before a norm, fused into its kernels:
+//   h = x + delta,  y = RMSNorm(h) in `y_dtype` (as RmsNorm);
+// backward: dx = dh + dRMSNorm(dy), ddelta = dx in delta's dtype. x: [..., C]
+// float32 or bfloat16; delta: [..., C] in y's dtype (a bfloat16 product's
+// output beside a float32 residual stream). Returns {h, y}; differentiable
+// in x, delta and weight.
+std::vector<at::Tensor> AddRmsNorm(
+    const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+    double eps, std::optional<at::ScalarType> y_dtype = std::nullopt);
+
 // The same math in LibTorch ops (autograd through them): float32 inside,
 // float64 when x is float64 (the tests' reference).
 at::Tensor RmsNormReference(const at::Tensor& x, const at::Tensor& weight,
@@ -29,12 +40,18 @@ at::Tensor RmsNormReference(const at::Tensor& x, const at::Tensor& weight,
 // The kernels on caller-owned outputs, no autograd (tests poison outputs
 // to see that every element is written). x, y, dy, dx: [N, C] contiguous;
 // x and dx of one dtype, y and dy of x's or bfloat16 for float32 x;
-// weight: [C] float32; rstd: [N] float32; dweight: [C] float32.
+// weight: [C] float32; rstd: [N] float32; dweight: [C] float32. With delta
+// (y's dtype), h = x + delta is normalized and written (x's dtype); the
+// backward's x is then that h, dh (x's dtype) is added to dx, and ddelta
+// (y's dtype) receives dx again.
 void RmsNormForwardOut(const at::Tensor& x, const at::Tensor& weight,
-                       double eps, at::Tensor& y, at::Tensor& rstd);
+                       double eps, at::Tensor& y, at::Tensor& rstd,
+                       const at::Tensor& delta = {}, at::Tensor* h = nullptr);
 void RmsNormBackwardOut(const at::Tensor& dy, const at::Tensor& x,
                         const at::Tensor& weight, const at::Tensor& rstd,
-                        at::Tensor& dx, at::Tensor& dweight);
+                        at::Tensor& dx, at::Tensor& dweight,
+                        const at::Tensor& dh = {},
+                        at::Tensor* ddelta = nullptr);
 
 }  // namespace tinylm::ops
 

@@ -341,7 +341,8 @@ void BenchOptimizer(Bench& bench) {
   std::vector<ops::AdamWBuffers> buffers;
   for (int i = 0; i < 2; ++i) {
     buffers.push_back({params[i], grads[i], at::zeros_like(params[i]),
-                       at::zeros_like(params[i]), i == 0 ? 0.1 : 0.0});
+                       at::zeros_like(params[i]), i == 0 ? 0.1 : 0.0,
+                       /*param_bf16=*/at::Tensor()});
   }
   ops::AdamWScalars scalars{at::full({}, 1e-3, kF32.dtype(at::kDouble)),
                             at::zeros({}, kF32.dtype(at::kLong)), at::Tensor()};
