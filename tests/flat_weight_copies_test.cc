@@ -28,19 +28,22 @@ TEST(FlatWeightCopiesTest, CopiesAreTheRoundedParametersInPlace) {
     EXPECT_EQ(copy.scalar_type(), at::kBFloat16) << item.key();
     EXPECT_TRUE(at::equal(copy, p.detach().to(at::kBFloat16))) << item.key();
     // The copy's place in its flat copy is the parameter's in its buffer.
-    const at::Tensor buffer = p.dim() >= 2 ? flat.decayed()[0]
-                                           : flat.undecayed()[0];
+    const at::Tensor buffer =
+        p.dim() >= 2 ? flat.decayed()[0] : flat.undecayed()[0];
     EXPECT_EQ(copy.storage_offset(), p.storage_offset()) << item.key();
     EXPECT_TRUE(copy.is_alias_of(copies.FlatCopyOf(buffer))) << item.key();
   }
   // fc_1 and fc_2 are adjacent: one product reads both copies.
-  const at::Tensor fc_1 = copies.Of(testutil::Param(model, "h.0.mlp.fc_1.weight"));
-  const at::Tensor fc_2 = copies.Of(testutil::Param(model, "h.0.mlp.fc_2.weight"));
+  const at::Tensor fc_1 =
+      copies.Of(testutil::Param(model, "h.0.mlp.fc_1.weight"));
+  const at::Tensor fc_2 =
+      copies.Of(testutil::Param(model, "h.0.mlp.fc_2.weight"));
   EXPECT_EQ(fc_2.storage_offset(), fc_1.storage_offset() + fc_1.numel());
 }
 
 TEST(FlatWeightCopiesTest, TensorsOutsideTheModelAreRefused) {
-  Transformer model = testutil::MakeRandomModel(testutil::TinyConfig("base"), 7);
+  Transformer model =
+      testutil::MakeRandomModel(testutil::TinyConfig("base"), 7);
   FlatParameters flat(*model);
   FlatWeightCopies copies(*model, flat);
   const at::Tensor stranger = at::zeros({4, 4});

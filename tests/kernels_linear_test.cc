@@ -35,13 +35,15 @@ struct LinearCase {
 std::vector<LinearCase> LinearCases() {
   std::vector<LinearCase> cases;
   for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
-    cases.push_back({"qkv adjacent", {2, 37, 64}, {64, 32, 32}, true, false, dtype});
-    cases.push_back({"qkv apart", {2, 37, 64}, {64, 32, 32}, false, false, dtype});
+    cases.push_back(
+        {"qkv adjacent", {2, 37, 64}, {64, 32, 32}, true, false, dtype});
+    cases.push_back(
+        {"qkv apart", {2, 37, 64}, {64, 32, 32}, false, false, dtype});
     cases.push_back({"score with bias", {3, 11, 40}, {24}, true, true, dtype});
   }
   // The article's MLP input: fc_1 over fc_2 at 16 rows of 1024 tokens.
-  cases.push_back({"article fc", {2, 1024, 768}, {1536, 1536}, true, false,
-                   at::kBFloat16});
+  cases.push_back(
+      {"article fc", {2, 1024, 768}, {1536, 1536}, true, false, at::kBFloat16});
   return cases;
 }
 
@@ -99,11 +101,13 @@ TEST_F(LinearIntoGradsTest, MatchesFloat64AndAddsToTheGradients) {
     // The reference: float64 autograd from the rounded inputs the op reads.
     const at::Tensor x64 = F64(x.to(at::kBFloat16)).requires_grad_();
     const at::Tensor w64 = F64(w_bf16).requires_grad_();
-    const at::Tensor b64 = c.bias ? F64(bias_bf16).requires_grad_() : at::Tensor();
+    const at::Tensor b64 =
+        c.bias ? F64(bias_bf16).requires_grad_() : at::Tensor();
     const at::Tensor y64 = at::linear(x64, w64, b64);
     y64.backward(F64(dy));
 
-    const at::Tensor y = ops::LinearIntoGrads(x, weights, w_bf16, bias, bias_bf16);
+    const at::Tensor y =
+        ops::LinearIntoGrads(x, weights, w_bf16, bias, bias_bf16);
     EXPECT_EQ(y.scalar_type(), at::kBFloat16) << name;
     y.backward(dy);
     ExpectClose(name + " y", y, y64, kBFloat16Tolerance);
@@ -164,7 +168,8 @@ TEST(StackRowsTest, PartsThatTakeGradientsGetTheirOwnGradients) {
 using WeightCopiesPassTest = KernelsTest;
 
 TEST_F(WeightCopiesPassTest, GivesTheLogitsAndGradientsOfTheAutocastPass) {
-  for (const char* variant : {"base", "qkv_gelu", "separate_qkv", "score_fcn"}) {
+  for (const char* variant :
+       {"base", "qkv_gelu", "separate_qkv", "score_fcn"}) {
     Transformer model =
         testutil::MakeRandomModel(testutil::TinyConfig(variant), 11);
     model->to(at::kCUDA);

@@ -32,8 +32,8 @@ class FlatWeightCopies : public WeightCopies {
   const at::Tensor& FlatCopyOf(const at::Tensor& buffer) const;
 
  private:
-  at::Tensor decayed_, undecayed_;              // [N] float32, the buffers
-  at::Tensor decayed_copy_, undecayed_copy_;    // [N] bfloat16
+  at::Tensor decayed_, undecayed_;            // [N] float32, the buffers
+  at::Tensor decayed_copy_, undecayed_copy_;  // [N] bfloat16
   absl::flat_hash_map<const c10::TensorImpl*, at::Tensor> views_;
 };
 

@@ -15,8 +15,9 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 void CheckCublas(cublasStatus_t status) {
-  TORCH_CHECK(status == CUBLAS_STATUS_SUCCESS,
-              "LinearIntoGrads: cuBLAS failed: ", cublasGetStatusString(status));
+  TORCH_CHECK(
+      status == CUBLAS_STATUS_SUCCESS,
+      "LinearIntoGrads: cuBLAS failed: ", cublasGetStatusString(status));
 }
 
 // grad [n, K] float32 (row-major) += dyᵀ·x over dy's columns
@@ -163,30 +164,29 @@ at::Tensor LinearIntoGrads(const at::Tensor& x,
   for (const at::Tensor& w : weights) {
     TORCH_CHECK(w.dim() == 2 && w.size(1) == K &&
                     w.scalar_type() == at::kFloat && w.device() == x.device(),
-                "LinearIntoGrads: float32 weights [n, ", K, "] on ",
-                x.device(), " expected, got ", w.scalar_type(), " ",
-                w.sizes());
+                "LinearIntoGrads: float32 weights [n, ", K, "] on ", x.device(),
+                " expected, got ", w.scalar_type(), " ", w.sizes());
     N += w.size(0);
   }
   TORCH_CHECK(x.is_cuda(), "LinearIntoGrads: CUDA tensors expected");
-  TORCH_CHECK(weight_bf16.scalar_type() == at::kBFloat16 &&
-                  weight_bf16.dim() == 2 && weight_bf16.size(0) == N &&
-                  weight_bf16.size(1) == K &&
-                  weight_bf16.device() == x.device(),
-              "LinearIntoGrads: weight_bf16: bfloat16 [", N, ", ", K,
-              "] expected, got ", weight_bf16.scalar_type(), " ",
-              weight_bf16.sizes());
+  TORCH_CHECK(
+      weight_bf16.scalar_type() == at::kBFloat16 && weight_bf16.dim() == 2 &&
+          weight_bf16.size(0) == N && weight_bf16.size(1) == K &&
+          weight_bf16.device() == x.device(),
+      "LinearIntoGrads: weight_bf16: bfloat16 [", N, ", ", K,
+      "] expected, got ", weight_bf16.scalar_type(), " ", weight_bf16.sizes());
   TORCH_CHECK(bias.defined() == bias_bf16.defined(),
               "LinearIntoGrads: bias and bias_bf16 come together");
   if (bias.defined()) {
     TORCH_CHECK(bias.dim() == 1 && bias.size(0) == N &&
                     bias_bf16.sizes() == bias.sizes() &&
                     bias_bf16.scalar_type() == at::kBFloat16,
-                "LinearIntoGrads: bias [", N, "] with a bfloat16 copy expected");
+                "LinearIntoGrads: bias [", N,
+                "] with a bfloat16 copy expected");
   }
-  return LinearIntoGradsFunction::apply(
-      x, at::TensorList(weights), weight_bf16, detail::OrEmpty(bias, x),
-      detail::OrEmpty(bias_bf16, x));
+  return LinearIntoGradsFunction::apply(x, at::TensorList(weights), weight_bf16,
+                                        detail::OrEmpty(bias, x),
+                                        detail::OrEmpty(bias_bf16, x));
 }
 
 }  // namespace tinylm::ops
