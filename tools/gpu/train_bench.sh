@@ -10,7 +10,9 @@
 #      size (batch 128 × 256): tokens/s after warm-up, MFU, peak memory;
 #   3. the PyTorch peers of tools/bench/train_pytorch.py on the same shapes
 #      (eager and torch.compile, plain or SDPA attention, fused AdamW), as
-#      far as the time allows, most important first.
+#      far as the time allows, most important first (the eight article-size
+#      rows' compiled peers take about 400 s beside about 300 s of build
+#      and tinylm-train runs: the last ones may not fit in one call).
 # Everything lands in RESULTS_DIR/results.tgz; the table is printed last.
 #   bash tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]
 set -uo pipefail
@@ -107,16 +109,18 @@ for v in base qkv_gelu separate_qkv score_fcn; do
 done
 tinylm a16_base_nograph article base 16 40 --cuda_graph=false
 say "3. peers"
-peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention plain --fused_adamw
-peer 150 --size article --variant score_fcn --batch 16 --steps 30 --compile --attention plain --fused_adamw
-peer 150 --size article --variant base --batch 64 --steps 15 --compile --attention plain --fused_adamw
+# The best peer of every article-size row first (compiled, plain attention),
+# then the shipped size's and the informative ones (eager, SDPA).
+for b in "16 30" "64 15"; do
+  set -- $b
+  for v in base score_fcn qkv_gelu separate_qkv; do
+    peer 150 --size article --variant $v --batch $1 --steps $2 --compile --attention plain --fused_adamw
+  done
+done
 peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention sdpa --fused_adamw
 peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention plain --fused_adamw
 peer 60 --size article --variant base --batch 16 --steps 20 --attention plain --fused_adamw
-peer 150 --size article --variant score_fcn --batch 64 --steps 15 --compile --attention plain --fused_adamw
-peer 150 --size article --variant qkv_gelu --batch 16 --steps 30 --compile --attention plain --fused_adamw
 peer 150 --size article --variant base --batch 16 --steps 30 --compile --attention sdpa --fused_adamw
-peer 150 --size article --variant separate_qkv --batch 16 --steps 30 --compile --attention plain --fused_adamw
 
 python3 - "$R/bench.jsonl" <<'PY' | tee "$R/table.md"
 import json, sys
