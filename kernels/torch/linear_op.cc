@@ -96,8 +96,8 @@ class LinearIntoGradsFunction
     // other (a flat buffer), else one per weight.
     std::vector<at::Tensor> weight_grads;
     for (const at::Tensor& w : weights) weight_grads.push_back(GradientOf(w));
-    at::Tensor stacked = StackRows(weight_grads);
-    if (stacked.data_ptr() == weight_grads[0].data_ptr()) {
+    if (RowsAreAdjacent(weight_grads)) {
+      at::Tensor stacked = StackRows(weight_grads);
       AddWeightGradient(x_rows, dy, 0, stacked);
     } else {
       int64_t column = 0;
@@ -121,34 +121,38 @@ class LinearIntoGradsFunction
 
 }  // namespace
 
-at::Tensor StackRows(const std::vector<at::Tensor>& parts) {
-  TORCH_CHECK(!parts.empty(), "StackRows: no parts");
+bool RowsAreAdjacent(const std::vector<at::Tensor>& parts) {
   const at::Tensor& first = parts[0];
-  bool adjacent = first.is_contiguous();
-  int64_t rows = 0;
   const auto* next = static_cast<const char*>(first.data_ptr());
   for (const at::Tensor& part : parts) {
-    adjacent = adjacent && part.is_contiguous() &&
-               part.scalar_type() == first.scalar_type() &&
-               part.dim() == first.dim() &&
-               part.sizes().slice(1) == first.sizes().slice(1) &&
-               part.storage().is_alias_of(first.storage()) &&
-               static_cast<const char*>(part.data_ptr()) == next;
-    next = static_cast<const char*>(part.data_ptr()) + part.nbytes();
-    rows += part.size(0);
+    if (!part.is_contiguous() || part.scalar_type() != first.scalar_type() ||
+        part.dim() != first.dim() ||
+        part.sizes().slice(1) != first.sizes().slice(1) ||
+        !part.storage().is_alias_of(first.storage()) ||
+        static_cast<const char*>(part.data_ptr()) != next) {
+      return false;
+    }
+    next += part.nbytes();
   }
-  if (parts.size() == 1) return first;
+  return true;
+}
+
+at::Tensor StackRows(const std::vector<at::Tensor>& parts) {
+  TORCH_CHECK(!parts.empty(), "StackRows: no parts");
+  if (parts.size() == 1) return parts[0];
   // Autograd would send the gradient of a view reaching past its first
   // part to that part alone: parts that take gradients are concatenated.
   bool takes_grad = false;
   for (const at::Tensor& part : parts) {
     takes_grad = takes_grad || part.requires_grad();
   }
-  if (!adjacent || (takes_grad && at::GradMode::is_enabled())) {
+  if (!RowsAreAdjacent(parts) || (takes_grad && at::GradMode::is_enabled())) {
     return at::cat(parts);
   }
+  const at::Tensor& first = parts[0];
   std::vector<int64_t> shape = first.sizes().vec();
-  shape[0] = rows;
+  shape[0] = 0;
+  for (const at::Tensor& part : parts) shape[0] += part.size(0);
   return first.as_strided(shape, at::detail::defaultStrides(shape),
                           first.storage_offset());
 }

@@ -38,6 +38,11 @@ at::Tensor LinearIntoGrads(const at::Tensor& x,
 // gradient, else a copy (at::cat, which autograd differentiates).
 at::Tensor StackRows(const std::vector<at::Tensor>& parts);
 
+// Whether StackRows's view applies to `parts` (non-empty): contiguous, one
+// dtype and trailing shape, each starting where the one before ends in one
+// storage.
+bool RowsAreAdjacent(const std::vector<at::Tensor>& parts);
+
 }  // namespace tinylm::ops
 
 #endif  // TINYLM_KERNELS_TORCH_LINEAR_OP_H_
