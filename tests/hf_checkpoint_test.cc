@@ -5,6 +5,8 @@
 // is refused with its code and a message naming the file, the key and the
 // value. That transformers itself reads and writes these files the same way
 // is tests/hf_interop_test.py's job.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -56,7 +58,10 @@ at::Tensor Logits(Transformer& model) {
 class HfCheckpointTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tokenizer_dir_ = new std::string(::testing::TempDir() + "hf_tokenizer");
+    // One folder per process: ctest runs each test in a process of its own,
+    // in parallel, and each suite's teardown removes its folder.
+    tokenizer_dir_ = new std::string(::testing::TempDir() + "hf_tokenizer_" +
+                                     std::to_string(getpid()));
     fs::create_directories(*tokenizer_dir_);
     Tokenizer::TrainOptions options;
     options.inputs = {std::string(TINYLM_TEST_DATA_DIR) + "/corpus-sample.txt"};
