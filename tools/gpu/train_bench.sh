@@ -11,10 +11,13 @@
 #   3. the PyTorch peers of tools/bench/train_pytorch.py on the same shapes
 #      (eager and torch.compile, plain or SDPA attention, fused AdamW), as
 #      far as the time allows, most important first (the eight article-size
-#      rows' compiled peers take about 400 s beside about 300 s of build
+#      rows' compiled peers take about 330 s beside about 300 s of build
 #      and tinylm-train runs: the last ones may not fit in one call).
 # Everything lands in RESULTS_DIR/results.tgz; the table is printed last.
 #   bash tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]
+# TINYLM_BENCH_ONLY="article/qkv_gelu/64 ..." (size/variant/batch) runs only
+# those rows, tinylm-train's and their peers', to measure again in one run
+# what an earlier call had no time left for.
 set -uo pipefail
 RESULTS=${1:?usage: tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]}
 TOTAL=${2:-560}
@@ -28,6 +31,10 @@ rm -rf "$WORK"; mkdir -p "$R" "$WORK/runs" "$RESULTS"
 trap 'tar -czf "$RESULTS/results.tgz" -C "$R" .' EXIT
 say() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$R/run.log"; }
 left() { echo $(( TOTAL - ($(date +%s) - T0) )); }
+ONLY=${TINYLM_BENCH_ONLY:-}
+wanted() {  # wanted SIZE VARIANT BATCH: the row is in TINYLM_BENCH_ONLY
+  [ -z "$ONLY" ] || [[ " $ONLY " == *" $1/$2/$3 "* ]]
+}
 
 source tools/gpu/env.sh > "$R/build.log" 2>&1 || { cat "$R/build.log"; exit 1; }
 command -v nvcc > /dev/null || export PATH=/usr/local/cuda/bin:$PATH
@@ -58,6 +65,7 @@ $TRAIN prepare --corpus=tests/data/corpus-sample.txt --tokenizer=$TOK \
 tinylm() {
   local name=$1 size=$2 variant=$3 batch=$4 steps=$5; shift 5
   local dir=$WORK/runs/$name
+  wanted $size $variant $batch || return 0
   timeout 120 $TRAIN train --data=$WORK/data --tokenizer=$TOK --out=$dir \
     --size=$size --variant=$variant --batch_size=$batch --max_steps=$steps \
     --warmup_steps=5 --eval_every=100000 --log_every=5 --progress=false \
@@ -86,7 +94,10 @@ PY
 }
 peer() {  # peer SECONDS args...: one PyTorch peer run, if time allows
   local seconds=$1; shift
-  [ "$(left)" -gt $(( seconds + 20 )) ] || { say "skipped (time): $*"; return; }
+  local -A arg=(); local a key=
+  for a in "$@"; do [ -n "$key" ] && arg[$key]=$a; key=; [[ $a == --* ]] && key=${a#--}; done
+  wanted "${arg[size]}" "${arg[variant]}" "${arg[batch]}" || return 0
+  [ "$(left)" -gt $(( seconds + 10 )) ] || { say "skipped (time): $*"; return; }
   say "peer $*"
   timeout $seconds python3 tools/bench/train_pytorch.py --data $WORK/data/train.bin \
     "$@" >> "$R/bench.jsonl" 2>> "$R/peers.log" || say "  peer failed or timed out: $*"
@@ -114,7 +125,7 @@ say "3. peers"
 for b in "16 30" "64 15"; do
   set -- $b
   for v in base score_fcn qkv_gelu separate_qkv; do
-    peer 150 --size article --variant $v --batch $1 --steps $2 --compile --attention plain --fused_adamw
+    peer 90 --size article --variant $v --batch $1 --steps $2 --compile --attention plain --fused_adamw
   done
 done
 peer 120 --size small --variant base --batch 128 --steps 40 --compile --attention sdpa --fused_adamw
