@@ -11,7 +11,7 @@
 #   3. the PyTorch peers of tools/bench/train_pytorch.py on the same shapes
 #      (eager and torch.compile, plain or SDPA attention, fused AdamW), as
 #      far as the time allows, most important first (the eight article-size
-#      rows' compiled peers take about 330 s beside about 300 s of build
+#      rows' compiled peers take about 360 s beside about 160 s of build
 #      and tinylm-train runs: the last ones may not fit in one call).
 # Everything lands in RESULTS_DIR/results.tgz; the table is printed last.
 #   bash tools/gpu/train_bench.sh RESULTS_DIR [TOTAL_SECONDS]
