@@ -12,10 +12,6 @@
 namespace tinylm {
 namespace {
 
-bool IsGreedy(const SamplingParams& p) {
-  return p.temperature == 0.0 || p.top_k == 1;
-}
-
 // logits: [B, V]. Rows whose penalty is not 1 get their history's tokens
 // penalized (CTRL rule). Only the (row, token) pairs travel to the device.
 at::Tensor ApplyRepetitionPenalty(const at::Tensor& logits,
@@ -109,6 +105,10 @@ at::Tensor ChooseIds(const at::Tensor& x, const std::vector<SampleRow>& rows) {
 }
 
 }  // namespace
+
+bool IsGreedy(const SamplingParams& p) {
+  return p.temperature == 0.0 || p.top_k == 1;
+}
 
 double CounterUniform(uint64_t seed, int64_t position) {
   const uint64_t h =

@@ -53,6 +53,9 @@ std::vector<SampledToken> SampleTokens(const at::Tensor& logits,
                                        const std::vector<SampleRow>& rows,
                                        int64_t top_n = 0);
 
+// Whether `params` choose the argmax (temperature 0, or top_k 1).
+bool IsGreedy(const SamplingParams& params);
+
 // The uniform in [0, 1) drawn for (seed, position): splitmix64 of the pair.
 double CounterUniform(uint64_t seed, int64_t position);
 

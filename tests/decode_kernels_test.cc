@@ -340,10 +340,13 @@ struct AttentionData {
   at::Tensor positions, slots;  // [M] int32
 };
 
-// Row positions: the split edges, 0, the last position, random others.
+// Row positions: 0, the last position, fewer keys than the cluster has
+// blocks, every block a tile and one key more, random others.
 AttentionData MakeAttentionData(const AttentionCase& c, int M) {
-  const int kps = decode::KeysPerSplit(c.head_size);
-  std::vector<int> pos = {0, c.max_len - 1, kps - 1, kps, 2 * kps + 3};
+  const int tile = decode::KeysPerTile(c.head_size, c.max_len);
+  const int cluster = decode::kClusterBlocks;
+  std::vector<int> pos = {0, c.max_len - 1, cluster - 2, cluster * tile - 1,
+                          cluster * tile};
   while (int(pos.size()) < M) pos.push_back(int(pos.size() * 7919) % c.max_len);
   pos.resize(M);
   for (int& p : pos) p = std::min(p, c.max_len - 1);
@@ -389,17 +392,10 @@ AttentionOut RunAttention(const AttentionCase& c, const AttentionData& d,
   a.probs = o.probs.data_ptr<float>();
   a.probs_stride = c.max_len + 3;
   EXPECT_EQ(decode::ValidateAttention(a), "");
-  const at::Tensor workspace = at::empty(
-      {int64_t(decode::AttentionWorkspaceBytes(rows, H, hs, c.max_len))},
-      at::TensorOptions().device(at::kCUDA).dtype(at::kByte));
-  Finish(
-      decode::ZeroAttentionWorkspace(workspace.data_ptr(), rows, H, Stream()));
-  Finish(
-      decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
-  // A second call over the same workspace: the arrival counters were reset.
+  Finish(decode::LaunchDecodeAttention(a, Stream(), false));
+  // Again with PDL (reads its inputs before any wait): the same bits.
   const at::Tensor first_y = o.y.clone();
-  Finish(
-      decode::LaunchDecodeAttention(a, workspace.data_ptr(), Stream(), false));
+  Finish(decode::LaunchDecodeAttention(a, Stream(), true));
   EXPECT_TRUE(at::equal(first_y, o.y)) << "second call differs";
   return o;
 }

@@ -4,8 +4,10 @@
 // both captured as CUDA graphs: five prompts of different lengths in
 // scattered slots, prefilled by each runner into its own cache, then 48
 // decode steps fed the reference's greedy tokens. Also: a row decoded alone
-// gives the bits it gives in the batch, in every bucket size.
+// gives the bits it gives in the batch, in every bucket size; and the
+// tokens chosen on the device inside the graph are SampleTokens' choices.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <c10/core/GradMode.h>
 
 #include "models/checkpoint.h"
+#include "models/sampler.h"
 #include "server/engine/step_runner.h"
 
 namespace tinylm {
@@ -123,6 +126,58 @@ TEST_P(FusedDecodeStepsTest, ARowAloneGivesTheBitsItGivesInTheBatch) {
     EXPECT_TRUE(at::equal(steps->Decode(pair)[0], together[b]))
         << "row " << b << " in a pair (bucket of 2)";
   }
+}
+
+TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
+  auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
+  const at::Tensor first = steps->Prefill(Rows());
+  for (size_t b = 0; b < sequences_.size(); ++b) {
+    sequences_[b].push_back(first[b].argmax().item<int64_t>());
+  }
+  // Rows 0-2 on the device (greedy, one with a repetition penalty, one by
+  // top_k 1), rows 3-4 on the host (alternatives; sampling).
+  std::vector<SampleRow> samples(sequences_.size());
+  std::vector<int64_t> top_n = {0, 0, 0, 3, 0};
+  for (size_t b = 0; b < samples.size(); ++b) {
+    samples[b].params.temperature = 0.0;
+    samples[b].history = &sequences_[b];
+  }
+  samples[1].params.repetition_penalty = 1.8;
+  samples[2].params.temperature = 0.7;
+  samples[2].params.top_k = 1;
+  samples[4].params.temperature = 0.9;
+  samples[4].params.seed = 11;
+  double worst = 0;
+  int compared = 0, equal = 0;
+  for (int step = 0; step < 16; ++step) {
+    for (size_t b = 0; b < samples.size(); ++b) {
+      samples[b].position = sequences_[b].size();
+    }
+    // Decoding a position again rewrites the same keys: the same logits.
+    const at::Tensor logits = steps->Decode(Rows());
+    const std::vector<SampledToken> expected =
+        SampleTokens(logits, samples, 3);
+    const std::vector<SampledToken> actual =
+        steps->DecodeAndSample(Rows(), samples, top_n);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t b = 0; b < actual.size(); ++b) {
+      EXPECT_EQ(actual[b].id, expected[b].id) << "step " << step << " row " << b;
+      ++compared;
+      if (actual[b].id == expected[b].id) ++equal;
+      EXPECT_NEAR(actual[b].logprob, expected[b].logprob, 1e-4)
+          << "step " << step << " row " << b;
+      worst = std::max(worst, double(std::abs(actual[b].logprob -
+                                              expected[b].logprob)));
+      EXPECT_EQ(actual[b].alternatives.size(), size_t(top_n[b]));
+      for (size_t i = 0; i < actual[b].alternatives.size(); ++i) {
+        EXPECT_EQ(actual[b].alternatives[i].id, expected[b].alternatives[i].id);
+      }
+      sequences_[b].push_back(actual[b].id);
+    }
+  }
+  std::printf("CHECK %s device sampler: ids %d/%d as SampleTokens', "
+              "max |logprob diff| %.2e <= 1e-4\n",
+              GetParam().c_str(), equal, compared, worst);
 }
 
 INSTANTIATE_TEST_SUITE_P(ShippedCheckpoints, FusedDecodeStepsTest,

@@ -1,21 +1,28 @@
-// Decode attention (decode_attention.h). One block of 128 threads per
-// (split, head, row); the grid covers the longest possible row, and blocks
-// past their row's length return at once. Per block:
-//   1. scores of the split's keys: lanes per key = hs/8 rounded up to a
-//      power of two (at most a warp), each lane a dot product over its 8-
-//      wide segments, then a butterfly over the key's lanes;
-//   2. the split's max m_s, weights e_j = exp(s_j - m_s) and their sum l_s
-//      (fixed reduction trees);
-//   3. y_s = Σ_j e_j v_j: threads own 8-wide segments of hs, key groups
-//      added in group order;
-//   4. one split: y = y_s / l_s. Several: y_s, m_s, l_s go to the
-//      workspace, and the block that arrives last combines them in split
-//      order: m = max m_s, l = Σ_s exp(m_s - m) l_s, c_s = exp(m_s - m) / l,
-//      y = Σ_s c_s y_s; maps are e_j · c_s, the factors used for y.
+// Decode attention (decode_attention.h). A cluster of kClusterBlocks blocks
+// of 256 threads per (head, row); block r of the cluster owns the r-th of
+// kClusterBlocks equal runs of the row's keys, which it streams through
+// shared memory in tiles of KeysPerTile(hs) keys, two tiles in flight:
+//   1. before waiting for the previous kernel, the block issues the
+//      asynchronous copies of its first two tiles of keys and values (all
+//      cached earlier but the newest, which the previous kernel writes and
+//      which is copied again once it has finished);
+//   2. per tile: scores s_j = q·k_j / √hs (+ g[h, j]) from shared memory
+//      (lanes per key = hs/8 rounded up to a power of two, at most a warp,
+//      then a butterfly), the running max m and sum l (fixed reduction
+//      trees, online rescaling), and y_r += Σ_j e^(s_j - m) v_j with threads
+//      owning 8-wide segments of hs;
+//   3. the cluster combines through distributed shared memory: every block
+//      reads all (m_r, l_r), so c_r = exp(m_r - M) / Σ exp(m_r' - M) l_r',
+//      and block r writes its share of hs of y = Σ_r c_r y_r, summed in rank
+//      order; maps are exp(s_j - M) / L.
+// No global scratch, no atomics: the split depends only on the row's length.
 #include "kernels/decode/decode_attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include <cooperative_groups.h>
 
 #include "kernels/decode/device_util.cuh"
 #include "kernels/decode/launch.cuh"
@@ -23,29 +30,22 @@
 namespace tinylm::decode {
 namespace {
 
-constexpr int kThreads = 128;
+namespace cg = cooperative_groups;
+
+constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kMaxKeysPerSplit = 256;
-constexpr int kUnroll = 4;  // key passes in flight per warp in step 1
+constexpr int kStages = 2;
+constexpr int kStageBytes = 48 * 1024;  // keys and values of one tile
+constexpr int kMaxKeysPerTile = 64;
+// Dynamic shared memory at most: two tiles plus the scores of a block.
+constexpr int kMaxDynamicBytes =
+    kStages * kStageBytes + kMaxAttentionLength / kClusterBlocks * 4;
 
-__host__ __device__ int SplitsFor(int length, int keys_per_split) {
-  return (length + keys_per_split - 1) / keys_per_split;
-}
+__host__ __device__ int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
-// Byte offsets of the workspace parts (decode_attention.h).
-struct WorkspaceLayout {
-  size_t counters, stats, partial, total;
-};
-WorkspaceLayout Layout(int rows, int heads, int head_size, int max_len) {
-  auto round_up = [](size_t b) { return (b + 255) / 256 * 256; };
-  const size_t splits = SplitsFor(max_len, KeysPerSplit(head_size));
-  const size_t units = size_t(rows) * heads;
-  WorkspaceLayout l;
-  l.counters = 0;
-  l.stats = round_up(units * sizeof(int));
-  l.partial = l.stats + round_up(units * splits * 2 * sizeof(float));
-  l.total = l.partial + units * splits * head_size * sizeof(float);
-  return l;
+// Keys a block of the cluster owns for a row of `length` keys.
+__host__ __device__ int KeysPerBlock(int length) {
+  return CeilDiv(length, kClusterBlocks);
 }
 
 __device__ __forceinline__ float Dot8(uint4 k, const float (&q)[8], float s) {
@@ -91,57 +91,109 @@ __device__ float BlockSum(float v, float* scratch) {
   return s;
 }
 
-template <int SEG>  // 8-wide segments of hs per lane in step 1
-__global__ void __launch_bounds__(kThreads)
-    DecodeAttentionKernel(const AttentionArgs a, char* workspace,
-                          WorkspaceLayout layout, int keys_per_split) {
-  __shared__ float weights[kMaxKeysPerSplit];  // s_j, then e_j
-  __shared__ float group_sums[kMaxHeadSize];   // step 3 key groups
-  __shared__ float scratch[kWarps];
-  __shared__ bool last_block;
+__device__ __forceinline__ void CopyAsync16(void* shared, const void* global) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to),
+               "l"(global));
+}
+__device__ __forceinline__ void CommitCopies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+// Waits until at most `pending` (0 or 1) committed groups are in flight.
+__device__ __forceinline__ void WaitCopies(int pending) {
+  if (pending > 0) {
+    asm volatile("cp.async.wait_group 1;" ::: "memory");
+  } else {
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+  }
+}
 
-  WaitForPriorGrids();
-  AllowDependentLaunch();
-  const int m = blockIdx.z, h = blockIdx.y, split = blockIdx.x;
+// One tile in shared memory: keys then values, [keys_per_tile, hs] each.
+struct Tile {
+  bf16* keys;
+  bf16* values;
+};
+
+template <int SEG>  // 8-wide segments of hs per lane in the scores
+__global__ void __launch_bounds__(kThreads)
+    DecodeAttentionKernel(const AttentionArgs a, int keys_per_tile) {
+  __shared__ float group_sums[kThreads * 8];  // key groups' partial y
+  __shared__ float partial[kMaxHeadSize];     // this block's y_r
+  __shared__ float stats[2];                  // m_r, l_r
+  __shared__ float scratch[kWarps];
+  extern __shared__ __align__(16) unsigned char dynamic[];
+
+  const cg::cluster_group cluster = cg::this_cluster();
+  const int rank = static_cast<int>(cluster.block_rank());
+  const int m = blockIdx.z, h = blockIdx.y;
   const int H = a.heads, hs = a.head_size, segs = hs / 8;
+  // The step's inputs: uploaded before its first kernel, which has finished
+  // by the time any later kernel may start (PDL waits one kernel back).
   const int pos = a.positions[m], slot = a.slots[m];
   bf16* y = a.y + (int64_t(m) * H + h) * hs;
   float* probs = a.probs != nullptr
                      ? a.probs + (int64_t(m) * H + h) * a.probs_stride
                      : nullptr;
+  const int segs_per_block = CeilDiv(segs, kClusterBlocks);
+  const int first_seg = rank * segs_per_block;
   if (pos < 0 || pos >= a.max_len || slot < 0 || slot >= a.num_slots) {
-    if (split == 0) {  // an invalid row: zeros, nothing read
-      for (int d = threadIdx.x; d < hs; d += kThreads) y[d] = bf16(0.0f);
-      for (int64_t j = threadIdx.x; probs != nullptr && j < a.probs_stride;
-           j += kThreads) {
-        probs[j] = 0.0f;
-      }
+    WaitForPriorGrids();  // an invalid row: zeros, nothing read
+    AllowDependentLaunch();
+    const int s = first_seg + int(threadIdx.x);
+    if (threadIdx.x < segs_per_block && s < segs) {
+      *reinterpret_cast<uint4*>(y + s * 8) = make_uint4(0, 0, 0, 0);
     }
-    return;
+    for (int64_t j = rank * kThreads + threadIdx.x;
+         probs != nullptr && j < a.probs_stride; j += kClusterBlocks * kThreads) {
+      probs[j] = 0.0f;
+    }
+    return;  // the whole cluster: the condition is the row's
   }
   const int length = pos + 1;
-  const int splits = SplitsFor(length, keys_per_split);
-  if (split >= splits) return;
-  const int j0 = split * keys_per_split;
-  const int n = min(length, j0 + keys_per_split) - j0;
+  const int per_block = KeysPerBlock(length);
+  const int j0 = min(length, rank * per_block);
+  const int n = min(length, j0 + per_block) - j0;  // may be 0
+  const int tiles = CeilDiv(n, keys_per_tile);
   const int group = h / (H / a.groups);
   const int64_t key_stride = int64_t(a.groups) * hs;
   const int64_t first = (int64_t(slot) * a.max_len + j0) * key_stride +
                         int64_t(group) * hs;  // key j0 of this group
   const bf16* keys = a.k_cache + first;
   const bf16* values = a.v_cache + first;
+
+  bf16* stage_base = reinterpret_cast<bf16*>(dynamic);
+  const int tile_elems = keys_per_tile * hs;
+  auto tile_at = [&](int t) {
+    bf16* base = stage_base + (t % kStages) * 2 * tile_elems;
+    return Tile{base, base + tile_elems};
+  };
+  float* scores = reinterpret_cast<float*>(
+      dynamic + size_t(kStages) * 2 * tile_elems * sizeof(bf16));
+  auto issue = [&](int t) {  // tile t's keys and values, 16 bytes a copy
+    const Tile tile = tile_at(t);
+    const int k0 = t * keys_per_tile;
+    const int count = min(keys_per_tile, n - k0) * segs;
+    for (int c = threadIdx.x; c < count; c += kThreads) {
+      const int jj = c / segs, s = c % segs;
+      const int64_t at = (k0 + jj) * key_stride + s * 8;
+      CopyAsync16(tile.keys + jj * hs + s * 8, keys + at);
+      CopyAsync16(tile.values + jj * hs + s * 8, values + at);
+    }
+    CommitCopies();
+  };
+  for (int t = 0; t < min(tiles, kStages); ++t) issue(t);
+
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-  // Values are read in step 3: start bringing them into L2 now.
-  for (int line = threadIdx.x; line < n * ((hs * 2 + 127) / 128);
-       line += kThreads) {
-    const int j = line / ((hs * 2 + 127) / 128);
-    const int byte = (line % ((hs * 2 + 127) / 128)) * 128;
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(
-        reinterpret_cast<const char*>(values + j * key_stride) + byte));
+  // The score_fcn term, or zero, as each key's starting score.
+  const bf16* extra = a.score != nullptr
+                          ? a.score + (int64_t(m) * H + h) * a.score_stride + j0
+                          : nullptr;
+  for (int jj = threadIdx.x; jj < n; jj += kThreads) {
+    scores[jj] = extra != nullptr ? __bfloat162float(extra[jj]) : 0.0f;
   }
-
-  // 1. Scores.
   int lanes_per_key = 1;
   while (lanes_per_key < segs && lanes_per_key < 32) lanes_per_key *= 2;
   const int keys_per_pass = 32 / lanes_per_key;
@@ -161,174 +213,120 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   const float scale = sqrtf(float(hs));
-  const bf16* extra = a.score != nullptr
-                          ? a.score + (int64_t(m) * H + h) * a.score_stride + j0
-                          : nullptr;
-  const int warp_stride = kWarps * keys_per_pass;
-  for (int base = warp * keys_per_pass; base < n;
-       base += warp_stride * kUnroll) {
-    uint4 kv[kUnroll][SEG];
-#pragma unroll
-    for (int r = 0; r < kUnroll; ++r) {
-      const int jj = base + r * warp_stride + sub;
-#pragma unroll
-      for (int u = 0; u < SEG; ++u) {
-        const int s = sl + lanes_per_key * u;
-        kv[r][u] = jj < n && s < segs
-                       ? LoadActivation16(keys + jj * key_stride + s * 8)
-                       : make_uint4(0, 0, 0, 0);
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < kUnroll; ++r) {
-      const int jj = base + r * warp_stride + sub;
-      float dot = 0.0f;
-#pragma unroll
-      for (int u = 0; u < SEG; ++u) dot = Dot8(kv[r][u], q[u], dot);
-      for (int off = lanes_per_key / 2; off > 0; off /= 2) {
-        dot += __shfl_xor_sync(0xffffffffu, dot, off);
-      }
-      if (jj < n && sl == 0) {
-        float s = dot / scale;
-        if (extra != nullptr) s += __bfloat162float(extra[jj]);
-        weights[jj] = s;
-      }
-    }
-  }
-  __syncthreads();
-
-  // 2. Split max, weights and their sum.
-  float local_max = -INFINITY;
-  for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-    local_max = fmaxf(local_max, weights[jj]);
-  }
-  const float split_max = BlockMax(local_max, scratch);
-  float local_sum = 0.0f;
-  for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-    const float e = expf(weights[jj] - split_max);
-    weights[jj] = e;
-    local_sum += e;
-  }
-  const float split_sum = BlockSum(local_sum, scratch);  // syncs: e_j ready
-
-  // 3. y_s over the split: segment seg of hs, keys kg, kg + groups, ...
   const int key_groups = max(1, kThreads / segs);
   const int seg = threadIdx.x % segs, kg = threadIdx.x / segs;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  if (kg < key_groups) {
-    int jj = kg;
-    for (; jj + 3 * key_groups < n; jj += 4 * key_groups) {
-      uint4 v[4];
-#pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        v[r] = LoadActivation16(values + (jj + r * key_groups) * key_stride +
-                                seg * 8);
+  float run_max = -INFINITY, run_sum = 0.0f;
+
+  for (int t = 0; t < tiles; ++t) {
+    WaitCopies(t + 1 < tiles ? 1 : 0);
+    __syncthreads();
+    const Tile tile = tile_at(t);
+    const int k0 = t * keys_per_tile;
+    const int nt = min(keys_per_tile, n - k0);
+    const int newest = pos - j0 - k0;  // written by the previous kernel
+    if (newest >= 0 && newest < nt) {
+      for (int s = threadIdx.x; s < segs; s += kThreads) {
+        const int64_t at = int64_t(newest) * key_stride + s * 8;
+        const int64_t from = k0 * key_stride + at;
+        *reinterpret_cast<uint4*>(tile.keys + newest * hs + s * 8) =
+            __ldcg(reinterpret_cast<const uint4*>(keys + from));
+        *reinterpret_cast<uint4*>(tile.values + newest * hs + s * 8) =
+            __ldcg(reinterpret_cast<const uint4*>(values + from));
       }
+      __syncthreads();
+    }
+
+    // Scores of the tile.
+    for (int base = warp * keys_per_pass; base < nt;
+         base += kWarps * keys_per_pass) {
+      const int jj = base + sub;
+      float dot = 0.0f;
 #pragma unroll
-      for (int r = 0; r < 4; ++r)
-        Axpy8(weights[jj + r * key_groups], v[r], acc);
-    }
-    for (; jj < n; jj += key_groups) {
-      Axpy8(weights[jj], LoadActivation16(values + jj * key_stride + seg * 8),
-            acc);
-    }
-  }
-  if (key_groups > 1) {
-    if (kg > 0 && kg < key_groups) {
-      for (int e = 0; e < 8; ++e)
-        group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
+      for (int u = 0; u < SEG; ++u) {
+        const int s = sl + lanes_per_key * u;
+        if (jj < nt && s < segs) {
+          dot = Dot8(*reinterpret_cast<const uint4*>(tile.keys + jj * hs +
+                                                     s * 8),
+                     q[u], dot);
+        }
+      }
+      for (int off = lanes_per_key / 2; off > 0; off /= 2) {
+        dot += __shfl_xor_sync(0xffffffffu, dot, off);
+      }
+      if (jj < nt && sl == 0) scores[k0 + jj] = dot / scale + scores[k0 + jj];
     }
     __syncthreads();
-    if (kg == 0) {
-      for (int g = 1; g < key_groups; ++g) {
-        for (int e = 0; e < 8; ++e)
-          acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
-      }
-    }
-  }
-  const bool owns_segment = kg == 0;  // threads 0..segs-1 hold y_s
 
-  // 4a. A single split: done.
-  if (splits == 1) {
-    const float c = 1.0f / split_sum;
-    if (owns_segment) {
-      for (int e = 0; e < 8; e += 2) {
-        *reinterpret_cast<uint32_t*>(y + seg * 8 + e) =
-            PackBf16(acc[e] * c, acc[e + 1] * c);
+    // Running max and sum; weights e_j relative to the new max.
+    float local_max = -INFINITY;
+    for (int jj = threadIdx.x; jj < nt; jj += kThreads) {
+      local_max = fmaxf(local_max, scores[k0 + jj]);
+    }
+    const float new_max = fmaxf(run_max, BlockMax(local_max, scratch));
+    const float rescale = expf(run_max - new_max);  // 0 on the first tile
+    float local_sum = 0.0f;
+    for (int jj = threadIdx.x; jj < nt; jj += kThreads) {
+      local_sum += expf(scores[k0 + jj] - new_max);
+    }
+    run_sum = run_sum * rescale + BlockSum(local_sum, scratch);
+    run_max = new_max;
+
+    // y_r: segment seg of hs over keys kg, kg + key_groups, ...
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[e] *= rescale;
+    if (kg < key_groups) {
+      for (int jj = kg; jj < nt; jj += key_groups) {
+        const float e = expf(scores[k0 + jj] - new_max);
+        Axpy8(e,
+              *reinterpret_cast<const uint4*>(tile.values + jj * hs + seg * 8),
+              acc);
       }
     }
-    if (probs != nullptr) {
-      for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-        probs[jj] = weights[jj] * c;
-      }
-      for (int64_t j = length + threadIdx.x; j < a.probs_stride;
-           j += kThreads) {
-        probs[j] = 0.0f;
-      }
-    }
-    return;
+    __syncthreads();  // the tile's buffer is free
+    if (t + kStages < tiles) issue(t + kStages);
   }
 
-  // 4b. Several splits: publish this one, and the last block combines.
-  const int max_splits = SplitsFor(a.max_len, keys_per_split);
-  const int64_t unit = int64_t(m) * H + h;
-  float* stats = reinterpret_cast<float*>(workspace + layout.stats) +
-                 unit * max_splits * 2;
-  float* partial = reinterpret_cast<float*>(workspace + layout.partial) +
-                   unit * max_splits * hs;
-  int* counter = reinterpret_cast<int*>(workspace + layout.counters) + unit;
-  if (owns_segment) {
-    float4* out = reinterpret_cast<float4*>(partial + split * hs + seg * 8);
-    out[0] = make_float4(acc[0], acc[1], acc[2], acc[3]);
-    out[1] = make_float4(acc[4], acc[5], acc[6], acc[7]);
-  }
-  if (threadIdx.x == 0) {
-    stats[2 * split] = split_max;
-    stats[2 * split + 1] = split_sum;
-  }
-  if (probs != nullptr) {
-    for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-      probs[j0 + jj] = weights[jj];  // rescaled by the combining block
-    }
-    if (split == 0) {
-      for (int64_t j = length + threadIdx.x; j < a.probs_stride;
-           j += kThreads) {
-        probs[j] = 0.0f;
-      }
-    }
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    last_block = atomicAdd(counter, 1) == splits - 1;
+  // Key groups summed in group order into this block's y_r.
+  if (kg > 0 && kg < key_groups) {
+    for (int e = 0; e < 8; ++e) group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
   }
   __syncthreads();
-  if (!last_block) return;
-  __threadfence();
+  if (kg == 0) {
+    for (int g = 1; g < key_groups; ++g) {
+      for (int e = 0; e < 8; ++e) acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
+    }
+    for (int e = 0; e < 8; ++e) partial[seg * 8 + e] = acc[e];
+  }
+  if (threadIdx.x == 0) {
+    stats[0] = run_max;
+    stats[1] = run_sum;
+  }
+  cluster.sync();  // every block's y_r, m_r and l_r visible to the cluster
 
-  // Unrolled so that several splits' loads are in flight at once.
+  // c_r = factor[r] / total, the same in every block.
+  float factor[kClusterBlocks];
   float total_max = -INFINITY;
-#pragma unroll 8
-  for (int s = 0; s < splits; ++s) {
-    total_max = fmaxf(total_max, __ldcg(&stats[2 * s]));
+#pragma unroll
+  for (int r = 0; r < kClusterBlocks; ++r) {
+    factor[r] = cluster.map_shared_rank(stats, r)[0];  // m_r for now
+    total_max = fmaxf(total_max, factor[r]);
   }
   float total = 0.0f;
-#pragma unroll 8
-  for (int s = 0; s < splits; ++s) {
-    total +=
-        expf(__ldcg(&stats[2 * s]) - total_max) * __ldcg(&stats[2 * s + 1]);
+#pragma unroll
+  for (int r = 0; r < kClusterBlocks; ++r) {
+    factor[r] = expf(factor[r] - total_max);  // 0 for a block without keys
+    total += factor[r] * cluster.map_shared_rank(stats, r)[1];
   }
-  auto factor = [&](int s) {
-    return expf(__ldcg(&stats[2 * s]) - total_max) / total;
-  };
-  for (int sg = threadIdx.x; sg < segs; sg += kThreads) {
+  const int s = first_seg + int(threadIdx.x);
+  if (threadIdx.x < segs_per_block && s < segs) {
     float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll 4
-    for (int s = 0; s < splits; ++s) {
-      const float c = factor(s);
-      const float4* p =
-          reinterpret_cast<const float4*>(partial + s * hs + sg * 8);
-      const float4 lo = __ldcg(p), hi = __ldcg(p + 1);
+#pragma unroll
+    for (int r = 0; r < kClusterBlocks; ++r) {
+      const float c = factor[r] / total;
+      const float4* p = reinterpret_cast<const float4*>(
+          cluster.map_shared_rank(partial, r) + s * 8);
+      const float4 lo = p[0], hi = p[1];
       out[0] = fmaf(c, lo.x, out[0]);
       out[1] = fmaf(c, lo.y, out[1]);
       out[2] = fmaf(c, lo.z, out[2]);
@@ -338,36 +336,33 @@ __global__ void __launch_bounds__(kThreads)
       out[6] = fmaf(c, hi.z, out[6]);
       out[7] = fmaf(c, hi.w, out[7]);
     }
-    for (int e = 0; e < 8; e += 2) {
-      *reinterpret_cast<uint32_t*>(y + sg * 8 + e) =
-          PackBf16(out[e], out[e + 1]);
-    }
+    *reinterpret_cast<uint4*>(y + s * 8) =
+        make_uint4(PackBf16(out[0], out[1]), PackBf16(out[2], out[3]),
+                   PackBf16(out[4], out[5]), PackBf16(out[6], out[7]));
   }
   if (probs != nullptr) {
-    for (int j = threadIdx.x; j < length; j += kThreads) {
-      probs[j] = __ldcg(&probs[j]) * factor(j / keys_per_split);
+    for (int jj = threadIdx.x; jj < n; jj += kThreads) {
+      probs[j0 + jj] = expf(scores[jj] - total_max) / total;
+    }
+    for (int64_t j = length + rank * kThreads + threadIdx.x; j < a.probs_stride;
+         j += kClusterBlocks * kThreads) {
+      probs[j] = 0.0f;
     }
   }
-  if (threadIdx.x == 0) *counter = 0;  // ready for the next call
+  cluster.sync();  // no block leaves while another reads its shared memory
+}
+
+int DynamicBytes(int head_size, int max_len) {
+  return kStages * 2 * KeysPerTile(head_size, max_len) * head_size *
+             int(sizeof(bf16)) +
+         KeysPerBlock(max_len) * int(sizeof(float));
 }
 
 }  // namespace
 
-int KeysPerSplit(int head_size) {
-  int keys = 16;
-  while (keys < kMaxKeysPerSplit && keys * 2 * head_size <= 8192) keys *= 2;
-  return keys;
-}
-
-size_t AttentionWorkspaceBytes(int rows, int heads, int head_size,
-                               int max_len) {
-  return Layout(rows, heads, head_size, max_len).total;
-}
-
-cudaError_t ZeroAttentionWorkspace(void* workspace, int rows, int heads,
-                                   cudaStream_t stream) {
-  return cudaMemsetAsync(workspace, 0, size_t(rows) * heads * sizeof(int),
-                         stream);
+int KeysPerTile(int head_size, int max_len) {
+  const int fit = kStageBytes / (2 * head_size * int(sizeof(bf16)));
+  return std::max(1, std::min({fit, kMaxKeysPerTile, KeysPerBlock(max_len)}));
 }
 
 std::string ValidateAttention(const AttentionArgs& a) {
@@ -389,6 +384,9 @@ std::string ValidateAttention(const AttentionArgs& a) {
     return "q, caches and y must be 16-byte aligned";
   }
   if (a.num_slots < 1 || a.max_len < 1) return "empty cache";
+  if (a.max_len > kMaxAttentionLength) {
+    return "max_len must be at most " + std::to_string(kMaxAttentionLength);
+  }
   if (a.score != nullptr && a.score_stride < a.max_len) {
     return "score_stride must cover max_len";
   }
@@ -398,22 +396,32 @@ std::string ValidateAttention(const AttentionArgs& a) {
   return "";
 }
 
-cudaError_t LaunchDecodeAttention(const AttentionArgs& args, void* workspace,
+cudaError_t LaunchDecodeAttention(const AttentionArgs& args,
                                   cudaStream_t stream, bool pdl) {
-  if (!ValidateAttention(args).empty() || workspace == nullptr) {
-    return cudaErrorInvalidValue;
-  }
-  const int keys_per_split = KeysPerSplit(args.head_size);
-  const WorkspaceLayout layout =
-      Layout(args.rows, args.heads, args.head_size, args.max_len);
-  const dim3 grid(SplitsFor(args.max_len, keys_per_split), args.heads,
-                  args.rows);
+  if (!ValidateAttention(args).empty()) return cudaErrorInvalidValue;
   const int segs_per_lane = (args.head_size / 8 + 31) / 32;
   auto kernel = segs_per_lane <= 1   ? DecodeAttentionKernel<1>
                 : segs_per_lane <= 2 ? DecodeAttentionKernel<2>
                                      : DecodeAttentionKernel<4>;
-  return LaunchKernel(kernel, grid, dim3(kThreads), 0, stream, pdl, args,
-                      static_cast<char*>(workspace), layout, keys_per_split);
+  // Once per instantiation: allow more than the default 48 KB.
+  static const cudaError_t raised[3] = {
+      cudaFuncSetAttribute(DecodeAttentionKernel<1>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           kMaxDynamicBytes),
+      cudaFuncSetAttribute(DecodeAttentionKernel<2>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           kMaxDynamicBytes),
+      cudaFuncSetAttribute(DecodeAttentionKernel<4>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           kMaxDynamicBytes)};
+  for (cudaError_t e : raised) {
+    if (e != cudaSuccess) return e;
+  }
+  const dim3 grid(kClusterBlocks, args.heads, args.rows);
+  return LaunchClusterKernel(
+      kernel, grid, dim3(kThreads), kClusterBlocks,
+      DynamicBytes(args.head_size, args.max_len), stream, pdl, args,
+      KeysPerTile(args.head_size, args.max_len));
 }
 
 }  // namespace tinylm::decode

@@ -4,16 +4,19 @@
 //   s_j = q·k_j / √hs (+ g[h, j] for score_fcn),  p = softmax(s) in fp32,
 //   y = Σ_j p_j v_j.
 //
-// Flash-decoding: a row's keys are cut into splits of KeysPerSplit(hs)
-// positions, one block each; the last block of a (row, head) to finish
-// combines the splits in split order. The split depends only on the row's
-// own length and hs, so a row's result never depends on the batch.
+// Flash-decoding within a thread-block cluster: a row's keys are cut into
+// kClusterBlocks equal runs, one block each, streamed through shared memory
+// in tiles; the blocks combine their partial results through distributed
+// shared memory, in rank order, with no global scratch. The split depends
+// only on the row's own length and hs, so a row's result never depends on
+// the batch. With PDL the blocks start copying the cached keys and values
+// while the previous kernel (the one that writes the newest key) still
+// runs.
 //
 // Plain CUDA C++, no torch.
 #ifndef TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
 #define TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -44,22 +47,21 @@ struct AttentionArgs {
   int64_t probs_stride = 0;
 };
 
-// Key positions per split (a power of two in 16..256, about 16 KB of keys).
-int KeysPerSplit(int head_size);
+// Blocks per (row, head): one thread-block cluster (Hopper).
+constexpr int kClusterBlocks = 8;
+// The longest cache: a block keeps the scores of its keys in shared memory.
+constexpr int kMaxAttentionLength = 8192 * kClusterBlocks;
 
-// Scratch for up to `rows` rows: the splits' partial outputs and an arrival
-// counter per (row, head). The counters must be zero before the first call
-// (ZeroAttentionWorkspace); every call leaves them at zero.
-size_t AttentionWorkspaceBytes(int rows, int heads, int head_size, int max_len);
-cudaError_t ZeroAttentionWorkspace(void* workspace, int rows, int heads,
-                                   cudaStream_t stream);
+// Keys a block moves through shared memory at once (two tiles in flight).
+int KeysPerTile(int head_size, int max_len);
 
 // Empty when `args` can run, else what is wrong.
 std::string ValidateAttention(const AttentionArgs& args);
 
-// `workspace`: AttentionWorkspaceBytes(args.rows, ...) bytes or more,
-// 256-byte aligned.
-cudaError_t LaunchDecodeAttention(const AttentionArgs& args, void* workspace,
+// `positions` and `slots` are read before the previous kernel has
+// finished (with `pdl`): they must have been written two kernels back or
+// earlier, as the step's uploaded inputs are.
+cudaError_t LaunchDecodeAttention(const AttentionArgs& args,
                                   cudaStream_t stream, bool pdl);
 
 }  // namespace tinylm::decode

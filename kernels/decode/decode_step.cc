@@ -22,8 +22,7 @@ struct DecodeStep::Buffers {
   bf16* score;      // [max_rows, H·block_size] score_fcn term
   bf16* y;          // [max_rows, H·hs] attention output
   bf16* hidden;     // [max_rows, I] SwiGLU output
-  void* attention;  // decode_attention.h scratch
-  size_t attention_offset;  // its byte offset in the workspace
+  size_t bytes;     // all of them
 };
 
 DecodeStep::DecodeStep(const DecodeDims& dims, int max_rows)
@@ -46,21 +45,11 @@ DecodeStep::Buffers DecodeStep::Carve(void* workspace) const {
   b.score = take(d.score_fcn ? rows * d.n_head * d.block_size : 0);
   b.y = take(rows * d.n_head * d.head_size);
   b.hidden = take(rows * d.intermediate);
-  b.attention_offset = offset;
-  b.attention = reinterpret_cast<void*>(base + offset);
+  b.bytes = offset;
   return b;
 }
 
-size_t DecodeStep::workspace_bytes() const {
-  return Carve(nullptr).attention_offset +
-         AttentionWorkspaceBytes(max_rows_, dims_.n_head, dims_.head_size,
-                                 dims_.max_len);
-}
-
-cudaError_t DecodeStep::Prepare(void* workspace, cudaStream_t stream) const {
-  return ZeroAttentionWorkspace(Carve(workspace).attention, max_rows_,
-                                dims_.n_head, stream);
-}
+size_t DecodeStep::workspace_bytes() const { return Carve(nullptr).bytes; }
 
 std::string DecodeStep::Validate(const DecodeWeights& w) const {
   const DecodeDims& d = dims_;
@@ -74,6 +63,10 @@ std::string DecodeStep::Validate(const DecodeWeights& w) const {
   if (d.vocab % 2 != 0) return "the vocabulary size must be even";
   if (d.num_slots < 1 || d.max_len < 1 || d.max_len > d.block_size) {
     return "the cache needs slots and at most block_size positions";
+  }
+  if (d.max_len > kMaxAttentionLength) {
+    return "the attention kernel takes at most " +
+           std::to_string(kMaxAttentionLength) + " positions";
   }
   // The products' inner dimensions: n_embd (q/k/v, MLP input, LM head),
   // H·hs (attention output) and the SwiGLU width (MLP output).
@@ -183,7 +176,7 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
       a.y = b.y;
       a.probs = io.maps != nullptr ? io.maps[layer] : nullptr;
       a.probs_stride = io.map_stride;
-      return LaunchDecodeAttention(a, b.attention, stream, pdl);
+      return LaunchDecodeAttention(a, stream, pdl);
     }
     case DecodeStage::kAttentionProj:
     case DecodeStage::kMlpProj: {

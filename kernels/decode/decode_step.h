@@ -106,10 +106,9 @@ class DecodeStep {
   const DecodeDims& dims() const { return dims_; }
   int max_rows() const { return max_rows_; }
 
-  // Device memory the caller provides for the activations and attention
-  // scratch, 256-byte aligned; Prepare() readies it once.
+  // Device memory the caller provides for the activations, 256-byte
+  // aligned.
   size_t workspace_bytes() const;
-  cudaError_t Prepare(void* workspace, cudaStream_t stream) const;
 
   // Empty when the dimensions and weights (or a step's inputs) can run;
   // else what is wrong. Enqueue checks both and returns

@@ -155,7 +155,6 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache, int64_t max_rows)
   workspace_ = at::empty({int64_t(step_->workspace_bytes())},
                          at::TensorOptions().dtype(at::kByte).device(device));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device.index());
-  CheckCuda(step_->Prepare(workspace_.data_ptr(), stream), "prepare");
   // The packing ran on this stream; steps may run on another (a capture).
   CheckCuda(cudaStreamSynchronize(stream), "packing the weights");
 

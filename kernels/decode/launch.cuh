@@ -10,21 +10,43 @@
 
 namespace tinylm::decode {
 
+// `cluster_x` > 1: blocks in thread-block clusters of that many along x
+// (gridDim.x a multiple of it).
 template <typename... Params, typename... Args>
-cudaError_t LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block,
-                         size_t shared_bytes, cudaStream_t stream, bool pdl,
-                         Args&&... args) {
-  cudaLaunchAttribute attribute;
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
+cudaError_t LaunchClusterKernel(void (*kernel)(Params...), dim3 grid,
+                                dim3 block, unsigned cluster_x,
+                                size_t shared_bytes, cudaStream_t stream,
+                                bool pdl, Args&&... args) {
+  cudaLaunchAttribute attributes[2];
+  unsigned count = 0;
+  if (pdl) {
+    attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attributes[count].val.programmaticStreamSerializationAllowed = 1;
+    ++count;
+  }
+  if (cluster_x > 1) {
+    attributes[count].id = cudaLaunchAttributeClusterDimension;
+    attributes[count].val.clusterDim.x = cluster_x;
+    attributes[count].val.clusterDim.y = 1;
+    attributes[count].val.clusterDim.z = 1;
+    ++count;
+  }
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = pdl ? 1 : 0;
+  config.attrs = attributes;
+  config.numAttrs = count;
   return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+template <typename... Params, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block,
+                         size_t shared_bytes, cudaStream_t stream, bool pdl,
+                         Args&&... args) {
+  return LaunchClusterKernel(kernel, grid, block, 1, shared_bytes, stream, pdl,
+                             std::forward<Args>(args)...);
 }
 
 }  // namespace tinylm::decode

@@ -24,6 +24,7 @@
 
 #include "models/kv_cache.h"
 #include "models/model.h"
+#include "models/sampler.h"
 #include "server/engine/step_graph.h"
 #include "server/engine/step_runner.h"
 
@@ -36,6 +37,18 @@ class FusedDecodeSteps {
   // [B, V] float32 next-token logits of `rows` (B <= the slots), in row
   // order; the tensor stays valid across later steps.
   virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
+
+  // StepRunner::DecodeAndSample. Each graph ends with the device sampler
+  // (kernels/decode/sampling.h) over all its rows: a row that is greedy and
+  // asks for no alternatives takes its id and logprob from
+  // there, with the repetition penalty applied on the device too; only the
+  // other rows' logits go through SampleTokens. Which way a row goes
+  // depends on its own request alone, so its output never depends on the
+  // batch. The ids equal SampleTokens' (both take the first of equal
+  // maxima); logprobs agree to float rounding.
+  virtual std::vector<SampledToken> DecodeAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n) = 0;
 
   // For the start-up log: "fused decode step (kernels/decode/), ...".
   virtual std::string Describe() const = 0;

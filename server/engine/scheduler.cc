@@ -105,8 +105,12 @@ absl::Status Scheduler::PrepareSteps() {
     const std::vector<int64_t> tokens = {0, 0};
     const std::vector<int64_t> prompt = {0};
     runner_->Prefill({{&prompt, 0}});
-    const at::Tensor logits = runner_->Decode({{&tokens, 0}});
-    SampleTokens(logits, {SampleRow()}, 1);
+    // Both ways of choosing: sampled with alternatives (on the host), and
+    // greedy without (on the device, for a fused step).
+    SampleRow greedy;
+    greedy.params.temperature = 0.0;
+    runner_->DecodeAndSample({{&tokens, 0}}, {SampleRow()}, {1});
+    runner_->DecodeAndSample({{&tokens, 0}}, {greedy}, {0});
   });
 }
 
@@ -210,17 +214,18 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   if (seqs.empty()) return;
   std::vector<StepRow> rows;
   std::vector<SampleRow> sample_rows;
-  int64_t top_n = 0;
+  std::vector<int64_t> top_n;
   for (Sequence* seq : seqs) {
     rows.push_back({&seq->tokens, seq->slot});
     sample_rows.push_back(seq->NextSampleRow());
-    top_n = std::max(top_n, seq->request().top_n);
+    top_n.push_back(seq->request().top_n);
   }
   std::vector<SampledToken> sampled;
   const absl::Status status = Guarded("model step", [&] {
-    const at::Tensor logits =
-        prefill ? runner_->Prefill(rows) : runner_->Decode(rows);
-    sampled = SampleTokens(logits, sample_rows, top_n);
+    sampled =
+        prefill ? SampleTokens(runner_->Prefill(rows), sample_rows,
+                               *std::max_element(top_n.begin(), top_n.end()))
+                : runner_->DecodeAndSample(rows, sample_rows, top_n);
   });
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);

@@ -30,6 +30,9 @@ class StaticStepRunner : public StepRunner {
 
   at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
+  std::vector<SampledToken> DecodeAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n) override;
   std::string Describe() const override;
 
  private:
@@ -236,6 +239,13 @@ at::Tensor StaticStepRunner::Decode(const std::vector<StepRow>& rows) {
   decode_inputs_.copy_(decode_host_, /*non_blocking=*/true);
   const at::Tensor logits = decode_->Run();  // [S, V]
   return logits.index_select(0, decode_inputs_[3].narrow(0, 0, B));
+}
+
+std::vector<SampledToken> StaticStepRunner::DecodeAndSample(
+    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+    const std::vector<int64_t>& top_n) {
+  if (fused_ != nullptr) return fused_->DecodeAndSample(rows, samples, top_n);
+  return StepRunner::DecodeAndSample(rows, samples, top_n);
 }
 
 }  // namespace

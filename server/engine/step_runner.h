@@ -32,6 +32,7 @@
 
 #include "models/kv_cache.h"
 #include "models/model.h"
+#include "models/sampler.h"
 
 namespace tinylm {
 
@@ -48,6 +49,15 @@ class StepRunner {
   // after each row's last token. The tensor stays valid across later steps.
   virtual at::Tensor Prefill(const std::vector<StepRow>& rows) = 0;
   virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
+
+  // A decode step and each row's next token: the choices of
+  // SampleTokens(Decode(rows), samples, ...) with row b's top_n[b]
+  // alternatives. Here exactly that; the fused step chooses greedy rows
+  // without alternatives on the device, inside its graph, and copies only
+  // their ids and logprobs to the host (fused_decode_steps.h).
+  virtual std::vector<SampledToken> DecodeAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n);
 
   // How the steps run, for the start-up log.
   virtual std::string Describe() const = 0;

@@ -12,6 +12,9 @@ same weights, prompts and lengths:
   graph_streamed  as graph, but every token is copied to the host as it is
                   made (what a server that streams tokens must at least do)
   compile         the same step under torch.compile(mode="reduce-overhead")
+  compile_plain   as compile, with attention as two matrix products around
+                  a softmax instead of SDPA (faster where SDPA's kernel for
+                  the head size is slow)
 
 For each implementation and batch size: time to first token (prefill and
 the first greedy token, synchronized), per-token decode latency, and output
@@ -34,9 +37,9 @@ ids of tools/bench/prompts.cc (SyntheticPromptId) are rebuilt here.
       --batch_sizes 1,8,32,64,128 --prompt_tokens 32 --new_tokens 128 \\
       --out results/baselines.jsonl
 
-On CPU (no CUDA) only hf and eager run; graph, graph_streamed and compile
-report themselves as skipped. Without transformers, hf is skipped with a
-message.
+On CPU (no CUDA) only hf and eager run; graph, graph_streamed, compile and
+compile_plain report themselves as skipped. Without transformers, hf is
+skipped with a message.
 """
 import argparse
 import json
@@ -53,7 +56,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from pytorch_model import load_model, load_safetensors  # noqa: E402
 
-IMPLS = ("hf", "eager", "graph", "graph_streamed", "compile")
+IMPLS = ("hf", "eager", "graph", "graph_streamed", "compile", "compile_plain")
 
 
 def emit(record, out_file):
@@ -325,9 +328,10 @@ def measure(prefill_fn, full_fn, device, repeats):
 
 
 def skip_reason(impl, device):
-    if impl in ("graph", "graph_streamed", "compile") and device.type != "cuda":
+    if impl in ("graph", "graph_streamed", "compile",
+                "compile_plain") and device.type != "cuda":
         return "needs CUDA"
-    if impl == "compile" and not hasattr(torch, "compile"):
+    if impl.startswith("compile") and not hasattr(torch, "compile"):
         return f"torch {torch.__version__} has no torch.compile"
     if impl == "hf":
         try:
@@ -354,9 +358,15 @@ def run_impl(impl, model, hf, tokens, args, device, dtype):
         streamed = impl == "graph_streamed"
         full = lambda: graph.run(tokens, N, streamed)  # noqa: E731
     else:
+        # compile_plain: matmul-softmax-matmul attention instead of SDPA,
+        # in the compiled step and the eager prefill.
+        pytorch_model.ATTENTION = "plain" if impl == "compile_plain" else "sdpa"
         compiled = CompiledDecoder(dec)
         full = lambda: compiled.run(tokens, N)  # noqa: E731
-    ttft, total, ids = measure(first, full, device, args.repeats)
+    try:
+        ttft, total, ids = measure(first, full, device, args.repeats)
+    finally:
+        pytorch_model.ATTENTION = "sdpa"
     return ttft, total, ids.clone()
 
 

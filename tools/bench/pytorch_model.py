@@ -72,9 +72,10 @@ def attend(q, k, v, attn_mask=None, is_causal=False):
     """Attention as ATTENTION says; the plain math on PyTorch 1.x. A bool
     mask is True where attending is allowed; a float mask is added to the
     scores."""
-    if ATTENTION == "plain" and torch.is_autocast_enabled():
-        # The way a PyTorch user writes it: bf16 products under autocast,
-        # the softmax in float32 (autocast's choice for softmax).
+    if ATTENTION == "plain" and (torch.is_autocast_enabled() or
+                                 q.dtype != torch.float32):
+        # The way a PyTorch user writes it: bf16 products (under autocast,
+        # or on a bf16 model), the softmax in float32 (autocast's choice).
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
         T, L = scores.shape[-2:]
         if is_causal:
@@ -84,7 +85,7 @@ def attend(q, k, v, attn_mask=None, is_causal=False):
             scores = scores.masked_fill(~attn_mask, float("-inf"))
         elif attn_mask is not None:
             scores = scores + attn_mask
-        return F.softmax(scores, dim=-1) @ v
+        return F.softmax(scores, dim=-1, dtype=torch.float32).to(v.dtype) @ v
     if ATTENTION == "sdpa" and hasattr(F, "scaled_dot_product_attention"):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
                                               is_causal=is_causal)

@@ -16,7 +16,7 @@
 # Needs .deps/debs (tools/gpu/fetch-debs.sh). From the project root:
 #   bash tools/gpu/serve_bench.sh RESULTS_DIR
 # Knobs (defaults): DURATION_S (8) per level, CONCURRENCY (1,64), SIZES
-# (shipped,article), IMPLS (compile,graph), BUILD_DIR
+# (shipped,article), IMPLS (compile,compile_plain,graph), BUILD_DIR
 # (/tmp/tinylm-serve-build), WORK_DIR (/tmp/tinylm-serve-work), COMMIT.
 # Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/ and SIZE-libtorch/
 # (bench.json, bench.md, server.log), SIZE-baselines.jsonl.
@@ -25,7 +25,7 @@ RESULTS=${1:?usage: tools/gpu/serve_bench.sh RESULTS_DIR}
 DURATION_S=${DURATION_S:-8}
 CONCURRENCY=${CONCURRENCY:-1,64}
 SIZES=${SIZES:-shipped,article}
-IMPLS=${IMPLS:-compile,graph}
+IMPLS=${IMPLS:-compile,compile_plain,graph}
 B=${BUILD_DIR:-/tmp/tinylm-serve-build}
 W=${WORK_DIR:-/tmp/tinylm-serve-work}
 mkdir -p "$W"
