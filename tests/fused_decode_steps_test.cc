@@ -180,6 +180,70 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
               GetParam().c_str(), equal, compared, worst);
 }
 
+// Pipelined steps (Launch, Finish) with each step's tokens fed from the
+// previous step's device choices: the ids of step-by-step greedy decoding.
+TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
+  auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
+  ASSERT_TRUE(steps->launches_ahead());
+  const std::vector<std::vector<int64_t>> prompts = sequences_;
+  std::vector<SampleRow> greedy(prompts.size());
+  for (SampleRow& row : greedy) row.params.temperature = 0.0;
+  const std::vector<int64_t> no_alternatives(prompts.size(), 0);
+  constexpr int kSteps = 12;
+
+  const at::Tensor first = steps->Prefill(Rows());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    sequences_[b].push_back(first[b].argmax().item<int64_t>());
+  }
+  for (int step = 0; step < kSteps; ++step) {
+    const std::vector<SampledToken> chosen =
+        steps->DecodeAndSample(Rows(), greedy, no_alternatives);
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      sequences_[b].push_back(chosen[b].id);
+    }
+  }
+  const std::vector<std::vector<int64_t>> expected = sequences_;
+
+  // Again from the prompts, two steps in flight; the rows in reverse order
+  // from the second step on, so that feed indices are not the identity.
+  sequences_ = prompts;
+  const at::Tensor again = steps->Prefill(Rows());
+  const std::vector<StepRow> rows = Rows();
+  const int64_t B = rows.size();
+  std::vector<std::vector<int64_t>> pipelined = prompts;
+  std::vector<LaunchRow> launch(B);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t token = again[b].argmax().item<int64_t>();
+    pipelined[b].push_back(token);
+    launch[b] = {rows[b].slot, int64_t(prompts[b].size()), token, -1};
+  }
+  steps->Launch(launch);
+  std::vector<int64_t> order(B);  // the launched step's row -> sequence
+  for (int64_t b = 0; b < B; ++b) order[b] = b;
+  for (int step = 1; step < kSteps; ++step) {
+    std::vector<LaunchRow> next(B);
+    std::vector<int64_t> next_order(B);
+    for (int64_t r = 0; r < B; ++r) {
+      const int64_t b = B - 1 - r;
+      const int64_t previous_row =
+          std::find(order.begin(), order.end(), b) - order.begin();
+      next[r] = {rows[b].slot, int64_t(prompts[b].size()) + step, 0,
+                 previous_row};
+      next_order[r] = b;
+    }
+    steps->Launch(next);
+    const std::vector<SampledToken> done = steps->Finish();
+    for (int64_t r = 0; r < B; ++r) pipelined[order[r]].push_back(done[r].id);
+    order = next_order;
+  }
+  const std::vector<SampledToken> last = steps->Finish();
+  for (int64_t r = 0; r < B; ++r) pipelined[order[r]].push_back(last[r].id);
+  EXPECT_EQ(pipelined, expected);
+  std::printf("CHECK %s pipelined steps: %s\n", GetParam().c_str(),
+              pipelined == expected ? "ids equal step-by-step decoding"
+                                    : "IDS DIFFER");
+}
+
 INSTANTIATE_TEST_SUITE_P(ShippedCheckpoints, FusedDecodeStepsTest,
                          ::testing::Values("base", "qkv_gelu", "separate_qkv",
                                            "score_fcn"));

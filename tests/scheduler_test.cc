@@ -53,11 +53,13 @@ class SchedulerTest : public ::testing::Test {
 
   static std::unique_ptr<Scheduler> MakeScheduler(
       int64_t max_batch, int64_t max_queued = 64,
-      StepShapes shapes = StepShapes::kDynamic) {
+      StepShapes shapes = StepShapes::kDynamic,
+      DecodePipeline pipeline = DecodePipeline::kAuto) {
     SchedulerOptions options;
     options.max_batch = max_batch;
     options.max_queued = max_queued;
     options.step_shapes = shapes;
+    options.decode_pipeline = pipeline;
     auto scheduler =
         Scheduler::Create(checkpoint_->model, tokenizer_, options);
     EXPECT_TRUE(scheduler.ok()) << scheduler.status();
@@ -93,12 +95,12 @@ class SchedulerTest : public ::testing::Test {
     }
   }
 
-  // Runs each job alone on a fresh scheduler.
+  // Runs each job alone on a fresh scheduler, without pipelined decoding.
   static std::vector<std::vector<int64_t>> Solo(
       const std::vector<std::shared_ptr<Job>>& jobs, StepShapes shapes) {
     std::vector<std::vector<int64_t>> out;
     for (const auto& original : jobs) {
-      auto scheduler = MakeScheduler(1, 64, shapes);
+      auto scheduler = MakeScheduler(1, 64, shapes, DecodePipeline::kOff);
       scheduler->Start();
       auto job = std::make_shared<Job>();
       job->request = original->request;
@@ -121,10 +123,17 @@ class SchedulerTest : public ::testing::Test {
 
   // Queues all jobs before the thread starts, so that the first iteration
   // admits as many as there are slots in one batched prefill.
-  static void CheckBatchedEqualsSolo(double temperature, StepShapes shapes) {
-    const auto jobs = Jobs(temperature);
+  static void CheckBatchedEqualsSolo(
+      double temperature, StepShapes shapes,
+      DecodePipeline pipeline = DecodePipeline::kAuto) {
+    CheckBatchedEqualsSolo(Jobs(temperature), shapes, pipeline);
+  }
+  static void CheckBatchedEqualsSolo(
+      const std::vector<std::shared_ptr<Job>>& jobs, StepShapes shapes,
+      DecodePipeline pipeline) {
     const auto solo = Solo(jobs, shapes);
-    auto scheduler = MakeScheduler(3, 64, shapes);  // fewer slots than jobs
+    // Fewer slots than jobs.
+    auto scheduler = MakeScheduler(3, 64, shapes, pipeline);
     for (const auto& job : jobs) ASSERT_TRUE(scheduler->Submit(job).ok());
     scheduler->Start();
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -251,6 +260,23 @@ TEST_F(SchedulerTest, StaticStepsBatchedGreedyEqualsSoloGreedy) {
 
 TEST_F(SchedulerTest, StaticStepsSeededSamplingDoesNotDependOnTheBatch) {
   CheckBatchedEqualsSolo(1.0, StepShapes::kStatic);
+}
+
+// Pipelined decoding (step n + 1 launched before step n's tokens are
+// handled; here the steps run at once, so only the scheduling is new):
+// the same tokens as decoding alone, unpipelined.
+TEST_F(SchedulerTest, PipelinedGreedyEqualsSoloGreedy) {
+  CheckBatchedEqualsSolo(0.0, StepShapes::kStatic, DecodePipeline::kOn);
+  CheckBatchedEqualsSolo(0.0, StepShapes::kDynamic, DecodePipeline::kOn);
+}
+
+// A sampled request and one asking for alternatives among greedy ones:
+// unpipelined steps while they run, pipelined ones before and after.
+TEST_F(SchedulerTest, PipelinedAndPlainStepsMixWithoutChangingTokens) {
+  auto jobs = Jobs(0.0);
+  jobs[1]->request.sampling.temperature = 1.0;  // 9 tokens
+  jobs[3]->request.top_n = 2;                   // 6 tokens
+  CheckBatchedEqualsSolo(jobs, StepShapes::kStatic, DecodePipeline::kOn);
 }
 
 TEST_F(SchedulerTest, CancelAfterTheFirstTokenStopsAtTheNextStep) {

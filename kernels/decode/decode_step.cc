@@ -105,6 +105,9 @@ std::string DecodeStep::ValidateIo(const DecodeIo& io) const {
   if (io.maps != nullptr && io.map_stride < dims_.max_len) {
     return "map_stride must cover max_len";
   }
+  if (io.feed != nullptr && io.fed_tokens == nullptr) {
+    return "feed needs fed_tokens";
+  }
   return "";
 }
 
@@ -134,7 +137,9 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
   };
   switch (stage) {
     case DecodeStage::kEmbedding:
-      return LaunchEmbedding(w.wte, d.vocab, C, io.tokens, M, b.x, stream, pdl);
+      return LaunchEmbedding(w.wte, d.vocab, C,
+                             {io.tokens, io.feed, io.fed_tokens}, M, b.x,
+                             stream, pdl);
     case DecodeStage::kAttentionInput: {
       GemmArgs g = product(l.norm_1, l.attention, d.attention_width(), C);
       g.bias = l.attention_bias;

@@ -8,11 +8,12 @@ namespace {
 
 // One block per row, 16 bytes per thread and step.
 __global__ void EmbeddingKernel(const bf16* table, int vocab, int width,
-                                const int* tokens, bf16* x) {
+                                const EmbeddingInput input, bf16* x) {
   WaitForPriorGrids();  // x may still be read by the previous step
   AllowDependentLaunch();
   const int m = blockIdx.x;
-  const int token = tokens[m];
+  const int from = input.feed != nullptr ? input.feed[m] : -1;
+  const int token = from >= 0 ? input.fed_tokens[from] : input.tokens[m];
   uint4* out = reinterpret_cast<uint4*>(x + int64_t(m) * width);
   const uint4* row =
       reinterpret_cast<const uint4*>(table + int64_t(token) * width);
@@ -25,16 +26,17 @@ __global__ void EmbeddingKernel(const bf16* table, int vocab, int width,
 }  // namespace
 
 cudaError_t LaunchEmbedding(const bf16* table, int vocab, int width,
-                            const int* tokens, int rows, bf16* x,
+                            const EmbeddingInput& input, int rows, bf16* x,
                             cudaStream_t stream, bool pdl) {
-  if (width % 8 != 0 || rows < 1 ||
+  if (width % 8 != 0 || rows < 1 || input.tokens == nullptr ||
+      (input.feed != nullptr && input.fed_tokens == nullptr) ||
       reinterpret_cast<uintptr_t>(table) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return cudaErrorInvalidValue;
   }
   const int threads = width / 8 < 128 ? 32 * ((width / 8 + 31) / 32) : 128;
   return LaunchKernel(EmbeddingKernel, dim3(rows), dim3(threads), 0, stream,
-                      pdl, table, vocab, width, tokens, x);
+                      pdl, table, vocab, width, input, x);
 }
 
 }  // namespace tinylm::decode

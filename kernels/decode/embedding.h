@@ -1,4 +1,4 @@
-// Token embedding gather for the decode step: x[m] = table[tokens[m]].
+// Token embedding gather for the decode step: x[m] = table[token of m].
 // Plain CUDA C++, no torch.
 #ifndef TINYLM_KERNELS_DECODE_EMBEDDING_H_
 #define TINYLM_KERNELS_DECODE_EMBEDDING_H_
@@ -10,12 +10,21 @@
 
 namespace tinylm::decode {
 
-// table [vocab, width] bf16, tokens [rows] int32, x [rows, width] bf16;
-// width a multiple of 8, pointers 16-byte aligned. A token outside the
-// vocabulary gives a zero row (its logits are then unspecified).
+// Where a row's token comes from: tokens[m], or, when `feed` is set and
+// feed[m] >= 0, fed_tokens[feed[m]] (the ids an earlier step chose on the
+// device, so that the next step needs no host round trip).
+struct EmbeddingInput {
+  const int* tokens = nullptr;      // [rows]
+  const int* feed = nullptr;        // [rows] or null
+  const int* fed_tokens = nullptr;  // indexed by feed
+};
+
+// table [vocab, width] bf16, x [rows, width] bf16; width a multiple of 8,
+// pointers 16-byte aligned. A token outside the vocabulary gives a zero row
+// (its logits are then unspecified).
 cudaError_t LaunchEmbedding(const __nv_bfloat16* table, int vocab, int width,
-                            const int* tokens, int rows, __nv_bfloat16* x,
-                            cudaStream_t stream, bool pdl);
+                            const EmbeddingInput& input, int rows,
+                            __nv_bfloat16* x, cudaStream_t stream, bool pdl);
 
 }  // namespace tinylm::decode
 

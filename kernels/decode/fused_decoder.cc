@@ -164,6 +164,17 @@ FusedDecoder::FusedDecoder(Transformer& model, KvCache& cache, int64_t max_rows)
 
 FusedDecoder::~FusedDecoder() = default;
 
+void FusedDecoder::FeedFrom(const at::Tensor& feed, const at::Tensor& chosen) {
+  const c10::Device device = workspace_.device();
+  CheckIndexTensor(feed, max_rows_, device, "feed");
+  TORCH_CHECK(chosen.scalar_type() == at::kInt && chosen.is_contiguous() &&
+                  chosen.device() == device && chosen.numel() >= max_rows_,
+              "fused decode: chosen must be int32 contiguous on ",
+              device.str(), " with at least ", max_rows_, " entries");
+  feed_ = feed;
+  chosen_ = chosen;
+}
+
 void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
                           const at::Tensor& slots, at::Tensor& logits,
                           std::vector<at::Tensor>* maps, bool pdl) {
@@ -187,6 +198,10 @@ void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
   io.positions = positions.const_data_ptr<int>();
   io.slots = slots.const_data_ptr<int>();
   io.logits = logits.data_ptr<float>();
+  if (feed_.defined()) {
+    io.feed = feed_.const_data_ptr<int>();
+    io.fed_tokens = chosen_.const_data_ptr<int>();
+  }
   std::vector<float*> map_pointers;
   if (maps != nullptr) {
     TORCH_CHECK(int64_t(maps->size()) == d.n_layer,

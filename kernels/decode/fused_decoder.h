@@ -51,6 +51,11 @@ class FusedDecoder {
               const at::Tensor& slots, at::Tensor& logits,
               std::vector<at::Tensor>* maps = nullptr, bool pdl = true);
 
+  // Later steps take row m's token from chosen[feed[m]] where feed[m] >= 0
+  // (embedding.h): feed [max_rows] and chosen int32 on the model's device,
+  // read when a step runs (so also by the replays of a captured step).
+  void FeedFrom(const at::Tensor& feed, const at::Tensor& chosen);
+
   // The kernels' view, for the benchmark's per-stage timing.
   const decode::DecodeStep& step() const { return *step_; }
   const decode::DecodeWeights& weights() const { return weights_; }
@@ -62,6 +67,7 @@ class FusedDecoder {
   decode::DecodeWeights weights_;  // pointers into owned_ and the cache
   std::vector<at::Tensor> owned_;  // packed weights and RoPE tables
   at::Tensor workspace_;           // [workspace_bytes] uint8
+  at::Tensor feed_, chosen_;       // FeedFrom's, or undefined
 };
 
 }  // namespace tinylm

@@ -1,7 +1,8 @@
 // The skinny GEMM of skinny_gemm.h.
 //
 // Block = W warps (W from K alone, GemmWarpsForK) that split K; its tile is
-// BN = 8·NT weight rows (N columns of the output), all M rows. Data flow:
+// BN = 8·NT weight rows (N columns of the output) and its share of the M
+// rows (grid.y splits them where N alone gives too few blocks). Data flow:
 //   1. each warp loads its weight fragments into registers: for its chunks
 //      c = warp + W·i (i < KCH) and the block's NT n8 tiles, lane (g, t)
 //      holds 8 bf16 at k = 32c + 8t of weight row n0 + 8j + g;
@@ -197,8 +198,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
   float* partial_base = shared;
   float* squares_base = shared + 2 * warps * kTileRows * BN;
 
+  // This block's 16-row tiles of x: grid.y splits them evenly.
   const int tiles = (M + kTileRows - 1) / kTileRows;
-  for (int tile = 0; tile < tiles; ++tile) {
+  const int per_block = (tiles + gridDim.y - 1) / gridDim.y;
+  const int first_tile = blockIdx.y * per_block;
+  const int end_tile = min(tiles, first_tile + per_block);
+  for (int tile = first_tile; tile < end_tile; ++tile) {
     const int r0 = tile * kTileRows + g, r1 = r0 + 8;
     uint4 xa[KCH], xb[KCH];
 #pragma unroll
@@ -416,7 +421,14 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   const int bn = 8 * nt;
   const size_t shared_bytes =
       sizeof(float) * (2 * warps * kTileRows * bn + 2 * warps * kTileRows);
-  const dim3 grid((args.n + bn - 1) / bn);
+  // Row tiles split over grid.y while the grid is under a wave of two
+  // blocks per multiprocessor: a small N then still fills the device (the
+  // weights are read once per split, from L2 after the first).
+  const int n_blocks = (args.n + bn - 1) / bn;
+  const int tiles = (args.m + kTileRows - 1) / kTileRows;
+  const int splits =
+      std::min(tiles, std::max(1, 2 * MultiprocessorCount() / n_blocks));
+  const dim3 grid(n_blocks, splits);
   return LaunchKernel(kernel, grid, dim3(32 * warps), shared_bytes, stream, pdl,
                       args);
 }

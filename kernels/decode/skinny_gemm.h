@@ -10,7 +10,7 @@
 // speed, but they never change which products are added in which order.
 //
 // Every block streams its weight rows from memory once, into registers,
-// and applies them to all M rows. Weights are read before the kernel waits
+// and applies them to its share of the M rows. Weights are read before the kernel waits
 // for the previous one (programmatic dependent launch), activations after.
 //
 // Plain CUDA C++, no torch.

@@ -3,11 +3,15 @@
 #include "server/engine/fused_decode_steps.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
@@ -34,32 +38,50 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) override;
+  void Launch(const std::vector<LaunchRow>& rows) override;
+  std::vector<SampledToken> Finish() override;
   std::string Describe() const override;
 
  private:
-  // Fills the inputs of rows (and their samplers' penalty and history),
-  // uploads them and replays the graph of the bucket. Returns the bucket
-  // size P; logits_ and choices_ hold the first P rows' results until the
-  // next replay.
-  int64_t Run(const std::vector<StepRow>& rows,
-              const std::vector<SampleRow>* samples);
+  // One column of the host inputs (kInputRows rows below).
+  struct Column {
+    int32_t token, position, slot, history_length, feed;
+    float penalty;
+  };
+  // Sets column b of the host buffer about to be uploaded.
+  void SetColumn(int64_t b, const Column& column);
+  // Pads columns B..P-1, uploads the inputs (and the first B rows of the
+  // history when `history`), replays the graph of bucket P >= B and queues
+  // the copy of the device choices to host_choices_[parity_]; then flips
+  // the parity. Returns the parity the step used.
+  int Replay(int64_t B, bool history);
   // The graph of bucket P: the step, then the device sampler.
   at::Tensor Step(int64_t P);
+  // The device sampler's ids and logprobs of the step that used `parity`.
+  std::vector<SampledToken> Choices(int parity, int64_t B);
 
+  static constexpr int kInputRows = 6;
   const int64_t num_slots_, max_len_, vocab_;
   FusedDecoder decoder_;
-  // Inputs, one upload per step: [5, S] int32, rows tokens, positions,
-  // cache slots, the sampler's history length (0: no penalty) and its
-  // repetition penalty (float bits); the first P columns feed a step of
-  // bucket P.
-  at::Tensor host_inputs_, inputs_;
+  // Inputs, one upload per step: [kInputRows, S] int32, rows tokens,
+  // positions, cache slots, the sampler's history length (0: no penalty),
+  // its repetition penalty (float bits) and the feed (LaunchRow::feed,
+  // -1: none); the first P columns feed a step of bucket P. The host side
+  // is pinned and double-buffered by step parity, so an upload never waits
+  // for the device and a buffer is refilled only once its upload is done.
+  at::Tensor host_inputs_[2], inputs_;
+  at::cuda::CUDAEvent inputs_copied_[2];
   // [S, L] int32 each row's tokens so far, uploaded only for a step with a
   // penalty.
   at::Tensor host_history_, history_;
-  at::Tensor logits_;   // [S, V] float32, the first P rows written
+  at::Tensor logits_;  // [S, V] float32, the first P rows written
   // [2, S] int32 the device sampler's ids and logprobs (float bits), and
-  // their pinned host copy.
-  at::Tensor choices_, host_choices_;
+  // their pinned host copies by parity.
+  at::Tensor choices_, host_choices_[2];
+  at::cuda::CUDAEvent choices_copied_[2];
+  int parity_ = 0;
+  // Launched steps not finished: (parity, rows), oldest first.
+  std::deque<std::pair<int, int64_t>> launched_;
   std::vector<int64_t> buckets_;  // 1, 2, 4, ..., num_slots_
   std::vector<std::unique_ptr<CapturedStep>> steps_;  // one per bucket
 };
@@ -75,15 +97,18 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
               decode::kMaxSamplingVocab, " tokens, not ", vocab_);
   const c10::Device device = cache.keys(0).device();
   const auto ints = at::TensorOptions(at::kInt).device(device);
-  host_inputs_ = at::zeros({5, num_slots_}, at::kInt);
-  inputs_ = at::zeros({5, num_slots_}, ints);
+  const auto pinned = at::TensorOptions(at::kInt).pinned_memory(true);
+  for (int p = 0; p < 2; ++p) {
+    host_inputs_[p] = at::zeros({kInputRows, num_slots_}, pinned);
+    host_choices_[p] = at::zeros({2, num_slots_}, pinned);
+  }
+  inputs_ = at::zeros({kInputRows, num_slots_}, ints);
   host_history_ = at::zeros({num_slots_, max_len_}, at::kInt);
   history_ = at::zeros({num_slots_, max_len_}, ints);
   logits_ = at::empty({num_slots_, vocab_},
                       at::TensorOptions(at::kFloat).device(device));
   choices_ = at::zeros({2, num_slots_}, ints);
-  host_choices_ =
-      at::empty({2, num_slots_}, at::TensorOptions(at::kInt).pinned_memory(true));
+  decoder_.FeedFrom(inputs_[5], choices_[0]);
   for (int64_t P = 1;; P *= 2) {
     P = std::min(P, num_slots_);
     buckets_.push_back(P);
@@ -108,8 +133,8 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
   a.history_stride = static_cast<int>(max_len_);
   a.token = choices_[0].data_ptr<int32_t>();
   a.logprob = reinterpret_cast<float*>(choices_[1].data_ptr<int32_t>());
-  const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
-  const cudaError_t status = decode::LaunchSampling(a, stream, /*pdl=*/true);
+  const cudaError_t status = decode::LaunchSampling(
+      a, c10::cuda::getCurrentCUDAStream(), /*pdl=*/true);
   TORCH_CHECK(status == cudaSuccess, "device sampler: ",
               cudaGetErrorString(status));
   return logits;
@@ -124,101 +149,152 @@ std::string FusedDecodeStepsImpl::Describe() const {
       ", buckets of ", absl::StrJoin(buckets_, "/"), " rows");
 }
 
-int64_t FusedDecodeStepsImpl::Run(const std::vector<StepRow>& rows,
-                                  const std::vector<SampleRow>* samples) {
-  const int64_t B = rows.size();
-  TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
-              num_slots_, " slots");
+void FusedDecodeStepsImpl::SetColumn(int64_t b, const Column& c) {
+  int32_t* in = host_inputs_[parity_].data_ptr<int32_t>();
+  in[0 * num_slots_ + b] = c.token;
+  in[1 * num_slots_ + b] = c.position;
+  in[2 * num_slots_ + b] = c.slot;
+  in[3 * num_slots_ + b] = c.history_length;
+  std::memcpy(&in[4 * num_slots_ + b], &c.penalty, sizeof(float));
+  in[5 * num_slots_ + b] = c.feed;
+}
+
+int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
   size_t bucket = 0;
   while (buckets_[bucket] < B) ++bucket;
   const int64_t P = buckets_[bucket];
-  int32_t* token = host_inputs_.data_ptr<int32_t>();
-  int32_t* position = token + num_slots_;
-  int32_t* slot = position + num_slots_;
-  int32_t* history_length = slot + num_slots_;
-  float* penalty = reinterpret_cast<float*>(history_length + num_slots_);
-  bool any_penalty = false;
-  for (int64_t b = 0; b < B; ++b) {
-    const std::vector<int64_t>& ids = *rows[b].tokens;
-    TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
-                rows[b].slot, " of ", num_slots_);
-    token[b] = static_cast<int32_t>(ids.back());
-    position[b] = static_cast<int32_t>(ids.size()) - 1;
-    slot[b] = static_cast<int32_t>(rows[b].slot);
-    history_length[b] = 0;
-    penalty[b] = 1.0f;
-    const SampleRow* sample = samples != nullptr ? &(*samples)[b] : nullptr;
-    if (sample != nullptr && sample->params.repetition_penalty != 1.0 &&
-        sample->history != nullptr) {
-      const std::vector<int64_t>& history = *sample->history;
-      TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
-                  history.size(), " tokens for ", max_len_, " positions");
-      std::copy(history.begin(), history.end(),
-                host_history_[b].data_ptr<int32_t>());
-      history_length[b] = static_cast<int32_t>(history.size());
-      penalty[b] = static_cast<float>(sample->params.repetition_penalty);
-      any_penalty = true;
-    }
-  }
   for (int64_t b = B; b < P; ++b) {  // padding: touches no cache entry
-    token[b] = 0;
-    position[b] = -1;
-    slot[b] = static_cast<int32_t>(num_slots_);
-    history_length[b] = 0;
-    penalty[b] = 1.0f;
+    SetColumn(b, {0, -1, static_cast<int32_t>(num_slots_), 0, -1, 1.0f});
   }
-  // From pageable memory the copies return once the data is staged, so
-  // the host buffers may be refilled right away.
-  inputs_.copy_(host_inputs_, /*non_blocking=*/true);
-  if (any_penalty) {
+  const int parity = parity_;
+  const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
+  inputs_.copy_(host_inputs_[parity], /*non_blocking=*/true);
+  inputs_copied_[parity].record(stream);
+  if (history) {
     history_.narrow(0, 0, B).copy_(host_history_.narrow(0, 0, B),
                                    /*non_blocking=*/true);
   }
   steps_[bucket]->Run();
-  return P;
+  host_choices_[parity].copy_(choices_, /*non_blocking=*/true);
+  choices_copied_[parity].record(stream);
+  parity_ = 1 - parity_;
+  // The next step's host buffer: refilled once its last upload is done.
+  inputs_copied_[parity_].synchronize();
+  return parity;
+}
+
+std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity,
+                                                        int64_t B) {
+  choices_copied_[parity].synchronize();
+  const int32_t* id = host_choices_[parity].data_ptr<int32_t>();
+  const float* logprob = reinterpret_cast<const float*>(id + num_slots_);
+  std::vector<SampledToken> out(B);
+  for (int64_t b = 0; b < B; ++b) {
+    out[b].id = id[b];
+    out[b].logprob = logprob[b];
+  }
+  return out;
 }
 
 at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
-  Run(rows, nullptr);
+  const int64_t B = rows.size();
+  TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
+              num_slots_, " slots");
+  TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int64_t>& ids = *rows[b].tokens;
+    TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
+                rows[b].slot, " of ", num_slots_);
+    SetColumn(b, {static_cast<int32_t>(ids.back()),
+                  static_cast<int32_t>(ids.size()) - 1,
+                  static_cast<int32_t>(rows[b].slot), 0, -1, 1.0f});
+  }
+  Replay(B, /*history=*/false);
   // Copied out: the next replay overwrites the buffer.
-  return logits_.narrow(0, 0, rows.size()).clone();
+  return logits_.narrow(0, 0, B).clone();
 }
 
 std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
     const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
     const std::vector<int64_t>& top_n) {
+  const int64_t B = rows.size();
+  TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
+              num_slots_, " slots");
   TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
               "one sample row and top_n per row");
-  Run(rows, &samples);
+  TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
+  bool any_penalty = false;
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int64_t>& ids = *rows[b].tokens;
+    TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
+                rows[b].slot, " of ", num_slots_);
+    Column column = {static_cast<int32_t>(ids.back()),
+                     static_cast<int32_t>(ids.size()) - 1,
+                     static_cast<int32_t>(rows[b].slot), 0, -1, 1.0f};
+    const SampleRow& sample = samples[b];
+    if (sample.params.repetition_penalty != 1.0 && sample.history != nullptr) {
+      const std::vector<int64_t>& history = *sample.history;
+      TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
+                  history.size(), " tokens for ", max_len_, " positions");
+      std::copy(history.begin(), history.end(),
+                host_history_[b].data_ptr<int32_t>());
+      column.history_length = static_cast<int32_t>(history.size());
+      column.penalty = static_cast<float>(sample.params.repetition_penalty);
+      any_penalty = true;
+    }
+    SetColumn(b, column);
+  }
+  const int parity = Replay(B, any_penalty);
   std::vector<int64_t> on_host;  // rows SampleTokens chooses
-  for (size_t b = 0; b < rows.size(); ++b) {
+  for (int64_t b = 0; b < B; ++b) {
     if (!DeviceChooses(samples[b], top_n[b])) on_host.push_back(b);
   }
-  std::vector<SampledToken> out(rows.size());
-  if (on_host.size() < rows.size()) {
-    host_choices_.copy_(choices_, /*non_blocking=*/true);
-    c10::cuda::getCurrentCUDAStream().synchronize();
-    const int32_t* id = host_choices_.data_ptr<int32_t>();
-    const float* logprob = reinterpret_cast<const float*>(id + num_slots_);
-    for (size_t b = 0; b < rows.size(); ++b) {
-      out[b].id = id[b];
-      out[b].logprob = logprob[b];
-    }
-  }
+  std::vector<SampledToken> out = Choices(parity, B);
   if (!on_host.empty()) {
     std::vector<SampleRow> host_samples;
-    int64_t most = 0;
+    std::vector<int64_t> host_top_n;
     for (int64_t b : on_host) {
       host_samples.push_back(samples[b]);
-      most = std::max(most, top_n[b]);
+      host_top_n.push_back(top_n[b]);
     }
     const at::Tensor index =
         at::tensor(on_host, at::kLong).to(logits_.device());
-    const std::vector<SampledToken> chosen =
-        SampleTokens(logits_.index_select(0, index), host_samples, most);
+    std::vector<SampledToken> chosen = SampleTokens(
+        logits_.index_select(0, index), host_samples,
+        *std::max_element(host_top_n.begin(), host_top_n.end()));
+    TrimAlternatives(host_top_n, &chosen);
     for (size_t i = 0; i < on_host.size(); ++i) out[on_host[i]] = chosen[i];
   }
   return out;
+}
+
+void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
+  const int64_t B = rows.size();
+  TORCH_CHECK(B >= 1 && B <= num_slots_, "launch of ", B, " rows with ",
+              num_slots_, " slots");
+  TORCH_CHECK(launched_.size() < 2, "two launched steps unfinished");
+  for (int64_t b = 0; b < B; ++b) {
+    const LaunchRow& row = rows[b];
+    TORCH_CHECK(row.slot >= 0 && row.slot < num_slots_, "slot ", row.slot,
+                " of ", num_slots_);
+    TORCH_CHECK(row.position >= 0 && row.position < max_len_, "position ",
+                row.position, " of ", max_len_);
+    TORCH_CHECK(row.feed < 0 || (!launched_.empty() &&
+                                 row.feed < launched_.back().second),
+                "feed ", row.feed, " without such a row launched");
+    SetColumn(b, {static_cast<int32_t>(row.token),
+                  static_cast<int32_t>(row.position),
+                  static_cast<int32_t>(row.slot), 0,
+                  static_cast<int32_t>(row.feed), 1.0f});
+  }
+  launched_.emplace_back(Replay(B, /*history=*/false), B);
+}
+
+std::vector<SampledToken> FusedDecodeStepsImpl::Finish() {
+  TORCH_CHECK(!launched_.empty(), "no launched step to finish");
+  const auto [parity, rows] = launched_.front();
+  launched_.pop_front();
+  return Choices(parity, rows);
 }
 
 }  // namespace

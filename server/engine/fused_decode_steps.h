@@ -50,6 +50,13 @@ class FusedDecodeSteps {
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) = 0;
 
+  // StepRunner::Launch and Finish: Launch uploads the inputs, replays the
+  // graph and queues the copy of the device sampler's ids, all without
+  // waiting; a fed row's token is read on the device from the previous
+  // step's choices (FusedDecoder::FeedFrom). Finish waits for that copy.
+  virtual void Launch(const std::vector<LaunchRow>& rows) = 0;
+  virtual std::vector<SampledToken> Finish() = 0;
+
   // For the start-up log: "fused decode step (kernels/decode/), ...".
   virtual std::string Describe() const = 0;
 };

@@ -49,10 +49,20 @@ struct Scheduler::Sequence {
   absl::Time first_token;
   absl::Time last_token;  // for the inter-token latency metric
   bool done = false;
+  // Pipelined decoding: rows in launched steps not yet finished (0 or 1),
+  // and the row of the newest.
+  int rows_in_flight = 0;
+  int64_t launched_row = -1;
   // Generation with interventions: steps beside the batch.
   std::unique_ptr<IntervenedDecoder> intervened;
 
   const GenerationRequest& request() const { return job->request; }
+  // Whether its tokens may come from pipelined steps (StepRunner::Launch).
+  bool pipelinable() const {
+    return !intervened && IsGreedy(request().sampling) &&
+           request().sampling.repetition_penalty == 1.0 &&
+           request().top_n == 0;
+  }
   int64_t generated() const { return tokens.size() - prompt_tokens; }
 
   // How its next token is drawn.
@@ -111,6 +121,15 @@ absl::Status Scheduler::PrepareSteps() {
     greedy.params.temperature = 0.0;
     runner_->DecodeAndSample({{&tokens, 0}}, {SampleRow()}, {1});
     runner_->DecodeAndSample({{&tokens, 0}}, {greedy}, {0});
+    pipelined_ = options_.decode_pipeline == DecodePipeline::kOn ||
+                 (options_.decode_pipeline == DecodePipeline::kAuto &&
+                  runner_->launches_ahead());
+    if (pipelined_) {  // a launched step, and one fed from it
+      runner_->Launch({{0, 1, 0, -1}});
+      runner_->Launch({{0, 2, 0, 0}});
+      runner_->Finish();
+      runner_->Finish();
+    }
   });
 }
 
@@ -195,11 +214,83 @@ void Scheduler::DropStopped() {
 }
 
 void Scheduler::DecodeStep() {
-  std::vector<Sequence*> seqs;
-  for (auto& seq : active_) {
-    if (!seq->done) seqs.push_back(seq.get());
+  auto live = [&] {
+    std::vector<Sequence*> seqs;
+    for (auto& seq : active_) {
+      if (!seq->done) seqs.push_back(seq.get());
+    }
+    return seqs;
+  };
+  std::vector<Sequence*> seqs = live();
+  if (pipelined_ && std::all_of(seqs.begin(), seqs.end(), [](Sequence* s) {
+        return s->pipelinable();
+      })) {
+    return LaunchStep(seqs);
   }
+  FinishLaunched();
+  seqs = live();
   if (!seqs.empty()) RunStep(seqs, /*prefill=*/false);
+}
+
+void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
+  std::vector<LaunchRow> rows;
+  std::vector<Sequence*> members;
+  for (Sequence* seq : seqs) {
+    // A token chosen in the launched step, not handled yet, is fed on the
+    // device; a sequence whose last token it is needs no further step.
+    const int64_t pending = seq->rows_in_flight;
+    if (seq->generated() + pending >= seq->request().max_new_tokens) continue;
+    LaunchRow row;
+    row.slot = seq->slot;
+    row.position = int64_t(seq->tokens.size()) - 1 + pending;
+    if (pending > 0) {
+      row.feed = seq->launched_row;
+    } else {
+      row.token = seq->tokens.back();
+    }
+    rows.push_back(row);
+    members.push_back(seq);
+  }
+  if (!rows.empty()) {
+    const absl::Status status =
+        Guarded("model step", [&] { runner_->Launch(rows); });
+    if (!status.ok()) {
+      for (Sequence* seq : members) Fail(*seq, status);
+      return;
+    }
+    if (options_.metrics) options_.metrics->OnStep(rows.size(), false);
+    for (size_t i = 0; i < members.size(); ++i) {
+      ++members[i]->rows_in_flight;
+      members[i]->launched_row = i;
+    }
+    launched_.push_back(std::move(members));
+  }
+  // The previous step's tokens, handled while this one runs.
+  if (launched_.size() > 1 || (rows.empty() && !launched_.empty())) {
+    FinishOldest();
+  }
+}
+
+void Scheduler::FinishOldest() {
+  const std::vector<Sequence*> members = std::move(launched_.front());
+  launched_.pop_front();
+  std::vector<SampledToken> tokens;
+  const absl::Status status =
+      Guarded("model step", [&] { tokens = runner_->Finish(); });
+  for (size_t i = 0; i < members.size(); ++i) {
+    Sequence& seq = *members[i];
+    --seq.rows_in_flight;
+    if (seq.done) continue;  // ended earlier: the row was spare
+    if (status.ok()) {
+      Accept(seq, tokens[i]);
+    } else {
+      Fail(seq, status);
+    }
+  }
+}
+
+void Scheduler::FinishLaunched() {
+  while (!launched_.empty()) FinishOldest();
 }
 
 void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
@@ -222,10 +313,13 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   }
   std::vector<SampledToken> sampled;
   const absl::Status status = Guarded("model step", [&] {
-    sampled =
-        prefill ? SampleTokens(runner_->Prefill(rows), sample_rows,
-                               *std::max_element(top_n.begin(), top_n.end()))
-                : runner_->DecodeAndSample(rows, sample_rows, top_n);
+    if (prefill) {
+      sampled = SampleTokens(runner_->Prefill(rows), sample_rows,
+                             *std::max_element(top_n.begin(), top_n.end()));
+      TrimAlternatives(top_n, &sampled);
+    } else {
+      sampled = runner_->DecodeAndSample(rows, sample_rows, top_n);
+    }
   });
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);
@@ -275,10 +369,7 @@ void Scheduler::Accept(Sequence& seq, const SampledToken& token,
   event.text = text.released;
   if (!text.stopped && (eos || length)) event.text += seq.text.Flush();
   event.logprob = token.logprob;
-  event.alternatives.assign(
-      token.alternatives.begin(),
-      token.alternatives.begin() +
-          std::min<int64_t>(request.top_n, token.alternatives.size()));
+  event.alternatives = token.alternatives;  // request.top_n of them
   if (effect != nullptr) event.effect = *effect;
   if (request.stream_tokens) {
     StreamEvent out;
@@ -330,15 +421,19 @@ void Scheduler::Fail(Sequence& seq, absl::Status status) {
 }
 
 void Scheduler::Retire() {
-  auto done = [](const std::unique_ptr<Sequence>& s) { return s->done; };
+  // A sequence with a row in a launched step stays until it is finished.
+  auto retired = [](const std::unique_ptr<Sequence>& s) {
+    return s->done && s->rows_in_flight == 0;
+  };
   for (auto& seq : active_) {
-    if (seq->done && seq->slot >= 0) free_slots_.push_back(seq->slot);
+    if (retired(seq) && seq->slot >= 0) free_slots_.push_back(seq->slot);
   }
-  active_.erase(std::remove_if(active_.begin(), active_.end(), done),
+  active_.erase(std::remove_if(active_.begin(), active_.end(), retired),
                 active_.end());
 }
 
 void Scheduler::DrainForShutdown() {
+  FinishLaunched();
   for (auto& job : queue_.Take(queue_.size(), /*wait=*/false)) {
     job->stream->Push(ErrorEvent(
         absl::UnavailableError("the server is shutting down")));

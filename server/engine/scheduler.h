@@ -11,6 +11,13 @@
 // other (own slot, own positions), and sampling is seeded per (request,
 // position).
 //
+// Pipelined decoding (scheduler_options.h): where every active request is
+// greedy without penalty, alternatives or interventions, step n + 1 is
+// launched before step n's tokens are handled, its tokens fed on the
+// device; the host streams step n's tokens while the device runs step
+// n + 1. A sequence that ends at step n wastes its row of step n + 1, and
+// keeps its slot until that step is finished.
+//
 // Thread-safety: Submit() and Shutdown() may be called from any thread;
 // everything else runs on the scheduler thread.
 #ifndef TINYLM_SERVER_ENGINE_SCHEDULER_H_
@@ -18,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -70,6 +78,11 @@ class Scheduler final : public Engine {
   void DropStopped();
   void DecodeStep();
   void RunStep(const std::vector<Sequence*>& seqs, bool prefill);
+  // Pipelined decoding (SchedulerOptions::decode_pipeline): launches the
+  // next step of `seqs`, then handles the tokens of the step before it.
+  void LaunchStep(const std::vector<Sequence*>& seqs);
+  void FinishOldest();
+  void FinishLaunched();  // every launched step
   // One step of a sequence with interventions (intervened_decoder.h).
   void RunIntervened(Sequence& seq);
   void Accept(Sequence& seq, const SampledToken& token,
@@ -86,6 +99,10 @@ class Scheduler final : public Engine {
   RequestQueue queue_;
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
   std::vector<int64_t> free_slots_;                // scheduler thread only
+  // Pipelined decoding: whether it is on, and the launched steps not yet
+  // finished (at most two), each its rows' sequences in row order.
+  bool pipelined_ = false;
+  std::deque<std::vector<Sequence*>> launched_;    // scheduler thread only
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -17,12 +17,23 @@ enum class StepShapes {
   kStatic,   // all slots every step, prompts alone in bucket lengths
 };
 
+// Whether decode step n + 1 is launched before the host handles step n's
+// tokens (StepRunner::Launch), for batches whose rows are all greedy with
+// no repetition penalty, alternatives or interventions. The tokens are the
+// same either way.
+enum class DecodePipeline {
+  kAuto,  // where a launched step returns before it has run (fused CUDA)
+  kOn,    // always; where steps run at once each token arrives a step late
+  kOff,
+};
+
 struct SchedulerOptions {
   int64_t max_batch = 16;    // KV cache slots = sequences per step
   int64_t max_queued = 256;  // waiting requests before RESOURCE_EXHAUSTED
   StepShapes step_shapes = StepShapes::kAuto;
   bool cuda_graphs = true;   // capture static steps where possible
   bool fused_decode = true;  // static decode on kernels/decode/ where it runs
+  DecodePipeline decode_pipeline = DecodePipeline::kAuto;
   std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
 };
 

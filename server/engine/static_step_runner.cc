@@ -33,6 +33,9 @@ class StaticStepRunner : public StepRunner {
   std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) override;
+  void Launch(const std::vector<LaunchRow>& rows) override;
+  std::vector<SampledToken> Finish() override;
+  bool launches_ahead() const override { return fused_ != nullptr; }
   std::string Describe() const override;
 
  private:
@@ -246,6 +249,16 @@ std::vector<SampledToken> StaticStepRunner::DecodeAndSample(
     const std::vector<int64_t>& top_n) {
   if (fused_ != nullptr) return fused_->DecodeAndSample(rows, samples, top_n);
   return StepRunner::DecodeAndSample(rows, samples, top_n);
+}
+
+void StaticStepRunner::Launch(const std::vector<LaunchRow>& rows) {
+  if (fused_ != nullptr) return fused_->Launch(rows);
+  StepRunner::Launch(rows);
+}
+
+std::vector<SampledToken> StaticStepRunner::Finish() {
+  if (fused_ != nullptr) return fused_->Finish();
+  return StepRunner::Finish();
 }
 
 }  // namespace

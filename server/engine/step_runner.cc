@@ -1,6 +1,9 @@
 #include "server/engine/step_runner.h"
 
 #include <algorithm>
+#include <utility>
+
+#include <c10/util/Exception.h>
 
 #include "absl/strings/str_format.h"
 
@@ -11,7 +14,48 @@ std::vector<SampledToken> StepRunner::DecodeAndSample(
     const std::vector<int64_t>& top_n) {
   const int64_t most =
       top_n.empty() ? 0 : *std::max_element(top_n.begin(), top_n.end());
-  return SampleTokens(Decode(rows), samples, most);
+  std::vector<SampledToken> tokens = SampleTokens(Decode(rows), samples, most);
+  TrimAlternatives(top_n, &tokens);
+  return tokens;
+}
+
+void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
+  // Sequences of the right length whose last token is the one fed: all a
+  // decode step reads of a StepRow.
+  std::vector<std::vector<int64_t>> sequences(rows.size());
+  std::vector<StepRow> steps;
+  std::vector<SampleRow> samples(rows.size());
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const LaunchRow& row = rows[b];
+    int64_t token = row.token;
+    if (row.feed >= 0) {
+      TORCH_CHECK(!launched_.empty() &&
+                      row.feed < int64_t(launched_.back().size()),
+                  "feed ", row.feed, " without such a row launched");
+      token = launched_.back()[row.feed].id;
+    }
+    sequences[b].assign(row.position + 1, 0);
+    sequences[b].back() = token;
+    steps.push_back({&sequences[b], row.slot});
+    samples[b].params.temperature = 0.0;
+  }
+  launched_.push_back(DecodeAndSample(
+      steps, samples, std::vector<int64_t>(rows.size(), 0)));
+}
+
+std::vector<SampledToken> StepRunner::Finish() {
+  TORCH_CHECK(!launched_.empty(), "no launched step to finish");
+  std::vector<SampledToken> tokens = std::move(launched_.front());
+  launched_.pop_front();
+  return tokens;
+}
+
+void TrimAlternatives(const std::vector<int64_t>& top_n,
+                      std::vector<SampledToken>* tokens) {
+  for (size_t b = 0; b < tokens->size(); ++b) {
+    std::vector<TokenLogprob>& alternatives = (*tokens)[b].alternatives;
+    if (int64_t(alternatives.size()) > top_n[b]) alternatives.resize(top_n[b]);
+  }
 }
 
 std::string DescribeCache(const KvCache& cache) {

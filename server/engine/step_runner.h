@@ -24,6 +24,7 @@
 #define TINYLM_SERVER_ENGINE_STEP_RUNNER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,16 @@ namespace tinylm {
 struct StepRow {
   const std::vector<int64_t>* tokens;  // the sequence so far
   int64_t slot;                        // its KV cache slot
+};
+
+// A row of a launched decode step (StepRunner::Launch).
+struct LaunchRow {
+  int64_t slot = 0;
+  int64_t position = 0;  // where the fed token sits
+  int64_t token = 0;     // the token fed, unless feed >= 0
+  // >= 0: feed the token that the previous launched step chose for its row
+  // `feed` (which the host may not have seen yet).
+  int64_t feed = -1;
 };
 
 class StepRunner {
@@ -59,9 +70,31 @@ class StepRunner {
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n);
 
+  // Pipelined greedy decoding: Launch enqueues a decode step whose rows are
+  // greedy, with no repetition penalty and no alternatives; Finish waits
+  // for the oldest launched step not yet finished and returns its rows'
+  // ids and logprobs, as DecodeAndSample would. One step may be launched
+  // before the previous one is finished, so the host handles step n's
+  // tokens while step n + 1 runs. Prefill may run in between; Decode and
+  // DecodeAndSample only once every launched step is finished.
+  // Here Launch runs the step at once; the fused step's Launch returns
+  // before the step has run (launches_ahead()).
+  virtual void Launch(const std::vector<LaunchRow>& rows);
+  virtual std::vector<SampledToken> Finish();
+  virtual bool launches_ahead() const { return false; }
+
   // How the steps run, for the start-up log.
   virtual std::string Describe() const = 0;
+
+ private:
+  // Launch's results until Finish takes them, oldest first.
+  std::deque<std::vector<SampledToken>> launched_;
 };
+
+// Cuts row b's alternatives to top_n[b] (SampleTokens gives every row the
+// most any row asks for).
+void TrimAlternatives(const std::vector<int64_t>& top_n,
+                      std::vector<SampledToken>* tokens);
 
 // A runner's cache for its Describe(): "KV cache 748 MiB (17 slots x 2048
 // positions)", the memory a model's context costs at --max_batch.

@@ -54,6 +54,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
+import pytorch_model  # noqa: E402
 from pytorch_model import load_model, load_safetensors  # noqa: E402
 
 IMPLS = ("hf", "eager", "graph", "graph_streamed", "compile", "compile_plain")
