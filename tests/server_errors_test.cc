@@ -181,6 +181,9 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
       {"too many alternatives", C::INVALID_ARGUMENT,
        "top_n: 21 exceeds the limit of 20",
        Gen([](auto& r) { r.set_top_n(21); })},
+      {"too many tokens per message", C::INVALID_ARGUMENT,
+       "max_tokens_per_message: 257 exceeds the limit of 256",
+       Gen([](auto& r) { r.set_max_tokens_per_message(257); })},
       {"empty stop string", C::INVALID_ARGUMENT, "stop[1]: must not be empty",
        Gen([](auto& r) {
          r.add_stop("ok");

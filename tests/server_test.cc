@@ -131,6 +131,27 @@ TEST_F(ServerTest, GreedyGenerateStreamsTokensThenASummary) {
               LogprobTolerance());
 }
 
+// Tokens that wait for the write of the one before go out together, at
+// most max_tokens_per_message of them; the output is the same. (Whether
+// any do wait depends on timing; the default never batches.)
+TEST_F(ServerTest, SeveralTokensPerMessageOnlyWhenAllowed) {
+  v1::GenerateRequest request = Greedy("base", kPrompt, 40);
+  const GenerateResult one = Generate(request);
+  ASSERT_TRUE(one.status.ok()) << one.status.error_message();
+  EXPECT_EQ(one.most_per_message, 1u);
+  EXPECT_EQ(one.token_messages, int64_t(one.tokens.size()));
+  request.set_max_tokens_per_message(3);
+  const GenerateResult batched = Generate(request);
+  ASSERT_TRUE(batched.status.ok()) << batched.status.error_message();
+  EXPECT_EQ(batched.Ids(), one.Ids());
+  EXPECT_EQ(batched.Text(), one.Text());
+  EXPECT_LE(batched.most_per_message, 3u);
+  for (size_t i = 0; i < batched.tokens.size(); ++i) {
+    EXPECT_EQ(batched.tokens[i].index(), i);
+  }
+  EXPECT_EQ(batched.summary.generated_tokens(), one.summary.generated_tokens());
+}
+
 TEST_F(ServerTest, AlternativesAreTheMostProbableTokens) {
   v1::GenerateRequest request = Greedy("qkv_gelu", kPrompt, 3);
   request.set_top_n(4);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -123,9 +124,21 @@ GenerateResult ServerTest::Generate(const v1::GenerateRequest& request,
   auto reader = stub_->Generate(&context, request);
   v1::GenerateResponse response;
   while (reader->Read(&response)) {
-    if (response.has_token()) {
+    if (response.has_token() || response.has_tokens()) {
       EXPECT_FALSE(result.has_summary) << "token after the summary";
-      result.tokens.push_back(response.token());
+      ++result.token_messages;
+      if (response.has_token()) {
+        result.tokens.push_back(response.token());
+      } else {
+        EXPECT_GE(response.tokens().tokens_size(), 2) << "one token as tokens";
+        for (const v1::GeneratedToken& token : response.tokens().tokens()) {
+          result.tokens.push_back(token);
+        }
+      }
+      result.most_per_message =
+          std::max<size_t>(result.most_per_message,
+                           response.has_token() ? 1
+                                                : response.tokens().tokens_size());
     } else if (response.has_summary()) {
       result.summary = response.summary();
       result.has_summary = true;

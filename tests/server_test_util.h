@@ -20,6 +20,8 @@ namespace tinylm {
 struct GenerateResult {
   grpc::Status status;
   std::vector<v1::GeneratedToken> tokens;
+  int64_t token_messages = 0;  // messages that carried them
+  size_t most_per_message = 0;
   v1::GenerateSummary summary;
   bool has_summary = false;
 

@@ -60,6 +60,7 @@ TEST_F(ValidateTest, GenerateFillsTheDefaults) {
   EXPECT_EQ(r.sampling.top_p, 1.0);
   EXPECT_EQ(r.sampling.repetition_penalty, 1.0);
   EXPECT_TRUE(r.stream_tokens);
+  EXPECT_EQ(r.max_tokens_per_message, 1);  // 0: a message per token
   EXPECT_FALSE(r.analysis.has_value());
   EXPECT_EQ(r.deadline, deadline_);
 }
@@ -71,6 +72,7 @@ TEST_F(ValidateTest, GivenValuesAreKept) {
   in.mutable_token_ids()->add_ids(9);
   in.set_max_new_tokens(3);
   in.set_top_n(2);
+  in.set_max_tokens_per_message(8);
   in.add_stop("。");
   v1::SamplingParams* s = in.mutable_sampling();
   s->set_temperature(0.5f);
@@ -83,6 +85,7 @@ TEST_F(ValidateTest, GivenValuesAreKept) {
   EXPECT_EQ(r.prompt, (std::vector<int64_t>{5, 9}));
   EXPECT_EQ(r.max_new_tokens, 3);
   EXPECT_EQ(r.top_n, 2);
+  EXPECT_EQ(r.max_tokens_per_message, 8);
   EXPECT_EQ(r.stop, std::vector<std::string>{"。"});
   EXPECT_FLOAT_EQ(r.sampling.temperature, 0.5);
   EXPECT_EQ(r.sampling.top_k, 7);

@@ -56,6 +56,8 @@ struct GenerationRequest {
   std::vector<std::string> stop;
   int64_t top_n = 0;            // alternatives per token
   bool stream_tokens = true;    // false: only the final event is delivered
+  // For the consumer: tokens it may write in one message, at most.
+  int64_t max_tokens_per_message = 1;
   std::optional<AnalysisOptions> analysis;
   // Validated (layers, heads, positions exist; patch sources as long as the
   // prompt). With max_new_tokens > 0 every step runs without the cache

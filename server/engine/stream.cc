@@ -31,6 +31,16 @@ bool GenerationStream::TryBeginWrite(StreamEvent* event) {
   return true;
 }
 
+void GenerationStream::TakeMoreTokens(size_t max,
+                                      std::vector<TokenEvent>* tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (tokens->size() < max && !events_.empty() &&
+         events_.front().kind == StreamEvent::Kind::kToken) {
+    tokens->push_back(std::move(events_.front().token));
+    events_.pop_front();
+  }
+}
+
 void GenerationStream::EndWrite() {
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;

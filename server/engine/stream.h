@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "server/engine/request.h"
 
@@ -38,6 +39,9 @@ class GenerationStream {
   // For consumers with one write in flight: pops the next event only when
   // no write is in flight and marks one in flight. EndWrite() clears it.
   bool TryBeginWrite(StreamEvent* event);
+  // With the write slot taken: pops up to `max` more token events queued
+  // next (not past any other event), for a write of several tokens.
+  void TakeMoreTokens(size_t max, std::vector<TokenEvent>* tokens);
   void EndWrite();
 
   // Blocks until the next event (tests and simple in-process consumers).

@@ -27,9 +27,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedWriter(
 
 GenerateReactor* GenerateReactor::Start(
     std::shared_ptr<GenerationStream> stream, const Tokenizer* tokenizer,
-    std::shared_ptr<CallRecord> call, WritePump* pump) {
-  std::shared_ptr<GenerateReactor> reactor(
-      new GenerateReactor(std::move(stream), tokenizer, std::move(call)));
+    std::shared_ptr<CallRecord> call, WritePump* pump,
+    int64_t tokens_per_message) {
+  std::shared_ptr<GenerateReactor> reactor(new GenerateReactor(
+      std::move(stream), tokenizer, std::move(call), tokens_per_message));
   reactor->self_ = reactor;
   std::weak_ptr<GenerateReactor> weak = reactor;
   // The wake-up runs on the scheduler thread: it only hands over.
@@ -43,10 +44,12 @@ GenerateReactor* GenerateReactor::Start(
 
 GenerateReactor::GenerateReactor(std::shared_ptr<GenerationStream> stream,
                                  const Tokenizer* tokenizer,
-                                 std::shared_ptr<CallRecord> call)
+                                 std::shared_ptr<CallRecord> call,
+                                 int64_t tokens_per_message)
     : stream_(std::move(stream)),
       tokenizer_(tokenizer),
-      call_(std::move(call)) {}
+      call_(std::move(call)),
+      tokens_per_message_(tokens_per_message) {}
 
 void GenerateReactor::Pump() {
   StreamEvent event;
@@ -54,8 +57,19 @@ void GenerateReactor::Pump() {
   response_.Clear();
   switch (event.kind) {
     case StreamEvent::Kind::kToken:
+      more_.clear();
+      stream_->TakeMoreTokens(tokens_per_message_ - 1, &more_);
       call_->CountStreamedToken();
-      FillToken(event.token, *tokenizer_, response_.mutable_token());
+      if (more_.empty()) {
+        FillToken(event.token, *tokenizer_, response_.mutable_token());
+      } else {
+        v1::GeneratedTokens* tokens = response_.mutable_tokens();
+        FillToken(event.token, *tokenizer_, tokens->add_tokens());
+        for (const TokenEvent& token : more_) {
+          call_->CountStreamedToken();
+          FillToken(token, *tokenizer_, tokens->add_tokens());
+        }
+      }
       SerializeResponse(response_, &bytes_);
       StartWrite(&bytes_);
       return;

@@ -36,10 +36,11 @@ class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // `stream` is already submitted; `tokenizer` outlives the call.
   // Writes run on `pump`'s threads (and gRPC's, after each write).
+  // Up to `tokens_per_message` waiting tokens go in one message.
   static GenerateReactor* Start(std::shared_ptr<GenerationStream> stream,
                                 const Tokenizer* tokenizer,
                                 std::shared_ptr<CallRecord> call,
-                                WritePump* pump);
+                                WritePump* pump, int64_t tokens_per_message);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -47,14 +48,16 @@ class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
  private:
   GenerateReactor(std::shared_ptr<GenerationStream> stream,
-                  const Tokenizer* tokenizer,
-                  std::shared_ptr<CallRecord> call);
+                  const Tokenizer* tokenizer, std::shared_ptr<CallRecord> call,
+                  int64_t tokens_per_message);
   void Pump();
 
   std::shared_ptr<GenerateReactor> self_;
   std::shared_ptr<GenerationStream> stream_;
   const Tokenizer* tokenizer_;
   std::shared_ptr<CallRecord> call_;
+  const int64_t tokens_per_message_;
+  std::vector<TokenEvent> more_;  // the tokens after the first of a write
   v1::GenerateResponse response_;
   grpc::ByteBuffer bytes_;  // response_ serialized: the write in flight
 };

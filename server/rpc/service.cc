@@ -110,10 +110,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* TinyLmService::Generate(
       ValidateGenerate(request, *registry_, limits_, Deadline(context));
   if (!valid.ok()) return FailedWriter(record.End(valid.status()));
   const Tokenizer* tokenizer = valid->model->tokenizer.get();
+  const int64_t tokens_per_message = valid->request.max_tokens_per_message;
   auto streams = Submit(One(std::move(valid).value()), record);
   if (!streams.ok()) return FailedWriter(record.End(streams.status()));
   return GenerateReactor::Start(streams->front(), tokenizer,
-                                std::move(call.record), &write_pump_);
+                                std::move(call.record), &write_pump_,
+                                tokens_per_message);
 }
 
 grpc::ServerUnaryReactor* TinyLmService::TopK(

@@ -21,6 +21,7 @@ struct ServiceLimits {
   // limit of clients, with room for the rest of the message.
   int64_t max_attention_bytes = 3 << 20;
   int64_t max_top_n = 20;
+  int64_t max_tokens_per_message = 256;  // GenerateRequest's bound
   // Inspection: interventions per request; the logit lens's tokens per
   // layer and positions x layers x tokens in all; attention statistics'
   // layers x heads x tokens x top keys; a StreamAttentionMaps call's bytes

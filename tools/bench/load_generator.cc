@@ -79,6 +79,7 @@ RequestRecord OneRequest(v1::TinyLM::Stub* stub, RunState* state) {
   const Prompt& prompt = (*state->prompts)[prompt_index];
   request.mutable_token_ids()->mutable_ids()->Add(prompt.begin(), prompt.end());
   request.set_max_new_tokens(options.max_new_tokens);
+  request.set_max_tokens_per_message(options.max_tokens_per_message);
   SetSampling(options.sampling, ordinal, request.mutable_sampling());
 
   RequestRecord record;
@@ -95,8 +96,15 @@ RequestRecord OneRequest(v1::TinyLM::Stub* stub, RunState* state) {
   while (reader->Read(&response)) {
     const Clock::time_point now = Clock::now();
     if (response.has_token()) {
+      ++record.token_messages;
       record.token_times.push_back(now);
       ids.push_back(response.token().id());
+    } else if (response.has_tokens()) {  // tokens that waited: one arrival
+      ++record.token_messages;
+      for (const v1::GeneratedToken& token : response.tokens().tokens()) {
+        record.token_times.push_back(now);
+        ids.push_back(token.id());
+      }
     } else if (response.has_summary()) {
       const v1::GenerateSummary& summary = response.summary();
       record.finish_reason = FinishReasonLabel(summary.finish_reason());

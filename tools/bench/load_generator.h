@@ -46,6 +46,8 @@ struct LoadOptions {
   absl::Duration duration = absl::Seconds(10);  // when requests == 0
   int64_t requests = 0;  // > 0: measure this many requests in all
   uint32_t max_new_tokens = 64;
+  // GenerateRequest.max_tokens_per_message: 1 = a message per token.
+  uint32_t max_tokens_per_message = 1;
   SamplingOptions sampling;
   absl::Duration request_timeout = absl::Seconds(300);
 };

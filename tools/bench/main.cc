@@ -61,6 +61,9 @@ ABSL_FLAG(int64_t, warmup_requests, 1,
 ABSL_FLAG(int64_t, channels, 1,
           "gRPC channels (connections) the streams are spread over");
 ABSL_FLAG(double, request_timeout_s, 300, "deadline of each request");
+ABSL_FLAG(int64_t, max_tokens_per_message, 1,
+          "tokens the server may put in one message when a stream falls "
+          "behind (GenerateRequest.max_tokens_per_message)");
 ABSL_FLAG(double, temperature, 0, "sampling temperature (0 = greedy)");
 ABSL_FLAG(int64_t, top_k, 0, "top-k (0 = off)");
 ABSL_FLAG(double, top_p, 1, "top-p (1 = off)");
@@ -114,6 +117,8 @@ absl::Status CheckFlags() {
         positive("num_prompts", absl::GetFlag(FLAGS_num_prompts)),
         positive("duration_s", absl::GetFlag(FLAGS_duration_s)),
         positive("channels", absl::GetFlag(FLAGS_channels)),
+        positive("max_tokens_per_message",
+                 absl::GetFlag(FLAGS_max_tokens_per_message)),
         positive("request_timeout_s", absl::GetFlag(FLAGS_request_timeout_s)),
         positive("wait_timeout_s", absl::GetFlag(FLAGS_wait_timeout_s))}) {
     if (!s.ok()) return s;
@@ -210,6 +215,7 @@ nlohmann::json SettingsJson(const std::vector<int>& levels) {
       {"requests", absl::GetFlag(FLAGS_requests)},
       {"warmup_requests_per_stream", absl::GetFlag(FLAGS_warmup_requests)},
       {"channels", absl::GetFlag(FLAGS_channels)},
+      {"max_tokens_per_message", absl::GetFlag(FLAGS_max_tokens_per_message)},
       {"temperature", absl::GetFlag(FLAGS_temperature)},
       {"top_k", absl::GetFlag(FLAGS_top_k)},
       {"top_p", absl::GetFlag(FLAGS_top_p)},
@@ -228,6 +234,8 @@ LoadOptions LoadOptionsFromFlags(const std::string& model, int concurrency) {
   o.requests = absl::GetFlag(FLAGS_requests);
   o.max_new_tokens = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_new_tokens));
   o.request_timeout = absl::Seconds(absl::GetFlag(FLAGS_request_timeout_s));
+  o.max_tokens_per_message =
+      static_cast<uint32_t>(absl::GetFlag(FLAGS_max_tokens_per_message));
   o.sampling.temperature = absl::GetFlag(FLAGS_temperature);
   o.sampling.top_k = static_cast<uint32_t>(absl::GetFlag(FLAGS_top_k));
   o.sampling.top_p = absl::GetFlag(FLAGS_top_p);
@@ -338,10 +346,11 @@ int Run() {
       report["results"].push_back(std::move(run));
       std::cerr << absl::StrFormat(
           "tinylm-bench: %s c=%d: %.1f tokens/s, %.2f requests/s, TTFT p50 "
-          "%.2f ms, ITL p50 %.3f ms, %d errors, %d greedy mismatches\n",
+          "%.2f ms, ITL p50 %.3f ms, %.2f tokens/message, %d errors, %d "
+          "greedy mismatches\n",
           model.name(), level, stats.output_tokens_per_s, stats.requests_per_s,
-          stats.ttft_ms.p50, stats.itl_ms.p50, ErrorCount(stats),
-          load.greedy_mismatches);
+          stats.ttft_ms.p50, stats.itl_ms.p50, stats.tokens_per_message,
+          ErrorCount(stats), load.greedy_mismatches);
     }
     entry["outputs"] = nlohmann::json::object();
     for (const auto& [index, ids] : outputs) {

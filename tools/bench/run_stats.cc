@@ -13,7 +13,7 @@ RunStats ComputeRunStats(const std::vector<RequestRecord>& records,
   stats.measured_requests = static_cast<int64_t>(records.size());
   stats.duration_s = Ms(window.start, window.end) / 1000.0;
   std::vector<double> ttft, itl, total, server_ttft, server_queue;
-  int64_t ok_tokens = 0;
+  int64_t ok_tokens = 0, ok_messages = 0;
   int64_t ok_requests = 0;
   for (const RequestRecord& r : records) {
     for (const Clock::time_point t : r.token_times) {
@@ -25,6 +25,7 @@ RunStats ComputeRunStats(const std::vector<RequestRecord>& records,
     }
     ++ok_requests;
     ok_tokens += static_cast<int64_t>(r.token_times.size());
+    ok_messages += r.token_messages;
     if (r.end <= window.end) ++stats.requests;
     ++stats.finish_reasons[r.finish_reason];
     if (!r.token_times.empty()) ttft.push_back(Ms(r.start, r.token_times[0]));
@@ -42,6 +43,10 @@ RunStats ComputeRunStats(const std::vector<RequestRecord>& records,
   if (ok_requests > 0) {
     stats.mean_output_tokens =
         static_cast<double>(ok_tokens) / static_cast<double>(ok_requests);
+  }
+  if (ok_messages > 0) {
+    stats.tokens_per_message =
+        static_cast<double>(ok_tokens) / static_cast<double>(ok_messages);
   }
   stats.ttft_ms = Summarize(std::move(ttft));
   stats.itl_ms = Summarize(std::move(itl));

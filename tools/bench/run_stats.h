@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct RequestRecord {
   Clock::time_point start;                     // just before the call is made
   std::vector<Clock::time_point> token_times;  // arrival of each token
+  int64_t token_messages = 0;  // messages that carried them
   Clock::time_point end;                       // the call's final status
   bool ok = false;
   std::string error_code;     // gRPC code name when !ok, e.g. "UNAVAILABLE"
@@ -47,6 +48,7 @@ struct RunStats {
   double output_tokens_per_s = 0;
   double requests_per_s = 0;
   double mean_output_tokens = 0;  // per successful request
+  double tokens_per_message = 0;  // of successful requests
   LatencySummary ttft_ms;         // send -> first token, client side
   LatencySummary itl_ms;          // between consecutive tokens of a request
   LatencySummary total_ms;        // send -> final status

@@ -16,16 +16,20 @@
 # Needs .deps/debs (tools/gpu/fetch-debs.sh). From the project root:
 #   bash tools/gpu/serve_bench.sh RESULTS_DIR
 # Knobs (defaults): DURATION_S (8) per level, CONCURRENCY (1,64), SIZES
-# (shipped,article), IMPLS (compile,compile_plain,graph), BUILD_DIR
+# (shipped,article), IMPLS (compile,compile_plain,graph), TOKENS_PER_MESSAGE
+# (16: a third run, SIZE-batched, of the fused step at the last concurrency
+# with tinylm-bench --max_tokens_per_message; 1: none), BUILD_DIR
 # (/tmp/tinylm-serve-build), WORK_DIR (/tmp/tinylm-serve-work), COMMIT.
-# Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/ and SIZE-libtorch/
-# (bench.json, bench.md, server.log), SIZE-baselines.jsonl.
+# Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/, SIZE-libtorch/
+# and SIZE-batched/ (bench.json, bench.md, server.log), SIZE-baselines.jsonl,
+# SIZE-summary.md (tools/bench/summarize.py: baselines, targets, floors).
 set -uo pipefail
 RESULTS=${1:?usage: tools/gpu/serve_bench.sh RESULTS_DIR}
 DURATION_S=${DURATION_S:-8}
 CONCURRENCY=${CONCURRENCY:-1,64}
 SIZES=${SIZES:-shipped,article}
 IMPLS=${IMPLS:-compile,compile_plain,graph}
+TOKENS_PER_MESSAGE=${TOKENS_PER_MESSAGE:-16}
 B=${BUILD_DIR:-/tmp/tinylm-serve-build}
 W=${WORK_DIR:-/tmp/tinylm-serve-work}
 mkdir -p "$W"
@@ -64,15 +68,23 @@ IFS=, read -ra sizes <<< "$SIZES"
 for size in "${sizes[@]}"; do
   checkpoints=$PWD/models/checkpoints
   [ "$size" = article ] && checkpoints=$W/serve-article
-  for mode in fused libtorch; do
+  modes="fused libtorch"
+  [ "$TOKENS_PER_MESSAGE" -gt 1 ] && modes="$modes batched"
+  for mode in $modes; do
     step "$size, $mode decode step"
     fused=true; [ $mode = libtorch ] && fused=false
+    levels=$CONCURRENCY; bench_extra=()
+    if [ $mode = batched ]; then  # the fused step, several tokens a message
+      levels=${CONCURRENCY##*,}
+      bench_extra=(-- --max_tokens_per_message="$TOKENS_PER_MESSAGE")
+    fi
     bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
       --bench_bin "$B/bin/tinylm-bench" --device cuda \
       --checkpoints "$checkpoints" --models base \
-      --out "$RESULTS/$size-$mode" --concurrency "$CONCURRENCY" \
+      --out "$RESULTS/$size-$mode" --concurrency "$levels" \
       --duration_s "$DURATION_S" --prompts_file tests/data/corpus-sample.txt \
-      --server_flags "--fused_decode=$fused" --commit "${COMMIT:-unknown}"
+      --server_flags "--fused_decode=$fused" --commit "${COMMIT:-unknown}" \
+      "${bench_extra[@]}"
     echo "matrix: status $?"
     grep -m1 "decode step\|static shapes" "$RESULTS/$size-$mode/server.log"
     cat "$RESULTS/$size-$mode/bench.md" 2>/dev/null | head -20
@@ -85,5 +97,12 @@ for size in "${sizes[@]}"; do
     > /dev/null
   echo "baselines: status $?"
   grep -h '"kind": "check"\|"kind": "skipped"' "$RESULTS/$size-baselines.jsonl"
+  batched=()
+  [ -f "$RESULTS/$size-batched/bench.json" ] &&
+    batched=(--batched "$RESULTS/$size-batched/bench.json")
+  python3 tools/bench/summarize.py "$RESULTS/$size-fused/bench.json" \
+    "$RESULTS/$size-baselines.jsonl" --checkpoint "$checkpoints/base" \
+    "${batched[@]}" > "$RESULTS/$size-summary.md"
+  sed -n '/### Targets/,/### Checks/p' "$RESULTS/$size-summary.md"
 done
 step "done"
