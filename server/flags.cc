@@ -47,6 +47,10 @@ ABSL_FLAG(bool, cuda_graphs, true,
 ABSL_FLAG(bool, fused_decode, true,
           "static decode steps on the fused CUDA kernels where built and the "
           "model is bfloat16 on CUDA; false: LibTorch's ops");
+ABSL_FLAG(int64_t, admit_every_steps, 0,
+          "while sequences decode, admit queued requests (one prefill for "
+          "all) every this many decode steps; 0: 8 where decoding is "
+          "pipelined (the fused CUDA step), else 1");
 
 // Limits and backpressure.
 ABSL_FLAG(int64_t, max_batch, 16,
@@ -154,6 +158,7 @@ absl::Status CheckLimits(const ServerOptions& o) {
   // Message sizes are ints in gRPC.
   for (const absl::Status& status : {
            InRange("max_batch", s.max_batch, 1, 4096),
+           InRange("admit_every_steps", s.admit_every_steps, 0, 1024),
            InRange("max_queued", s.max_queued, 1),
            InRange("max_streams_per_model", l.max_streams_per_model, 1),
            InRange("retry_after_ms", absl::ToInt64Milliseconds(l.retry_after),
@@ -257,6 +262,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
                           ParseStepShapes(absl::GetFlag(FLAGS_step_shapes)));
   registry.scheduler.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   registry.scheduler.fused_decode = absl::GetFlag(FLAGS_fused_decode);
+  registry.scheduler.admit_every_steps = absl::GetFlag(FLAGS_admit_every_steps);
 
   ServiceLimits& limits = o.limits;
   limits.max_streams_per_model = absl::GetFlag(FLAGS_max_streams_per_model);

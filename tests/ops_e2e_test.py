@@ -62,6 +62,7 @@ class BadFlagsTest(unittest.TestCase):
                 (["--nosuchflag"], "nosuchflag"),
                 (["--max_batch=0"], "--max_batch=0"),
                 (["--max_queued=-1"], "--max_queued=-1"),
+                (["--admit_every_steps=-1"], "--admit_every_steps=-1"),
                 (["--max_streams_per_model=0"], "--max_streams_per_model"),
                 (["--max_prompt_tokens=0"], "--max_prompt_tokens"),
                 (["--retry_after_ms=0"], "--retry_after_ms"),

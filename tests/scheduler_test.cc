@@ -54,12 +54,14 @@ class SchedulerTest : public ::testing::Test {
   static std::unique_ptr<Scheduler> MakeScheduler(
       int64_t max_batch, int64_t max_queued = 64,
       StepShapes shapes = StepShapes::kDynamic,
-      DecodePipeline pipeline = DecodePipeline::kAuto) {
+      DecodePipeline pipeline = DecodePipeline::kAuto,
+      int64_t admit_every_steps = 0) {
     SchedulerOptions options;
     options.max_batch = max_batch;
     options.max_queued = max_queued;
     options.step_shapes = shapes;
     options.decode_pipeline = pipeline;
+    options.admit_every_steps = admit_every_steps;
     auto scheduler =
         Scheduler::Create(checkpoint_->model, tokenizer_, options);
     EXPECT_TRUE(scheduler.ok()) << scheduler.status();
@@ -130,10 +132,11 @@ class SchedulerTest : public ::testing::Test {
   }
   static void CheckBatchedEqualsSolo(
       const std::vector<std::shared_ptr<Job>>& jobs, StepShapes shapes,
-      DecodePipeline pipeline) {
+      DecodePipeline pipeline, int64_t admit_every_steps = 0) {
     const auto solo = Solo(jobs, shapes);
     // Fewer slots than jobs.
-    auto scheduler = MakeScheduler(3, 64, shapes, pipeline);
+    auto scheduler =
+        MakeScheduler(3, 64, shapes, pipeline, admit_every_steps);
     for (const auto& job : jobs) ASSERT_TRUE(scheduler->Submit(job).ok());
     scheduler->Start();
     for (size_t i = 0; i < jobs.size(); ++i) {
@@ -277,6 +280,15 @@ TEST_F(SchedulerTest, PipelinedAndPlainStepsMixWithoutChangingTokens) {
   jobs[1]->request.sampling.temperature = 1.0;  // 9 tokens
   jobs[3]->request.top_n = 2;                   // 6 tokens
   CheckBatchedEqualsSolo(jobs, StepShapes::kStatic, DecodePipeline::kOn);
+}
+
+// Jobs beyond the three slots wait for a slot and then for the admission
+// step (every third decode step): later, with the same tokens.
+TEST_F(SchedulerTest, AdmissionsEveryFewStepsKeepTheTokens) {
+  CheckBatchedEqualsSolo(Jobs(0.0), StepShapes::kStatic, DecodePipeline::kOn,
+                         /*admit_every_steps=*/3);
+  CheckBatchedEqualsSolo(Jobs(1.0), StepShapes::kDynamic, DecodePipeline::kOff,
+                         /*admit_every_steps=*/3);
 }
 
 TEST_F(SchedulerTest, CancelAfterTheFirstTokenStopsAtTheNextStep) {

@@ -124,6 +124,9 @@ absl::Status Scheduler::PrepareSteps() {
     pipelined_ = options_.decode_pipeline == DecodePipeline::kOn ||
                  (options_.decode_pipeline == DecodePipeline::kAuto &&
                   runner_->launches_ahead());
+    admit_every_steps_ = options_.admit_every_steps > 0
+                             ? options_.admit_every_steps
+                             : (pipelined_ ? 8 : 1);
     if (pipelined_) {  // a launched step, and one fed from it
       runner_->Launch({{0, 1, 0, -1}});
       runner_->Launch({{0, 2, 0, 0}});
@@ -153,7 +156,10 @@ void Scheduler::Loop() {
   at::NoGradGuard no_grad;  // thread-local
   while (!stopping_.load()) {
     const bool idle = active_.empty();
-    Admit(queue_.Take(free_slots_.size(), /*wait=*/idle));
+    if (idle || ++steps_since_admission_ >= admit_every_steps_) {
+      Admit(queue_.Take(free_slots_.size(), /*wait=*/idle));
+      steps_since_admission_ = 0;
+    }
     DropStopped();
     if (!active_.empty()) DecodeStep();
     Retire();

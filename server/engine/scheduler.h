@@ -1,7 +1,8 @@
 // Scheduler: one thread per model that owns the model's device work.
 //
-// Continuous batching: each iteration admits queued requests into free KV
-// cache slots (one batched prefill for all newcomers), then advances every
+// Continuous batching: an iteration admits queued requests into free KV
+// cache slots (one batched prefill for all newcomers; while others decode,
+// only every SchedulerOptions::admit_every_steps steps), then advances every
 // active sequence by one token with one batched decode step and one batched
 // sampling call. Sequences join and leave at token boundaries; a finished,
 // cancelled or expired sequence frees its slot at once. Cancel flags and
@@ -103,6 +104,10 @@ class Scheduler final : public Engine {
   // finished (at most two), each its rows' sequences in row order.
   bool pipelined_ = false;
   std::deque<std::vector<Sequence*>> launched_;    // scheduler thread only
+  // SchedulerOptions::admit_every_steps, resolved; decode steps since the
+  // last admission.
+  int64_t admit_every_steps_ = 1;
+  int64_t steps_since_admission_ = 0;              // scheduler thread only
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

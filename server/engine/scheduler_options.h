@@ -34,6 +34,12 @@ struct SchedulerOptions {
   bool cuda_graphs = true;   // capture static steps where possible
   bool fused_decode = true;  // static decode on kernels/decode/ where it runs
   DecodePipeline decode_pipeline = DecodePipeline::kAuto;
+  // While sequences decode, queued requests are admitted (and prefilled
+  // together) every this many decode steps; with nothing decoding, at once.
+  // A static prefill step costs the same for one prompt as for sixteen, so
+  // gathering arrivals saves steps for a little time to first token.
+  // 0: 8 where decoding is pipelined (scheduler.h), else 1.
+  int64_t admit_every_steps = 0;
   std::shared_ptr<SchedulerMetrics> metrics;  // null: nothing is reported
 };
 
