@@ -155,19 +155,19 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
     }
     // Decoding a position again rewrites the same keys: the same logits.
     const at::Tensor logits = steps->Decode(Rows());
-    const std::vector<SampledToken> expected =
-        SampleTokens(logits, samples, 3);
+    const std::vector<SampledToken> expected = SampleTokens(logits, samples, 3);
     const std::vector<SampledToken> actual =
         steps->DecodeAndSample(Rows(), samples, top_n);
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t b = 0; b < actual.size(); ++b) {
-      EXPECT_EQ(actual[b].id, expected[b].id) << "step " << step << " row " << b;
+      EXPECT_EQ(actual[b].id, expected[b].id)
+          << "step " << step << " row " << b;
       ++compared;
       if (actual[b].id == expected[b].id) ++equal;
       EXPECT_NEAR(actual[b].logprob, expected[b].logprob, 1e-4)
           << "step " << step << " row " << b;
-      worst = std::max(worst, double(std::abs(actual[b].logprob -
-                                              expected[b].logprob)));
+      worst = std::max(
+          worst, double(std::abs(actual[b].logprob - expected[b].logprob)));
       EXPECT_EQ(actual[b].alternatives.size(), size_t(top_n[b]));
       for (size_t i = 0; i < actual[b].alternatives.size(); ++i) {
         EXPECT_EQ(actual[b].alternatives[i].id, expected[b].alternatives[i].id);
@@ -175,9 +175,10 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
       sequences_[b].push_back(actual[b].id);
     }
   }
-  std::printf("CHECK %s device sampler: ids %d/%d as SampleTokens', "
-              "max |logprob diff| %.2e <= 1e-4\n",
-              GetParam().c_str(), equal, compared, worst);
+  std::printf(
+      "CHECK %s device sampler: ids %d/%d as SampleTokens', "
+      "max |logprob diff| %.2e <= 1e-4\n",
+      GetParam().c_str(), equal, compared, worst);
 }
 
 // Pipelined steps (Launch, Finish) with each step's tokens fed from the
@@ -239,9 +240,9 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   const std::vector<SampledToken> last = steps->Finish();
   for (int64_t r = 0; r < B; ++r) pipelined[order[r]].push_back(last[r].id);
   EXPECT_EQ(pipelined, expected);
-  std::printf("CHECK %s pipelined steps: %s\n", GetParam().c_str(),
-              pipelined == expected ? "ids equal step-by-step decoding"
-                                    : "IDS DIFFER");
+  std::printf(
+      "CHECK %s pipelined steps: %s\n", GetParam().c_str(),
+      pipelined == expected ? "ids equal step-by-step decoding" : "IDS DIFFER");
 }
 
 INSTANTIATE_TEST_SUITE_P(ShippedCheckpoints, FusedDecodeStepsTest,

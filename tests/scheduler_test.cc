@@ -135,8 +135,7 @@ class SchedulerTest : public ::testing::Test {
       DecodePipeline pipeline, int64_t admit_every_steps = 0) {
     const auto solo = Solo(jobs, shapes);
     // Fewer slots than jobs.
-    auto scheduler =
-        MakeScheduler(3, 64, shapes, pipeline, admit_every_steps);
+    auto scheduler = MakeScheduler(3, 64, shapes, pipeline, admit_every_steps);
     for (const auto& job : jobs) ASSERT_TRUE(scheduler->Submit(job).ok());
     scheduler->Start();
     for (size_t i = 0; i < jobs.size(); ++i) {

@@ -123,8 +123,9 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
       // A megabyte of model name once came back whole inside the message,
       // past the client's metadata limit: RESOURCE_EXHAUSTED, not NOT_FOUND.
       {"megabyte model name", C::NOT_FOUND,
-       "model \"" + std::string(64, 'm') + "...\" (1048576 bytes) is not "
-       "loaded",
+       "model \"" + std::string(64, 'm') +
+           "...\" (1048576 bytes) is not "
+           "loaded",
        Gen([](auto& r) { r.set_model(std::string(1 << 20, 'm')); })},
       {"megabyte model name in TopK", C::NOT_FOUND, "(1048576 bytes)",
        TopK([](auto& r) { r.set_model(std::string(1 << 20, 'm')); })},
@@ -136,8 +137,7 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
       {"missing model", C::INVALID_ARGUMENT, "model: required",
        Gen([](auto& r) { r.clear_model(); })},
       {"prompt longer than the context", C::INVALID_ARGUMENT,
-       "do not fit the context length",
-       Gen([too_long](auto& r) {
+       "do not fit the context length", Gen([too_long](auto& r) {
          for (int32_t id : too_long) r.mutable_token_ids()->add_ids(id);
        })},
       {"token id outside the vocabulary", C::INVALID_ARGUMENT,
@@ -165,9 +165,7 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
        Gen([](auto& r) { r.mutable_sampling()->set_min_p(1); })},
       {"repetition penalty zero", C::INVALID_ARGUMENT,
        "sampling.repetition_penalty: must be in [0.01, 10]",
-       Gen([](auto& r) {
-         r.mutable_sampling()->set_repetition_penalty(0);
-       })},
+       Gen([](auto& r) { r.mutable_sampling()->set_repetition_penalty(0); })},
       // A tiny float penalty once overflowed the logits to NaN, and the
       // failed step ended every stream of the batch with INTERNAL.
       {"repetition penalty tiny", C::INVALID_ARGUMENT,
@@ -205,7 +203,8 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
       {"bad head index", C::INVALID_ARGUMENT, "heads[0]: head 99",
        Attention([](auto& r) { r.add_heads(99); })},
       {"huge attention request", C::RESOURCE_EXHAUSTED,
-       "exceed the limit of " + std::to_string(TestLimits().max_attention_bytes),
+       "exceed the limit of " +
+           std::to_string(TestLimits().max_attention_bytes),
        Attention([context](auto& r) {
          r.mutable_token_ids()->add_ids(5);
          r.mutable_token_ids()->add_ids(6);
@@ -220,8 +219,7 @@ std::vector<BadCase> BadCases(int64_t context, int64_t vocab,
          a->set_layer(layers);
        })},
       {"patch source of another length", C::INVALID_ARGUMENT,
-       "interventions[0].patch.source_text: ",
-       Gen([](auto& r) {
+       "interventions[0].patch.source_text: ", Gen([](auto& r) {
          v1::Patch* p = r.add_interventions()->mutable_patch();
          p->set_site(v1::INTERVENTION_SITE_RESIDUAL);
          p->set_source_text("猫");

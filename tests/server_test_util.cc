@@ -135,10 +135,9 @@ GenerateResult ServerTest::Generate(const v1::GenerateRequest& request,
           result.tokens.push_back(token);
         }
       }
-      result.most_per_message =
-          std::max<size_t>(result.most_per_message,
-                           response.has_token() ? 1
-                                                : response.tokens().tokens_size());
+      result.most_per_message = std::max<size_t>(
+          result.most_per_message,
+          response.has_token() ? 1 : response.tokens().tokens_size());
     } else if (response.has_summary()) {
       result.summary = response.summary();
       result.has_summary = true;

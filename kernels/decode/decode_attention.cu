@@ -144,7 +144,8 @@ __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<uint4*>(y + s * 8) = make_uint4(0, 0, 0, 0);
     }
     for (int64_t j = rank * kThreads + threadIdx.x;
-         probs != nullptr && j < a.probs_stride; j += kClusterBlocks * kThreads) {
+         probs != nullptr && j < a.probs_stride;
+         j += kClusterBlocks * kThreads) {
       probs[j] = 0.0f;
     }
     return;  // the whole cluster: the condition is the row's
@@ -246,9 +247,9 @@ __global__ void __launch_bounds__(kThreads)
       for (int u = 0; u < SEG; ++u) {
         const int s = sl + lanes_per_key * u;
         if (jj < nt && s < segs) {
-          dot = Dot8(*reinterpret_cast<const uint4*>(tile.keys + jj * hs +
-                                                     s * 8),
-                     q[u], dot);
+          dot =
+              Dot8(*reinterpret_cast<const uint4*>(tile.keys + jj * hs + s * 8),
+                   q[u], dot);
         }
       }
       for (int off = lanes_per_key / 2; off > 0; off /= 2) {
@@ -289,12 +290,14 @@ __global__ void __launch_bounds__(kThreads)
 
   // Key groups summed in group order into this block's y_r.
   if (kg > 0 && kg < key_groups) {
-    for (int e = 0; e < 8; ++e) group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
+    for (int e = 0; e < 8; ++e)
+      group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
   }
   __syncthreads();
   if (kg == 0) {
     for (int g = 1; g < key_groups; ++g) {
-      for (int e = 0; e < 8; ++e) acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
+      for (int e = 0; e < 8; ++e)
+        acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
     }
     for (int e = 0; e < 8; ++e) partial[seg * 8 + e] = acc[e];
   }
@@ -418,10 +421,10 @@ cudaError_t LaunchDecodeAttention(const AttentionArgs& args,
     if (e != cudaSuccess) return e;
   }
   const dim3 grid(kClusterBlocks, args.heads, args.rows);
-  return LaunchClusterKernel(
-      kernel, grid, dim3(kThreads), kClusterBlocks,
-      DynamicBytes(args.head_size, args.max_len), stream, pdl, args,
-      KeysPerTile(args.head_size, args.max_len));
+  return LaunchClusterKernel(kernel, grid, dim3(kThreads), kClusterBlocks,
+                             DynamicBytes(args.head_size, args.max_len), stream,
+                             pdl, args,
+                             KeysPerTile(args.head_size, args.max_len));
 }
 
 }  // namespace tinylm::decode

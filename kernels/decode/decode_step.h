@@ -80,7 +80,7 @@ struct DecodeIo {
   int rows = 0;                    // M <= max_rows
   const int* tokens = nullptr;     // [M] the token fed to each row, unless
   const int* feed = nullptr;       // [M] (optional) says fed_tokens[feed[m]]
-  const int* fed_tokens = nullptr; //     where feed[m] >= 0 (embedding.h)
+  const int* fed_tokens = nullptr;  //     where feed[m] >= 0 (embedding.h)
   const int* positions = nullptr;  // [M] its position (< max_len)
   const int* slots = nullptr;      // [M] its cache slot, all distinct
   float* logits = nullptr;         // [M, V]

@@ -169,8 +169,8 @@ void FusedDecoder::FeedFrom(const at::Tensor& feed, const at::Tensor& chosen) {
   CheckIndexTensor(feed, max_rows_, device, "feed");
   TORCH_CHECK(chosen.scalar_type() == at::kInt && chosen.is_contiguous() &&
                   chosen.device() == device && chosen.numel() >= max_rows_,
-              "fused decode: chosen must be int32 contiguous on ",
-              device.str(), " with at least ", max_rows_, " entries");
+              "fused decode: chosen must be int32 contiguous on ", device.str(),
+              " with at least ", max_rows_, " entries");
   feed_ = feed;
   chosen_ = chosen;
 }

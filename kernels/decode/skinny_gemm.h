@@ -10,8 +10,9 @@
 // speed, but they never change which products are added in which order.
 //
 // Every block streams its weight rows from memory once, into registers,
-// and applies them to its share of the M rows. Weights are read before the kernel waits
-// for the previous one (programmatic dependent launch), activations after.
+// and applies them to its share of the M rows. Weights are read before the
+// kernel waits for the previous one (programmatic dependent launch),
+// activations after.
 //
 // Plain CUDA C++, no torch.
 #ifndef TINYLM_KERNELS_DECODE_SKINNY_GEMM_H_

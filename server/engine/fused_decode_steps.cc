@@ -135,8 +135,8 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
   a.logprob = reinterpret_cast<float*>(choices_[1].data_ptr<int32_t>());
   const cudaError_t status = decode::LaunchSampling(
       a, c10::cuda::getCurrentCUDAStream(), /*pdl=*/true);
-  TORCH_CHECK(status == cudaSuccess, "device sampler: ",
-              cudaGetErrorString(status));
+  TORCH_CHECK(status == cudaSuccess,
+              "device sampler: ", cudaGetErrorString(status));
   return logits;
 }
 
@@ -183,8 +183,7 @@ int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
   return parity;
 }
 
-std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity,
-                                                        int64_t B) {
+std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity, int64_t B) {
   choices_copied_[parity].synchronize();
   const int32_t* id = host_choices_[parity].data_ptr<int32_t>();
   const float* logprob = reinterpret_cast<const float*>(id + num_slots_);
@@ -230,7 +229,10 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
                 rows[b].slot, " of ", num_slots_);
     Column column = {static_cast<int32_t>(ids.back()),
                      static_cast<int32_t>(ids.size()) - 1,
-                     static_cast<int32_t>(rows[b].slot), 0, -1, 1.0f};
+                     static_cast<int32_t>(rows[b].slot),
+                     0,
+                     -1,
+                     1.0f};
     const SampleRow& sample = samples[b];
     if (sample.params.repetition_penalty != 1.0 && sample.history != nullptr) {
       const std::vector<int64_t>& history = *sample.history;
@@ -259,9 +261,9 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
     }
     const at::Tensor index =
         at::tensor(on_host, at::kLong).to(logits_.device());
-    std::vector<SampledToken> chosen = SampleTokens(
-        logits_.index_select(0, index), host_samples,
-        *std::max_element(host_top_n.begin(), host_top_n.end()));
+    std::vector<SampledToken> chosen =
+        SampleTokens(logits_.index_select(0, index), host_samples,
+                     *std::max_element(host_top_n.begin(), host_top_n.end()));
     TrimAlternatives(host_top_n, &chosen);
     for (size_t i = 0; i < on_host.size(); ++i) out[on_host[i]] = chosen[i];
   }
@@ -279,13 +281,13 @@ void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
                 " of ", num_slots_);
     TORCH_CHECK(row.position >= 0 && row.position < max_len_, "position ",
                 row.position, " of ", max_len_);
-    TORCH_CHECK(row.feed < 0 || (!launched_.empty() &&
-                                 row.feed < launched_.back().second),
+    TORCH_CHECK(row.feed < 0 ||
+                    (!launched_.empty() && row.feed < launched_.back().second),
                 "feed ", row.feed, " without such a row launched");
-    SetColumn(b, {static_cast<int32_t>(row.token),
-                  static_cast<int32_t>(row.position),
-                  static_cast<int32_t>(row.slot), 0,
-                  static_cast<int32_t>(row.feed), 1.0f});
+    SetColumn(
+        b, {static_cast<int32_t>(row.token), static_cast<int32_t>(row.position),
+            static_cast<int32_t>(row.slot), 0, static_cast<int32_t>(row.feed),
+            1.0f});
   }
   launched_.emplace_back(Replay(B, /*history=*/false), B);
 }

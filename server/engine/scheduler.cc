@@ -60,8 +60,7 @@ struct Scheduler::Sequence {
   // Whether its tokens may come from pipelined steps (StepRunner::Launch).
   bool pipelinable() const {
     return !intervened && IsGreedy(request().sampling) &&
-           request().sampling.repetition_penalty == 1.0 &&
-           request().top_n == 0;
+           request().sampling.repetition_penalty == 1.0 && request().top_n == 0;
   }
   int64_t generated() const { return tokens.size() - prompt_tokens; }
 
@@ -228,9 +227,8 @@ void Scheduler::DecodeStep() {
     return seqs;
   };
   std::vector<Sequence*> seqs = live();
-  if (pipelined_ && std::all_of(seqs.begin(), seqs.end(), [](Sequence* s) {
-        return s->pipelinable();
-      })) {
+  if (pipelined_ && std::all_of(seqs.begin(), seqs.end(),
+                                [](Sequence* s) { return s->pipelinable(); })) {
     return LaunchStep(seqs);
   }
   FinishLaunched();

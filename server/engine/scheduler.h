@@ -103,11 +103,11 @@ class Scheduler final : public Engine {
   // Pipelined decoding: whether it is on, and the launched steps not yet
   // finished (at most two), each its rows' sequences in row order.
   bool pipelined_ = false;
-  std::deque<std::vector<Sequence*>> launched_;    // scheduler thread only
+  std::deque<std::vector<Sequence*>> launched_;  // scheduler thread only
   // SchedulerOptions::admit_every_steps, resolved; decode steps since the
   // last admission.
   int64_t admit_every_steps_ = 1;
-  int64_t steps_since_admission_ = 0;              // scheduler thread only
+  int64_t steps_since_admission_ = 0;  // scheduler thread only
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -29,9 +29,9 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
     const LaunchRow& row = rows[b];
     int64_t token = row.token;
     if (row.feed >= 0) {
-      TORCH_CHECK(!launched_.empty() &&
-                      row.feed < int64_t(launched_.back().size()),
-                  "feed ", row.feed, " without such a row launched");
+      TORCH_CHECK(
+          !launched_.empty() && row.feed < int64_t(launched_.back().size()),
+          "feed ", row.feed, " without such a row launched");
       token = launched_.back()[row.feed].id;
     }
     sequences[b].assign(row.position + 1, 0);
@@ -39,8 +39,8 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
     steps.push_back({&sequences[b], row.slot});
     samples[b].params.temperature = 0.0;
   }
-  launched_.push_back(DecodeAndSample(
-      steps, samples, std::vector<int64_t>(rows.size(), 0)));
+  launched_.push_back(
+      DecodeAndSample(steps, samples, std::vector<int64_t>(rows.size(), 0)));
 }
 
 std::vector<SampledToken> StepRunner::Finish() {

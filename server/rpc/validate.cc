@@ -139,10 +139,10 @@ absl::StatusOr<ValidRequest> ValidateGenerate(const v1::GenerateRequest& in,
   }
   r.top_n = in.top_n();
   if (in.max_tokens_per_message() > limits.max_tokens_per_message) {
-    return Invalid("max_tokens_per_message",
-                   absl::StrCat(in.max_tokens_per_message(),
-                                " exceeds the limit of ",
-                                limits.max_tokens_per_message));
+    return Invalid(
+        "max_tokens_per_message",
+        absl::StrCat(in.max_tokens_per_message(), " exceeds the limit of ",
+                     limits.max_tokens_per_message));
   }
   r.max_tokens_per_message = std::max<int64_t>(1, in.max_tokens_per_message());
   TINYLM_ASSIGN_OR_RETURN(

@@ -156,6 +156,9 @@ void CheckValid(const ValidRequest& v, int64_t min_new) {
   FUZZ_CHECK(r.top_n >= 0 && r.top_n <= kLimits.max_top_n &&
                  r.top_n <= config.vocab_size,
              "top_n");
+  FUZZ_CHECK(r.max_tokens_per_message >= 1 &&
+                 r.max_tokens_per_message <= kLimits.max_tokens_per_message,
+             "max_tokens_per_message");
 }
 
 void CheckInterventions(const ValidRequest& v) {

@@ -24,7 +24,7 @@ BATCH_SIZES=${BATCH_SIZES:-$CONCURRENCY}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-128}
 PROMPT_TOKENS=${PROMPT_TOKENS:-32}
 PROMPTS_FILE=${PROMPTS_FILE:-tests/data/corpus-sample.txt}
-IMPLS=${IMPLS:-hf,eager,graph,graph_streamed,compile}
+IMPLS=${IMPLS:-hf,eager,graph,graph_streamed,compile,compile_plain}
 REPEATS=${REPEATS:-5}
 B=${BUILD_DIR:-/tmp/tinylm-bench-build}
 mkdir -p "$RESULTS_DIR"
@@ -68,4 +68,4 @@ grep -h '"kind": "check"\|"kind": "skipped"' "$RESULTS_DIR/baselines.jsonl"
 python3 tools/bench/plot_matrix.py "$RESULTS_DIR/bench.json" "$RESULTS_DIR/throughput.svg" \
   --baselines "$RESULTS_DIR/baselines.jsonl"
 python3 tools/bench/summarize.py "$RESULTS_DIR/bench.json" "$RESULTS_DIR/baselines.jsonl" \
-  > "$RESULTS_DIR/summary.md"
+  --checkpoint models/checkpoints/base > "$RESULTS_DIR/summary.md"

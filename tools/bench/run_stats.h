@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct RequestRecord {
   Clock::time_point start;                     // just before the call is made
   std::vector<Clock::time_point> token_times;  // arrival of each token
-  int64_t token_messages = 0;  // messages that carried them
+  int64_t token_messages = 0;                  // messages that carried them
   Clock::time_point end;                       // the call's final status
   bool ok = false;
   std::string error_code;     // gRPC code name when !ok, e.g. "UNAVAILABLE"
