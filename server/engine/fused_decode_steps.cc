@@ -50,6 +50,10 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   };
   // Sets column b of the host buffer about to be uploaded.
   void SetColumn(int64_t b, const Column& column);
+  // Columns for decode rows (with their samplers' penalty and history
+  // where `samples` is set), then Replay. Returns Replay's parity.
+  int ReplayRows(const std::vector<StepRow>& rows,
+                 const std::vector<SampleRow>* samples);
   // Pads columns B..P-1, uploads the inputs (and the first B rows of the
   // history when `history`), replays the graph of bucket P >= B and queues
   // the copy of the device choices to host_choices_[parity_]; then flips
@@ -195,32 +199,11 @@ std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity, int64_t B) {
   return out;
 }
 
-at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
+int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
+                                     const std::vector<SampleRow>* samples) {
   const int64_t B = rows.size();
   TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
               num_slots_, " slots");
-  TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
-  for (int64_t b = 0; b < B; ++b) {
-    const std::vector<int64_t>& ids = *rows[b].tokens;
-    TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
-                rows[b].slot, " of ", num_slots_);
-    SetColumn(b, {static_cast<int32_t>(ids.back()),
-                  static_cast<int32_t>(ids.size()) - 1,
-                  static_cast<int32_t>(rows[b].slot), 0, -1, 1.0f});
-  }
-  Replay(B, /*history=*/false);
-  // Copied out: the next replay overwrites the buffer.
-  return logits_.narrow(0, 0, B).clone();
-}
-
-std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
-    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
-    const std::vector<int64_t>& top_n) {
-  const int64_t B = rows.size();
-  TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
-              num_slots_, " slots");
-  TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
-              "one sample row and top_n per row");
   TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
   bool any_penalty = false;
   for (int64_t b = 0; b < B; ++b) {
@@ -233,20 +216,36 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
                      0,
                      -1,
                      1.0f};
-    const SampleRow& sample = samples[b];
-    if (sample.params.repetition_penalty != 1.0 && sample.history != nullptr) {
-      const std::vector<int64_t>& history = *sample.history;
+    const SampleRow* sample = samples != nullptr ? &(*samples)[b] : nullptr;
+    if (sample != nullptr && sample->params.repetition_penalty != 1.0 &&
+        sample->history != nullptr) {
+      const std::vector<int64_t>& history = *sample->history;
       TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
                   history.size(), " tokens for ", max_len_, " positions");
       std::copy(history.begin(), history.end(),
                 host_history_[b].data_ptr<int32_t>());
       column.history_length = static_cast<int32_t>(history.size());
-      column.penalty = static_cast<float>(sample.params.repetition_penalty);
+      column.penalty = static_cast<float>(sample->params.repetition_penalty);
       any_penalty = true;
     }
     SetColumn(b, column);
   }
-  const int parity = Replay(B, any_penalty);
+  return Replay(B, any_penalty);
+}
+
+at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
+  ReplayRows(rows, nullptr);
+  // Copied out: the next replay overwrites the buffer.
+  return logits_.narrow(0, 0, rows.size()).clone();
+}
+
+std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
+    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+    const std::vector<int64_t>& top_n) {
+  TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
+              "one sample row and top_n per row");
+  const int parity = ReplayRows(rows, &samples);
+  const int64_t B = rows.size();
   std::vector<int64_t> on_host;  // rows SampleTokens chooses
   for (int64_t b = 0; b < B; ++b) {
     if (!DeviceChooses(samples[b], top_n[b])) on_host.push_back(b);
@@ -261,10 +260,8 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
     }
     const at::Tensor index =
         at::tensor(on_host, at::kLong).to(logits_.device());
-    std::vector<SampledToken> chosen =
-        SampleTokens(logits_.index_select(0, index), host_samples,
-                     *std::max_element(host_top_n.begin(), host_top_n.end()));
-    TrimAlternatives(host_top_n, &chosen);
+    const std::vector<SampledToken> chosen =
+        SampleEachRow(logits_.index_select(0, index), host_samples, host_top_n);
     for (size_t i = 0; i < on_host.size(); ++i) out[on_host[i]] = chosen[i];
   }
   return out;

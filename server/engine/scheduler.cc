@@ -317,13 +317,9 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   }
   std::vector<SampledToken> sampled;
   const absl::Status status = Guarded("model step", [&] {
-    if (prefill) {
-      sampled = SampleTokens(runner_->Prefill(rows), sample_rows,
-                             *std::max_element(top_n.begin(), top_n.end()));
-      TrimAlternatives(top_n, &sampled);
-    } else {
-      sampled = runner_->DecodeAndSample(rows, sample_rows, top_n);
-    }
+    sampled = prefill
+                  ? SampleEachRow(runner_->Prefill(rows), sample_rows, top_n)
+                  : runner_->DecodeAndSample(rows, sample_rows, top_n);
   });
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);

@@ -12,11 +12,7 @@ namespace tinylm {
 std::vector<SampledToken> StepRunner::DecodeAndSample(
     const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
     const std::vector<int64_t>& top_n) {
-  const int64_t most =
-      top_n.empty() ? 0 : *std::max_element(top_n.begin(), top_n.end());
-  std::vector<SampledToken> tokens = SampleTokens(Decode(rows), samples, most);
-  TrimAlternatives(top_n, &tokens);
-  return tokens;
+  return SampleEachRow(Decode(rows), samples, top_n);
 }
 
 void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
@@ -50,12 +46,17 @@ std::vector<SampledToken> StepRunner::Finish() {
   return tokens;
 }
 
-void TrimAlternatives(const std::vector<int64_t>& top_n,
-                      std::vector<SampledToken>* tokens) {
-  for (size_t b = 0; b < tokens->size(); ++b) {
-    std::vector<TokenLogprob>& alternatives = (*tokens)[b].alternatives;
+std::vector<SampledToken> SampleEachRow(const at::Tensor& logits,
+                                        const std::vector<SampleRow>& samples,
+                                        const std::vector<int64_t>& top_n) {
+  const int64_t most =
+      top_n.empty() ? 0 : *std::max_element(top_n.begin(), top_n.end());
+  std::vector<SampledToken> tokens = SampleTokens(logits, samples, most);
+  for (size_t b = 0; b < tokens.size(); ++b) {
+    std::vector<TokenLogprob>& alternatives = tokens[b].alternatives;
     if (int64_t(alternatives.size()) > top_n[b]) alternatives.resize(top_n[b]);
   }
+  return tokens;
 }
 
 std::string DescribeCache(const KvCache& cache) {

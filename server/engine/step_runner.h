@@ -91,10 +91,11 @@ class StepRunner {
   std::deque<std::vector<SampledToken>> launched_;
 };
 
-// Cuts row b's alternatives to top_n[b] (SampleTokens gives every row the
-// most any row asks for).
-void TrimAlternatives(const std::vector<int64_t>& top_n,
-                      std::vector<SampledToken>* tokens);
+// SampleTokens(logits, samples, ...) with row b's top_n[b] alternatives
+// (SampleTokens itself gives every row as many as the most asked for).
+std::vector<SampledToken> SampleEachRow(const at::Tensor& logits,
+                                        const std::vector<SampleRow>& samples,
+                                        const std::vector<int64_t>& top_n);
 
 // A runner's cache for its Describe(): "KV cache 748 MiB (17 slots x 2048
 // positions)", the memory a model's context costs at --max_batch.
