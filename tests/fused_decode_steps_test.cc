@@ -4,8 +4,10 @@
 // both captured as CUDA graphs: five prompts of different lengths in
 // scattered slots, prefilled by each runner into its own cache, then 48
 // decode steps fed the reference's greedy tokens. Also: a row decoded alone
-// gives the bits it gives in the batch, in every bucket size; and the
-// tokens chosen on the device inside the graph are SampleTokens' choices.
+// gives the bits it gives in the batch, in every bucket size; a prompt
+// prefilled in one step gives the bits of feeding it token by token; and
+// the tokens chosen on the device inside the graph are SampleTokens'
+// choices.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -63,9 +65,35 @@ class FusedDecodeStepsTest : public ::testing::TestWithParam<std::string> {
     return rows;
   }
 
+  // Holds `actual` to `expected` (logits of the same rows): the relative
+  // error, and each row's greedy token unless the reference's best two
+  // are a near-tie. Counts into the running figures of a CHECK line.
+  void ExpectClose(const at::Tensor& actual, const at::Tensor& expected,
+                   const std::string& label) {
+    ASSERT_EQ(actual.sizes(), expected.sizes()) << label;
+    const double relative =
+        ((actual - expected).norm() / expected.norm()).item<double>();
+    EXPECT_LE(relative, kRelativeTolerance) << label;
+    worst_ = std::max(worst_, relative);
+    for (int64_t b = 0; b < expected.size(0); ++b) {
+      const auto top2 = expected[b].topk(2);
+      const at::Tensor values = std::get<0>(top2);
+      const float margin = (values[0] - values[1]).item<float>();
+      const bool same = actual[b].argmax().item<int64_t>() ==
+                        std::get<1>(top2)[0].item<int64_t>();
+      ++compared_;
+      if (!same) ++differ_;
+      EXPECT_TRUE(same || margin < kNearTie)
+          << label << " row " << b << ": the fused step's greedy "
+          << "token differs with a margin of " << margin;
+    }
+  }
+
   c10::NoGradGuard no_grad_;
   Transformer model_{nullptr};
   std::vector<std::vector<int64_t>> sequences_;
+  double worst_ = 0;
+  int compared_ = 0, differ_ = 0;
 };
 
 TEST_P(FusedDecodeStepsTest, AgreesWithTheLibTorchStep) {
@@ -76,38 +104,67 @@ TEST_P(FusedDecodeStepsTest, AgreesWithTheLibTorchStep) {
       << fused->Describe();
   ASSERT_EQ(reference->Describe().find("fused decode step"), std::string::npos);
   at::Tensor expected = reference->Prefill(Rows());
-  fused->Prefill(Rows());
-  double worst = 0;
-  int compared = 0, differ = 0;
+  ExpectClose(fused->Prefill(Rows()), expected, "prefill");
   for (int step = 0; step < 48; ++step) {
     for (size_t b = 0; b < sequences_.size(); ++b) {
       sequences_[b].push_back(expected[b].argmax().item<int64_t>());
     }
     expected = reference->Decode(Rows());
-    const at::Tensor actual = fused->Decode(Rows());
-    ASSERT_EQ(actual.sizes(), expected.sizes());
-    const double relative =
-        ((actual - expected).norm() / expected.norm()).item<double>();
-    EXPECT_LE(relative, kRelativeTolerance) << "step " << step;
-    worst = std::max(worst, relative);
-    for (size_t b = 0; b < sequences_.size(); ++b) {
-      const auto top2 = expected[b].topk(2);
-      const at::Tensor values = std::get<0>(top2);
-      const float margin = (values[0] - values[1]).item<float>();
-      const bool same = actual[b].argmax().item<int64_t>() ==
-                        std::get<1>(top2)[0].item<int64_t>();
-      ++compared;
-      if (!same) ++differ;
-      EXPECT_TRUE(same || margin < kNearTie)
-          << "step " << step << " row " << b << ": the fused step's greedy "
-          << "token differs with a margin of " << margin;
-    }
+    ExpectClose(fused->Decode(Rows()), expected,
+                "step " + std::to_string(step));
   }
   std::printf(
-      "CHECK %s: max |fused-ref|/|ref| %.3e <= %.1e; greedy %d/%d "
-      "equal (the rest near-ties)\n",
-      GetParam().c_str(), worst, kRelativeTolerance, compared - differ,
-      compared);
+      "CHECK %s: prefill and 48 steps, max |fused-ref|/|ref| %.3e <= %.1e; "
+      "greedy %d/%d equal (the rest near-ties)\n",
+      GetParam().c_str(), worst_, kRelativeTolerance, compared_ - differ_,
+      compared_);
+}
+
+// Prefill runs a prompt's positions as rows of the decode kernels: the
+// logits after a prompt, prefilled with the others in two steps (180
+// positions; the longest prompt spans both), are the bits of feeding each
+// prompt one token a step.
+TEST_P(FusedDecodeStepsTest, PrefillGivesTheBitsOfDecodingTokenByToken) {
+  const int64_t vocab = model_->config().vocab_size;
+  sequences_[2].clear();
+  for (int64_t i = 0; i < 150; ++i) {
+    sequences_[2].push_back((i * 7919 + 3) % vocab);
+  }
+  auto together = MakeStaticStepRunner(model_, kSlots, true, true);
+  const at::Tensor prefilled = together->Prefill(Rows());
+
+  auto by_token = MakeStaticStepRunner(model_, kSlots, true, true);
+  const std::vector<std::vector<int64_t>> prompts = sequences_;
+  const std::vector<StepRow> all = Rows();
+  std::vector<at::Tensor> last(prompts.size());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    sequences_[b].resize(1);
+    last[b] = by_token->Prefill({all[b]})[0];  // a one-token prompt
+  }
+  for (size_t length = 2;; ++length) {
+    std::vector<StepRow> rows;
+    std::vector<size_t> which;
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      if (prompts[b].size() < length) continue;
+      sequences_[b].push_back(prompts[b][length - 1]);
+      rows.push_back(all[b]);
+      which.push_back(b);
+    }
+    if (rows.empty()) break;
+    const at::Tensor logits = by_token->Decode(rows);
+    for (size_t i = 0; i < which.size(); ++i) last[which[i]] = logits[i];
+  }
+  int equal = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    const bool same = at::equal(prefilled[b], last[b]);
+    EXPECT_TRUE(same) << "prompt " << b << " of " << prompts[b].size()
+                      << " tokens";
+    if (same) ++equal;
+  }
+  std::printf(
+      "CHECK %s prefill: %d/%zu prompts give the bits of decoding "
+      "them token by token\n",
+      GetParam().c_str(), equal, prompts.size());
 }
 
 TEST_P(FusedDecodeStepsTest, ARowAloneGivesTheBitsItGivesInTheBatch) {
@@ -182,7 +239,8 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
 }
 
 // Pipelined steps (Launch, Finish) with each step's tokens fed from the
-// previous step's device choices: the ids of step-by-step greedy decoding.
+// previous step's device choices: the ids of step-by-step greedy decoding,
+// also with a prefill of another prompt between two launches.
 TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
   ASSERT_TRUE(steps->launches_ahead());
@@ -221,7 +279,9 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   steps->Launch(launch);
   std::vector<int64_t> order(B);  // the launched step's row -> sequence
   for (int64_t b = 0; b < B; ++b) order[b] = b;
+  const std::vector<int64_t> newcomer = {5, 9, 14, 2, 7, 7, 1};
   for (int step = 1; step < kSteps; ++step) {
+    if (step == kSteps / 2) steps->Prefill({{&newcomer, 5}});  // a free slot
     std::vector<LaunchRow> next(B);
     std::vector<int64_t> next_order(B);
     for (int64_t r = 0; r < B; ++r) {

@@ -181,7 +181,9 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
       a.y = b.y;
       a.probs = io.maps != nullptr ? io.maps[layer] : nullptr;
       a.probs_stride = io.map_stride;
-      return LaunchDecodeAttention(a, stream, pdl);
+      // With PDL the kernel copies cached keys before it waits: only the
+      // newest may be this step's, unless the rows are a prompt's.
+      return LaunchDecodeAttention(a, stream, pdl && !io.prompt);
     }
     case DecodeStage::kAttentionProj:
     case DecodeStage::kMlpProj: {

@@ -83,7 +83,14 @@ struct DecodeIo {
   const int* fed_tokens = nullptr;  //     where feed[m] >= 0 (embedding.h)
   const int* positions = nullptr;  // [M] its position (< max_len)
   const int* slots = nullptr;      // [M] its cache slot, all distinct
+                                   // unless `prompt`
   float* logits = nullptr;         // [M, V]
+  // Rows may be positions of one prompt in one slot (each (slot, position)
+  // once): a row then attends to keys that other rows of this step write,
+  // so attention waits for the kernel before it (no PDL for it). The
+  // arithmetic per row is a decode row's: prefilling a prompt this way
+  // leaves the cache and logits that decoding it token by token would.
+  bool prompt = false;
   // Optional attention maps: n_layer pointers, each [M, H, map_stride]
   // fp32 (decode_attention.h); null for none.
   float* const* maps = nullptr;

@@ -178,6 +178,19 @@ void FusedDecoder::FeedFrom(const at::Tensor& feed, const at::Tensor& chosen) {
 void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
                           const at::Tensor& slots, at::Tensor& logits,
                           std::vector<at::Tensor>* maps, bool pdl) {
+  Step(tokens, positions, slots, logits, maps, pdl, /*prompt=*/false);
+}
+
+void FusedDecoder::Prefill(const at::Tensor& tokens,
+                           const at::Tensor& positions, const at::Tensor& slots,
+                           at::Tensor& logits) {
+  Step(tokens, positions, slots, logits, nullptr, /*pdl=*/true,
+       /*prompt=*/true);
+}
+
+void FusedDecoder::Step(const at::Tensor& tokens, const at::Tensor& positions,
+                        const at::Tensor& slots, at::Tensor& logits,
+                        std::vector<at::Tensor>* maps, bool pdl, bool prompt) {
   const c10::Device device = workspace_.device();
   const decode::DecodeDims& d = step_->dims();
   const int64_t M = tokens.numel();
@@ -198,6 +211,7 @@ void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
   io.positions = positions.const_data_ptr<int>();
   io.slots = slots.const_data_ptr<int>();
   io.logits = logits.data_ptr<float>();
+  io.prompt = prompt;
   if (feed_.defined()) {
     io.feed = feed_.const_data_ptr<int>();
     io.fed_tokens = chosen_.const_data_ptr<int>();

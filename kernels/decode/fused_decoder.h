@@ -51,6 +51,14 @@ class FusedDecoder {
               const at::Tensor& slots, at::Tensor& logits,
               std::vector<at::Tensor>* maps = nullptr, bool pdl = true);
 
+  // A prefill step: Decode's arguments, but rows may share a slot, each
+  // (slot, position) once, a prompt's positions in order
+  // (decode::DecodeIo::prompt). Row m's logits and cache entries are the
+  // bits a decode step of that row alone would give after the rows of its
+  // slot at lower positions, so one step can prefill several prompts.
+  void Prefill(const at::Tensor& tokens, const at::Tensor& positions,
+               const at::Tensor& slots, at::Tensor& logits);
+
   // Later steps take row m's token from chosen[feed[m]] where feed[m] >= 0
   // (embedding.h): feed [max_rows] and chosen int32 on the model's device,
   // read when a step runs (so also by the replays of a captured step).
@@ -62,6 +70,10 @@ class FusedDecoder {
   void* workspace() const { return workspace_.data_ptr(); }
 
  private:
+  void Step(const at::Tensor& tokens, const at::Tensor& positions,
+            const at::Tensor& slots, at::Tensor& logits,
+            std::vector<at::Tensor>* maps, bool pdl, bool prompt);
+
   int64_t max_rows_;
   std::unique_ptr<decode::DecodeStep> step_;
   decode::DecodeWeights weights_;  // pointers into owned_ and the cache

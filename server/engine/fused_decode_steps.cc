@@ -35,6 +35,7 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
                        GraphPool& pool);
 
   at::Tensor Decode(const std::vector<StepRow>& rows) override;
+  at::Tensor Prefill(const std::vector<StepRow>& rows) override;
   std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) override;
@@ -54,40 +55,59 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // where `samples` is set), then Replay. Returns Replay's parity.
   int ReplayRows(const std::vector<StepRow>& rows,
                  const std::vector<SampleRow>* samples);
-  // Pads columns B..P-1, uploads the inputs (and the first B rows of the
-  // history when `history`), replays the graph of bucket P >= B and queues
-  // the copy of the device choices to host_choices_[parity_]; then flips
-  // the parity. Returns the parity the step used.
+  // The index of the smallest of `buckets` >= B.
+  static size_t BucketFor(const std::vector<int64_t>& buckets, int64_t B);
+  // Pads columns B..P-1 and uploads the inputs from
+  // host_inputs_[input_parity_]; then flips that parity.
+  void Upload(int64_t B, int64_t P);
+  // Uploads the inputs of B decode rows (and the first B rows of the
+  // history when `history`), replays the decode graph of bucket P >= B and
+  // queues the copy of the device choices to host_choices_[choice_parity_];
+  // then flips that parity. Returns the choice parity the step used.
   int Replay(int64_t B, bool history);
-  // The graph of bucket P: the step, then the device sampler.
+  // Uploads B prompt columns and replays the prefill graph of bucket
+  // P >= B; the first B rows of logits_ hold their logits.
+  void ReplayPrefill(int64_t B);
+  // The decode graph of bucket P: the step, then the device sampler.
   at::Tensor Step(int64_t P);
+  // The prefill graph of bucket P: the step over prompt rows, no sampler
+  // (its choices feed launched steps).
+  at::Tensor PrefillStep(int64_t P);
   // The device sampler's ids and logprobs of the step that used `parity`.
   std::vector<SampledToken> Choices(int parity, int64_t B);
 
   static constexpr int kInputRows = 6;
+  // Rows of a step: a decode step has at most num_slots_, a prefill step
+  // this many prompt positions.
+  static constexpr int64_t kRows = decode::kMaxGemmRows;
   const int64_t num_slots_, max_len_, vocab_;
   FusedDecoder decoder_;
-  // Inputs, one upload per step: [kInputRows, S] int32, rows tokens,
+  // Inputs, one upload per step: [kInputRows, kRows] int32, rows tokens,
   // positions, cache slots, the sampler's history length (0: no penalty),
   // its repetition penalty (float bits) and the feed (LaunchRow::feed,
   // -1: none); the first P columns feed a step of bucket P. The host side
-  // is pinned and double-buffered by step parity, so an upload never waits
-  // for the device and a buffer is refilled only once its upload is done.
+  // is pinned and double-buffered by upload parity, so an upload never
+  // waits for the device and a buffer is refilled only once its upload is
+  // done.
   at::Tensor host_inputs_[2], inputs_;
   at::cuda::CUDAEvent inputs_copied_[2];
+  int input_parity_ = 0;
   // [S, L] int32 each row's tokens so far, uploaded only for a step with a
   // penalty.
   at::Tensor host_history_, history_;
-  at::Tensor logits_;  // [S, V] float32, the first P rows written
-  // [2, S] int32 the device sampler's ids and logprobs (float bits), and
-  // their pinned host copies by parity.
+  at::Tensor logits_;  // [kRows, V] float32, the first P rows written
+  // [2, kRows] int32 the device sampler's ids and logprobs (float bits),
+  // and their pinned host copies by the parity of decode steps (prefill
+  // steps leave both alone).
   at::Tensor choices_, host_choices_[2];
   at::cuda::CUDAEvent choices_copied_[2];
-  int parity_ = 0;
-  // Launched steps not finished: (parity, rows), oldest first.
+  int choice_parity_ = 0;
+  // Launched steps not finished: (choice parity, rows), oldest first.
   std::deque<std::pair<int, int64_t>> launched_;
   std::vector<int64_t> buckets_;  // 1, 2, 4, ..., num_slots_
   std::vector<std::unique_ptr<CapturedStep>> steps_;  // one per bucket
+  std::vector<int64_t> prefill_buckets_;              // 1, 2, 4, ..., kRows
+  std::vector<std::unique_ptr<CapturedStep>> prefill_steps_;
 };
 
 FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
@@ -95,7 +115,7 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
     : num_slots_(num_slots),
       max_len_(cache.max_len()),
       vocab_(model->config().vocab_size),
-      decoder_(model, cache, num_slots) {
+      decoder_(model, cache, kRows) {
   TORCH_CHECK(vocab_ <= decode::kMaxSamplingVocab,
               "the device sampler takes vocabularies up to ",
               decode::kMaxSamplingVocab, " tokens, not ", vocab_);
@@ -103,15 +123,15 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
   const auto ints = at::TensorOptions(at::kInt).device(device);
   const auto pinned = at::TensorOptions(at::kInt).pinned_memory(true);
   for (int p = 0; p < 2; ++p) {
-    host_inputs_[p] = at::zeros({kInputRows, num_slots_}, pinned);
-    host_choices_[p] = at::zeros({2, num_slots_}, pinned);
+    host_inputs_[p] = at::zeros({kInputRows, kRows}, pinned);
+    host_choices_[p] = at::zeros({2, kRows}, pinned);
   }
-  inputs_ = at::zeros({kInputRows, num_slots_}, ints);
+  inputs_ = at::zeros({kInputRows, kRows}, ints);
   host_history_ = at::zeros({num_slots_, max_len_}, at::kInt);
   history_ = at::zeros({num_slots_, max_len_}, ints);
-  logits_ = at::empty({num_slots_, vocab_},
-                      at::TensorOptions(at::kFloat).device(device));
-  choices_ = at::zeros({2, num_slots_}, ints);
+  logits_ =
+      at::empty({kRows, vocab_}, at::TensorOptions(at::kFloat).device(device));
+  choices_ = at::zeros({2, kRows}, ints);
   decoder_.FeedFrom(inputs_[5], choices_[0]);
   for (int64_t P = 1;; P *= 2) {
     P = std::min(P, num_slots_);
@@ -120,6 +140,18 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
         std::make_unique<CapturedStep>([this, P] { return Step(P); }, pool));
     if (P == num_slots_) break;
   }
+  for (int64_t P = 1; P <= kRows; P *= 2) {
+    prefill_buckets_.push_back(P);
+    prefill_steps_.push_back(std::make_unique<CapturedStep>(
+        [this, P] { return PrefillStep(P); }, pool));
+  }
+}
+
+at::Tensor FusedDecodeStepsImpl::PrefillStep(int64_t P) {
+  at::Tensor logits = logits_.narrow(0, 0, P);
+  decoder_.Prefill(inputs_[0].narrow(0, 0, P), inputs_[1].narrow(0, 0, P),
+                   inputs_[2].narrow(0, 0, P), logits);
+  return logits;
 }
 
 at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
@@ -150,47 +182,65 @@ std::string FusedDecodeStepsImpl::Describe() const {
       "fused decode step (kernels/decode/), ",
       kernels > 0 ? absl::StrCat(kernels, " kernels per step as a CUDA graph")
                   : "eager",
-      ", buckets of ", absl::StrJoin(buckets_, "/"), " rows");
+      ", buckets of ", absl::StrJoin(buckets_, "/"),
+      " rows; prefill in the same kernels, up to ", kRows,
+      " prompt positions per step");
 }
 
 void FusedDecodeStepsImpl::SetColumn(int64_t b, const Column& c) {
-  int32_t* in = host_inputs_[parity_].data_ptr<int32_t>();
-  in[0 * num_slots_ + b] = c.token;
-  in[1 * num_slots_ + b] = c.position;
-  in[2 * num_slots_ + b] = c.slot;
-  in[3 * num_slots_ + b] = c.history_length;
-  std::memcpy(&in[4 * num_slots_ + b], &c.penalty, sizeof(float));
-  in[5 * num_slots_ + b] = c.feed;
+  int32_t* in = host_inputs_[input_parity_].data_ptr<int32_t>();
+  in[0 * kRows + b] = c.token;
+  in[1 * kRows + b] = c.position;
+  in[2 * kRows + b] = c.slot;
+  in[3 * kRows + b] = c.history_length;
+  std::memcpy(&in[4 * kRows + b], &c.penalty, sizeof(float));
+  in[5 * kRows + b] = c.feed;
 }
 
-int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
+size_t FusedDecodeStepsImpl::BucketFor(const std::vector<int64_t>& buckets,
+                                       int64_t B) {
   size_t bucket = 0;
-  while (buckets_[bucket] < B) ++bucket;
-  const int64_t P = buckets_[bucket];
+  while (buckets[bucket] < B) ++bucket;
+  return bucket;
+}
+
+void FusedDecodeStepsImpl::Upload(int64_t B, int64_t P) {
   for (int64_t b = B; b < P; ++b) {  // padding: touches no cache entry
     SetColumn(b, {0, -1, static_cast<int32_t>(num_slots_), 0, -1, 1.0f});
   }
-  const int parity = parity_;
-  const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
+  const int parity = input_parity_;
   inputs_.copy_(host_inputs_[parity], /*non_blocking=*/true);
-  inputs_copied_[parity].record(stream);
+  inputs_copied_[parity].record(c10::cuda::getCurrentCUDAStream());
+  input_parity_ = 1 - parity;
+  // The next upload's host buffer: refilled once its last upload is done.
+  inputs_copied_[input_parity_].synchronize();
+}
+
+int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
+  const size_t bucket = BucketFor(buckets_, B);
+  Upload(B, buckets_[bucket]);
   if (history) {
     history_.narrow(0, 0, B).copy_(host_history_.narrow(0, 0, B),
                                    /*non_blocking=*/true);
   }
   steps_[bucket]->Run();
+  const int parity = choice_parity_;
   host_choices_[parity].copy_(choices_, /*non_blocking=*/true);
-  choices_copied_[parity].record(stream);
-  parity_ = 1 - parity_;
-  // The next step's host buffer: refilled once its last upload is done.
-  inputs_copied_[parity_].synchronize();
+  choices_copied_[parity].record(c10::cuda::getCurrentCUDAStream());
+  choice_parity_ = 1 - parity;
   return parity;
+}
+
+void FusedDecodeStepsImpl::ReplayPrefill(int64_t B) {
+  const size_t bucket = BucketFor(prefill_buckets_, B);
+  Upload(B, prefill_buckets_[bucket]);
+  prefill_steps_[bucket]->Run();
 }
 
 std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity, int64_t B) {
   choices_copied_[parity].synchronize();
   const int32_t* id = host_choices_[parity].data_ptr<int32_t>();
-  const float* logprob = reinterpret_cast<const float*>(id + num_slots_);
+  const float* logprob = reinterpret_cast<const float*>(id + kRows);
   std::vector<SampledToken> out(B);
   for (int64_t b = 0; b < B; ++b) {
     out[b].id = id[b];
@@ -237,6 +287,51 @@ at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
   ReplayRows(rows, nullptr);
   // Copied out: the next replay overwrites the buffer.
   return logits_.narrow(0, 0, rows.size()).clone();
+}
+
+at::Tensor FusedDecodeStepsImpl::Prefill(const std::vector<StepRow>& rows) {
+  TORCH_CHECK(!rows.empty(), "prefill of no rows");
+  std::vector<at::Tensor> logits(rows.size());  // [1, V] each, row order
+  // The step being filled: its columns, and the rows whose prompts end in
+  // it with the column of their last token.
+  int64_t columns = 0;
+  std::vector<int64_t> last_columns;
+  std::vector<size_t> ending_rows;
+  auto run = [&] {
+    ReplayPrefill(columns);
+    if (!last_columns.empty()) {
+      const at::Tensor index =
+          at::tensor(last_columns, at::kLong).to(logits_.device());
+      // Copied out before the next step overwrites logits_.
+      const at::Tensor last = logits_.index_select(0, index);
+      for (size_t i = 0; i < ending_rows.size(); ++i) {
+        logits[ending_rows[i]] = last.narrow(0, int64_t(i), 1);
+      }
+    }
+    columns = 0;
+    last_columns.clear();
+    ending_rows.clear();
+  };
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const std::vector<int64_t>& ids = *rows[r].tokens;
+    const int64_t n = ids.size();
+    TORCH_CHECK(n >= 1 && n <= max_len_, "prompt of ", n,
+                " tokens for a cache of ", max_len_, " positions");
+    TORCH_CHECK(rows[r].slot >= 0 && rows[r].slot < num_slots_, "slot ",
+                rows[r].slot, " of ", num_slots_);
+    for (int64_t p = 0; p < n; ++p) {
+      SetColumn(columns, {static_cast<int32_t>(ids[p]), static_cast<int32_t>(p),
+                          static_cast<int32_t>(rows[r].slot), 0, -1, 1.0f});
+      ++columns;
+      if (p == n - 1) {
+        last_columns.push_back(columns - 1);
+        ending_rows.push_back(r);
+      }
+      if (columns == kRows) run();
+    }
+  }
+  if (columns > 0) run();
+  return at::cat(logits, 0);
 }
 
 std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(

@@ -7,8 +7,10 @@
 // the P - B padding rows sit at position -1, where they read and write no
 // cache entry. The fused kernels give a row the same arithmetic whatever P
 // and the other rows are (kernels/decode/README.md), so greedy output stays
-// independent of the batch. Prefill stays on the static runner's LibTorch
-// steps, which write the cache layout the fused step reads.
+// independent of the batch. Prefill runs the same kernels with a prompt's
+// positions as rows (kernels/decode/decode_step.h, DecodeIo::prompt), up
+// to 128 prompt tokens per step, so a prompt leaves the cache and logits
+// that decoding it token by token would.
 //
 // Built only with a CUDA LibTorch 2.x (fused_decode_steps.cc); elsewhere
 // MakeFusedDecodeSteps always says why not (fused_decode_steps_unavailable.cc).
@@ -37,6 +39,13 @@ class FusedDecodeSteps {
   // [B, V] float32 next-token logits of `rows` (B <= the slots), in row
   // order; the tensor stays valid across later steps.
   virtual at::Tensor Decode(const std::vector<StepRow>& rows) = 0;
+
+  // StepRunner::Prefill: each row's whole token list from position 0, in
+  // steps of up to 128 positions of one or more prompts (a long prompt
+  // spans several); [B, V] float32 logits after each row's last token.
+  // May run while launched steps are unfinished: it leaves their device
+  // choices alone.
+  virtual at::Tensor Prefill(const std::vector<StepRow>& rows) = 0;
 
   // StepRunner::DecodeAndSample. Each graph ends with the device sampler
   // (kernels/decode/sampling.h) over all its rows: a row that is greedy and

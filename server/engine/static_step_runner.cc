@@ -90,12 +90,6 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
   const auto on_device = at::TensorOptions().dtype(at::kLong).device(device);
   decode_host_ = at::zeros({4, num_slots_}, at::kLong);
   decode_inputs_ = at::zeros({4, num_slots_}, on_device);
-  prefill_host_ = at::zeros({prefill_rows_, 2 + max_len_}, at::kLong);
-  prefill_inputs_ = at::zeros({prefill_rows_, 2 + max_len_}, on_device);
-  positions_ = at::arange(max_len_, on_device)
-                   .view({1, max_len_})
-                   .repeat({prefill_rows_, 1});
-
   if (fused_decode) {
     fused_ = MakeFusedDecodeSteps(model_, cache_, num_slots_, pool_,
                                   &why_not_fused_);
@@ -120,7 +114,13 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
         },
         pool_);
   }
+  if (fused_ != nullptr) return;  // it prefills too
 
+  prefill_host_ = at::zeros({prefill_rows_, 2 + max_len_}, at::kLong);
+  prefill_inputs_ = at::zeros({prefill_rows_, 2 + max_len_}, on_device);
+  positions_ = at::arange(max_len_, on_device)
+                   .view({1, max_len_})
+                   .repeat({prefill_rows_, 1});
   for (int64_t T = kSmallestBucket;; T *= 2) {
     T = std::min(T, max_len_);
     bucket_lengths_.push_back(T);
@@ -143,7 +143,7 @@ StaticStepRunner::StaticStepRunner(Transformer& model, int64_t num_slots,
 }
 
 std::string StaticStepRunner::Describe() const {
-  const std::string decode =
+  const std::string steps =
       fused_ != nullptr
           ? fused_->Describe()
           : absl::StrCat(
@@ -151,12 +151,12 @@ std::string StaticStepRunner::Describe() const {
                 pool_.capturing()
                     ? absl::StrCat(" (", decode_->kernel_count(), " kernels)")
                     : "",
-                " (fused step: ", why_not_fused_, ")");
-  return absl::StrCat(
-      "static shapes, ", pool_.capturing() ? "CUDA graphs" : "eager", "; ",
-      decode, "; prefill: up to ", prefill_rows_,
-      " prompts per step, buckets of ", absl::StrJoin(bucket_lengths_, "/"),
-      " tokens; ", DescribeCache(cache_));
+                " (fused step: ", why_not_fused_, "); prefill: up to ",
+                prefill_rows_, " prompts per step, buckets of ",
+                absl::StrJoin(bucket_lengths_, "/"), " tokens");
+  return absl::StrCat("static shapes, ",
+                      pool_.capturing() ? "CUDA graphs" : "eager", "; ", steps,
+                      "; ", DescribeCache(cache_));
 }
 
 size_t StaticStepRunner::BucketFor(int64_t length) const {
@@ -196,6 +196,7 @@ at::Tensor StaticStepRunner::PrefillGroup(const std::vector<StepRow>& rows,
 }
 
 at::Tensor StaticStepRunner::Prefill(const std::vector<StepRow>& rows) {
+  if (fused_ != nullptr) return fused_->Prefill(rows);
   // Rows grouped by bucket, at most prefill_rows_ per step.
   std::vector<std::vector<size_t>> by_bucket(bucket_lengths_.size());
   for (size_t i = 0; i < rows.size(); ++i) {

@@ -7,9 +7,11 @@
 //
 // Per configuration: the median step time over 50 samples of 10 replays
 // back to back (after warm-up), the floor (weights read once plus the KV
-// read, at 4.3 TB/s), and for the fused step a per-kernel breakdown (each
-// stage of all layers captured alone). A table on stdout, JSON lines to
-// --json.
+// read, at 4.3 TB/s), for the fused step a per-kernel breakdown (each
+// stage of all layers captured alone), and a prefill step of one prompt of
+// `rows` tokens, fused (FusedDecoder::Prefill) and LibTorch (Forward over
+// the prompt, the logits of its last position). A table on stdout, JSON
+// lines to --json.
 //   tinylm-decode-bench [--sizes=shipped,article] [--rows=1,8,32,64,128]
 //                       [--json=FILE]
 #include <algorithm>
@@ -134,6 +136,29 @@ void Run(const std::string& size, int64_t rows, int64_t context,
     model->Forward(in);
   });
 
+  // Prefill of one prompt of `rows` tokens into slot 0.
+  const at::Tensor prompt_positions = at::arange(rows, on_gpu.dtype(at::kInt));
+  const at::Tensor prompt_slots = at::zeros({rows}, on_gpu.dtype(at::kInt));
+  const double prefill = TimeGraph(
+      [&] { decoder.Prefill(tokens, prompt_positions, prompt_slots, logits); });
+  const at::Tensor prompt64 = tokens.to(at::kLong).view({1, rows});
+  const at::Tensor prompt_positions64 =
+      prompt_positions.to(at::kLong).view({1, rows});
+  const at::Tensor first_slot = at::zeros({1}, on_gpu.dtype(at::kLong));
+  const at::Tensor last_position =
+      at::full({1}, rows - 1, on_gpu.dtype(at::kLong));
+  const double prefill_reference = TimeGraph([&] {
+    ForwardInput in;
+    in.tokens = prompt64;
+    in.positions = prompt_positions64;
+    in.cache = &cache;
+    in.slot_rows = first_slot;
+    in.kv_length = rows;
+    in.fused_attention = true;
+    in.logits_at = last_position;
+    model->Forward(in);
+  });
+
   // Per stage: all layers' launches of that kernel, captured alone.
   const char* names[] = {"embedding", "attn_input", "attention", "attn_proj",
                          "mlp_input", "mlp_proj",   "head"};
@@ -163,19 +188,23 @@ void Run(const std::string& size, int64_t rows, int64_t context,
                            config.head_size() * 2 * 2 * config.n_layer;
   const double floor = (WeightBytes(config, rows) + kv_bytes) / kBandwidth;
   std::printf(
-      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx |\n",
+      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx | "
+      "%9.1f | %9.1f |\n",
       size.c_str(), (long long)rows, (long long)context, fused * 1e6,
-      fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused);
+      fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused,
+      prefill * 1e6, prefill_reference * 1e6);
   std::fflush(stdout);
   char line[512];
   std::snprintf(line, sizeof line,
                 "{\"size\": \"%s\", \"rows\": %lld, \"context\": %lld, "
                 "\"fused_us\": %.2f, \"fused_no_pdl_us\": %.2f, "
                 "\"libtorch_us\": %.2f, \"floor_us\": %.2f, "
-                "\"weight_bytes\": %lld, \"kv_bytes\": %lld, ",
+                "\"weight_bytes\": %lld, \"kv_bytes\": %lld, "
+                "\"prefill_fused_us\": %.2f, \"prefill_libtorch_us\": %.2f, ",
                 size.c_str(), (long long)rows, (long long)context, fused * 1e6,
                 fused_no_pdl * 1e6, reference * 1e6, floor * 1e6,
-                (long long)WeightBytes(config, rows), (long long)kv_bytes);
+                (long long)WeightBytes(config, rows), (long long)kv_bytes,
+                prefill * 1e6, prefill_reference * 1e6);
   json << line << breakdown << "}\n";
   json.flush();
 }
@@ -213,8 +242,8 @@ int main(int argc, char** argv) {
       "replays); floor = (weights + KV read) / 4.3 TB/s\n");
   std::printf(
       "| size    | rows | context | fused | fused, no PDL | LibTorch | floor | "
-      "speed-up |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+      "speed-up | prefill of `rows` tokens, fused | LibTorch |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& size : tinylm::Split(sizes)) {
     for (const std::string& r : tinylm::Split(rows)) {
       const int64_t context = size == "shipped" ? 160 : 512;
