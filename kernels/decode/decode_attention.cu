@@ -1,7 +1,7 @@
 // Decode attention (decode_attention.h). A cluster of kClusterBlocks blocks
 // of 256 threads per (head, row); block r of the cluster owns the r-th of
 // kClusterBlocks equal runs of the row's keys, which it streams through
-// shared memory in tiles of KeysPerTile(hs) keys, two tiles in flight:
+// shared memory in tiles of KeysPerTile(hs, L) keys, two tiles in flight:
 //   1. before waiting for the previous kernel, the block issues the
 //      asynchronous copies of its first two tiles of keys and values (all
 //      cached earlier but the newest, which the previous kernel writes and
@@ -35,7 +35,10 @@ namespace cg = cooperative_groups;
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kStages = 2;
-constexpr int kStageBytes = 48 * 1024;  // keys and values of one tile
+// Keys and values of one tile: 24 KB keeps three blocks on a
+// multiprocessor (with the registers), so that 64 rows' 512 blocks take
+// under two waves; a row of many keys pays more tile barriers for it.
+constexpr int kStageBytes = 24 * 1024;
 constexpr int kMaxKeysPerTile = 64;
 // Dynamic shared memory at most: two tiles plus the scores of a block.
 constexpr int kMaxDynamicBytes =
@@ -89,23 +92,6 @@ __device__ float BlockSum(float v, float* scratch) {
   float s = scratch[0];
   for (int w = 1; w < kWarps; ++w) s += scratch[w];
   return s;
-}
-
-__device__ __forceinline__ void CopyAsync16(void* shared, const void* global) {
-  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to),
-               "l"(global));
-}
-__device__ __forceinline__ void CommitCopies() {
-  asm volatile("cp.async.commit_group;" ::: "memory");
-}
-// Waits until at most `pending` (0 or 1) committed groups are in flight.
-__device__ __forceinline__ void WaitCopies(int pending) {
-  if (pending > 0) {
-    asm volatile("cp.async.wait_group 1;" ::: "memory");
-  } else {
-    asm volatile("cp.async.wait_group 0;" ::: "memory");
-  }
 }
 
 // One tile in shared memory: keys then values, [keys_per_tile, hs] each.

@@ -57,6 +57,25 @@ __device__ __forceinline__ void MmaBf16(float (&d)[4], uint32_t a0, uint32_t a1,
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// Asynchronous 16-byte copies from global (L2, no L1) to shared memory,
+// in commit groups.
+__device__ __forceinline__ void CopyAsync16(void* shared, const void* global) {
+  const uint32_t to = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to),
+               "l"(global));
+}
+__device__ __forceinline__ void CommitCopies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+// Waits until at most `pending` (0 or 1) committed groups are in flight.
+__device__ __forceinline__ void WaitCopies(int pending) {
+  if (pending > 0) {
+    asm volatile("cp.async.wait_group 1;" ::: "memory");
+  } else {
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+  }
+}
+
 // PDL: a kernel launched with programmatic stream serialization may start
 // while the previous kernel still runs. Every kernel here reads only
 // weights before WaitForPriorGrids() and touches activations, caches and

@@ -6,10 +6,11 @@
 //   1. each warp loads its weight fragments into registers: for its chunks
 //      c = warp + W·i (i < KCH) and the block's NT n8 tiles, lane (g, t)
 //      holds 8 bf16 at k = 32c + 8t of weight row n0 + 8j + g;
-//   2. wait for the previous kernel (PDL), then per 16-row tile of x: load
-//      the same k ranges of rows g and g + 8, apply the RMSNorm prologue
-//      (row sums of squares: lanes, then warps in order), and issue two
-//      m16n8k16 products per chunk;
+//   2. wait for the previous kernel (PDL), then per 16-row tile of x: take
+//      the same k ranges of rows g and g + 8 (each lane copies its own
+//      pieces of tile t + 1 into shared memory while it works on tile t),
+//      apply the RMSNorm prologue (row sums of squares: lanes, then warps
+//      in order), and issue two m16n8k16 products per chunk;
 //   3. the warps' partial tiles go through shared memory and are added in
 //      warp order; the epilogue runs on the sums.
 // A lane's 8 consecutive k values feed both k-halves of the products'
@@ -161,8 +162,19 @@ __device__ void EpiloguePair(const GemmArgs& a, int m, int n, float v0,
   }
 }
 
+// Two blocks per multiprocessor where a lane holds at most 3 chunks (K up
+// to 768): 128 registers, which the widest tile (NT = 4) exceeds by ~100
+// bytes of spills and is still faster so, as measured on an H200
+// (docs/benchmarks.md, 2026-12-03, second run); with more chunks the
+// spills cost more than the second block gains.
+template <int KCH>
+constexpr int MinBlocksPerMultiprocessor() {
+  return KCH <= 3 ? 2 : 1;
+}
+
 template <int KCH, int NT>
-__global__ void __launch_bounds__(kMaxWarps * 32, 1)
+__global__ void __launch_bounds__(kMaxWarps * 32,
+                                  MinBlocksPerMultiprocessor<KCH>())
     SkinnyGemmKernel(const GemmArgs a) {
   constexpr int BN = 8 * NT;
   extern __shared__ float shared[];
@@ -194,28 +206,55 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
   AllowDependentLaunch();
 
   // Shared memory, double-buffered by tile parity so that one barrier per
-  // tile suffices: partial sums [2][warps][16][BN], squares [2][warps][16].
+  // tile suffices: partial sums [2][warps][16][BN], squares [2][warps][16],
+  // then x [2][warps][KCH][2 rows][32 lanes] (16 bytes each), where each
+  // lane keeps its own pieces of rows g and g + 8, so that the copies need
+  // no barrier: a lane reads only what it copied.
   float* partial_base = shared;
   float* squares_base = shared + 2 * warps * kTileRows * BN;
+  uint4* x_base =
+      reinterpret_cast<uint4*>(squares_base + 2 * warps * kTileRows);
+  auto x_slot = [&](int parity, int i, int half) {
+    return x_base + (((parity * warps + warp) * KCH + i) * 2 + half) * 32 +
+           lane;
+  };
+  // Copies tile `tile`'s pieces of this lane into the buffers of `parity`
+  // (zeros past M and K), as one commit group.
+  auto copy_tile = [&](int tile, int parity) {
+    const int r0 = tile * kTileRows + g;
+#pragma unroll
+    for (int i = 0; i < KCH; ++i) {
+      const int kk = (warp + warps * i) * kChunk + 8 * t;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int r = r0 + 8 * half;
+        uint4* to = x_slot(parity, i, half);
+        if (kk < K && r < M) {
+          CopyAsync16(to, a.x + int64_t(r) * a.x_stride + kk);
+        } else {
+          *to = make_uint4(0, 0, 0, 0);
+        }
+      }
+    }
+    CommitCopies();
+  };
 
   // This block's 16-row tiles of x: grid.y splits them evenly.
   const int tiles = (M + kTileRows - 1) / kTileRows;
   const int per_block = (tiles + gridDim.y - 1) / gridDim.y;
   const int first_tile = blockIdx.y * per_block;
   const int end_tile = min(tiles, first_tile + per_block);
+  if (first_tile < end_tile) copy_tile(first_tile, 0);
   for (int tile = first_tile; tile < end_tile; ++tile) {
-    const int r0 = tile * kTileRows + g, r1 = r0 + 8;
+    const int parity = (tile - first_tile) & 1;
+    const bool more = tile + 1 < end_tile;
+    if (more) copy_tile(tile + 1, 1 - parity);
+    WaitCopies(more ? 1 : 0);  // this tile's group has landed
     uint4 xa[KCH], xb[KCH];
 #pragma unroll
     for (int i = 0; i < KCH; ++i) {
-      const int kk = (warp + warps * i) * kChunk + 8 * t;
-      const bool valid = kk < K;
-      xa[i] = valid && r0 < M
-                  ? LoadActivation16(a.x + int64_t(r0) * a.x_stride + kk)
-                  : make_uint4(0, 0, 0, 0);
-      xb[i] = valid && r1 < M
-                  ? LoadActivation16(a.x + int64_t(r1) * a.x_stride + kk)
-                  : make_uint4(0, 0, 0, 0);
+      xa[i] = *x_slot(parity, i, 0);
+      xb[i] = *x_slot(parity, i, 1);
     }
     if (norm) {
       // 2a. Sum of squares of rows r0 and r1: lane values in k order, the 4
@@ -339,6 +378,14 @@ Kernel PickTile(int nt) {
   }
 }
 
+// The chunks per lane of the instantiation PickKernel takes.
+int KchOf(int chunks_per_warp) {
+  for (int kch : {1, 2, 3, 4, 6}) {
+    if (chunks_per_warp <= kch) return kch;
+  }
+  return 8;
+}
+
 Kernel PickKernel(int chunks_per_warp, int nt) {
   if (chunks_per_warp <= 1) return PickTile<1>(nt);
   if (chunks_per_warp <= 2) return PickTile<2>(nt);
@@ -420,7 +467,11 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   const Kernel kernel = PickKernel(chunks_per_warp, nt);
   const int bn = 8 * nt;
   const size_t shared_bytes =
-      sizeof(float) * (2 * warps * kTileRows * bn + 2 * warps * kTileRows);
+      sizeof(float) * (2 * warps * kTileRows * bn + 2 * warps * kTileRows) +
+      sizeof(uint4) * 2 * warps * KchOf(chunks_per_warp) * 2 * 32;
+  const cudaError_t raised = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes));
+  if (raised != cudaSuccess) return raised;
   // Row tiles split over grid.y while the grid is under a wave of two
   // blocks per multiprocessor: a small N then still fills the device (the
   // weights are read once per split, from L2 after the first).
