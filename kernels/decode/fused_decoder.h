@@ -9,7 +9,8 @@
 // per row, in bfloat16 with fp32 accumulation, any of the four attention
 // variants and grouped-query configurations. The cache must be bfloat16 on
 // the model's device; decoding writes each row's key and value at (slot,
-// position) as Forward does, so prefill can stay with Forward.
+// position) as Forward does, so a cache prefilled by Forward decodes as
+// well as one prefilled here (Prefill).
 //
 // Not thread-safe; one step at a time per decoder (they share a workspace).
 #ifndef TINYLM_KERNELS_DECODE_FUSED_DECODER_H_
