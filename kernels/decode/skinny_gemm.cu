@@ -163,10 +163,10 @@ __device__ void EpiloguePair(const GemmArgs& a, int m, int n, float v0,
 }
 
 // Two blocks per multiprocessor where a lane holds at most 3 chunks (K up
-// to 768): 128 registers, which the widest tile (NT = 4) exceeds by ~100
+// to 768): 128 registers, which the widest tile (NT = 4) exceeds by 88
 // bytes of spills and is still faster so, as measured on an H200
-// (docs/benchmarks.md, 2026-12-03, second run); with more chunks the
-// spills cost more than the second block gains.
+// (docs/benchmarks.md, 2026-12-03, run D); with more chunks the spills
+// cost more than the second block gains.
 template <int KCH>
 constexpr int MinBlocksPerMultiprocessor() {
   return KCH <= 3 ? 2 : 1;
