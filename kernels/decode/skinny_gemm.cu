@@ -378,7 +378,8 @@ Kernel PickTile(int nt) {
   }
 }
 
-// The chunks per lane of the instantiation PickKernel takes.
+// The instantiation's chunks per lane (KCH) for a warp's chunk count: the
+// smallest of 1, 2, 3, 4, 6, 8 that holds it.
 int KchOf(int chunks_per_warp) {
   for (int kch : {1, 2, 3, 4, 6}) {
     if (chunks_per_warp <= kch) return kch;
@@ -387,12 +388,20 @@ int KchOf(int chunks_per_warp) {
 }
 
 Kernel PickKernel(int chunks_per_warp, int nt) {
-  if (chunks_per_warp <= 1) return PickTile<1>(nt);
-  if (chunks_per_warp <= 2) return PickTile<2>(nt);
-  if (chunks_per_warp <= 3) return PickTile<3>(nt);
-  if (chunks_per_warp <= 4) return PickTile<4>(nt);
-  if (chunks_per_warp <= 6) return PickTile<6>(nt);
-  return PickTile<8>(nt);
+  switch (KchOf(chunks_per_warp)) {
+    case 1:
+      return PickTile<1>(nt);
+    case 2:
+      return PickTile<2>(nt);
+    case 3:
+      return PickTile<3>(nt);
+    case 4:
+      return PickTile<4>(nt);
+    case 6:
+      return PickTile<6>(nt);
+    default:
+      return PickTile<8>(nt);
+  }
 }
 
 bool Aligned16(const void* p) {

@@ -291,26 +291,23 @@ at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
 
 at::Tensor FusedDecodeStepsImpl::Prefill(const std::vector<StepRow>& rows) {
   TORCH_CHECK(!rows.empty(), "prefill of no rows");
-  std::vector<at::Tensor> logits(rows.size());  // [1, V] each, row order
-  // The step being filled: its columns, and the rows whose prompts end in
-  // it with the column of their last token.
+  // Per step, the logits of the prompts that end in it: rows end in row
+  // order, so these parts in order are the rows in order.
+  std::vector<at::Tensor> parts;
+  // The step being filled: its columns, and the column of each last token
+  // among them.
   int64_t columns = 0;
   std::vector<int64_t> last_columns;
-  std::vector<size_t> ending_rows;
   auto run = [&] {
     ReplayPrefill(columns);
     if (!last_columns.empty()) {
       const at::Tensor index =
           at::tensor(last_columns, at::kLong).to(logits_.device());
       // Copied out before the next step overwrites logits_.
-      const at::Tensor last = logits_.index_select(0, index);
-      for (size_t i = 0; i < ending_rows.size(); ++i) {
-        logits[ending_rows[i]] = last.narrow(0, int64_t(i), 1);
-      }
+      parts.push_back(logits_.index_select(0, index));
     }
     columns = 0;
     last_columns.clear();
-    ending_rows.clear();
   };
   for (size_t r = 0; r < rows.size(); ++r) {
     const std::vector<int64_t>& ids = *rows[r].tokens;
@@ -323,15 +320,12 @@ at::Tensor FusedDecodeStepsImpl::Prefill(const std::vector<StepRow>& rows) {
       SetColumn(columns, {static_cast<int32_t>(ids[p]), static_cast<int32_t>(p),
                           static_cast<int32_t>(rows[r].slot), 0, -1, 1.0f});
       ++columns;
-      if (p == n - 1) {
-        last_columns.push_back(columns - 1);
-        ending_rows.push_back(r);
-      }
+      if (p == n - 1) last_columns.push_back(columns - 1);
       if (columns == kRows) run();
     }
   }
   if (columns > 0) run();
-  return at::cat(logits, 0);
+  return parts.size() == 1 ? parts.front() : at::cat(parts, 0);
 }
 
 std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(

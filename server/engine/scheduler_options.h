@@ -38,7 +38,8 @@ struct SchedulerOptions {
   // together) every this many decode steps; with nothing decoding, at once.
   // A prefill step has a fixed cost (LibTorch's static step: the same for
   // one prompt as for sixteen; the fused step: a bucket of 1..128
-  // positions, 239 µs for one and 541 µs for 64 at the article size), so
+  // positions, 239 µs for one and 541 µs for 64 at the article size in
+  // tinylm-decode-bench, docs/benchmarks.md), so
   // gathering arrivals saves steps for a little time to first token.
   // 0: 8 where decoding is pipelined (scheduler.h), else 1.
   int64_t admit_every_steps = 0;

@@ -124,15 +124,22 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   const at::Tensor tokens64 = tokens.to(at::kLong).view({rows, 1});
   const at::Tensor positions64 = positions.to(at::kLong).view({rows, 1});
   const at::Tensor slots64 = slots.to(at::kLong);
-  const double reference = TimeGraph([&] {
+  // Transformer::Forward over the cache, as the static runner calls it.
+  auto cached_input = [&](const at::Tensor& step_tokens,
+                          const at::Tensor& step_positions,
+                          const at::Tensor& slot_rows, int64_t kv_length) {
     ForwardInput in;
-    in.tokens = tokens64;
-    in.positions = positions64;
+    in.tokens = step_tokens;
+    in.positions = step_positions;
     in.cache = &cache;
-    in.slots = slot_list;
-    in.slot_rows = slots64;
-    in.kv_length = context;
+    in.slot_rows = slot_rows;
+    in.kv_length = kv_length;
     in.fused_attention = true;
+    return in;
+  };
+  const double reference = TimeGraph([&] {
+    ForwardInput in = cached_input(tokens64, positions64, slots64, context);
+    in.slots = slot_list;
     model->Forward(in);
   });
 
@@ -148,13 +155,8 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   const at::Tensor last_position =
       at::full({1}, rows - 1, on_gpu.dtype(at::kLong));
   const double prefill_reference = TimeGraph([&] {
-    ForwardInput in;
-    in.tokens = prompt64;
-    in.positions = prompt_positions64;
-    in.cache = &cache;
-    in.slot_rows = first_slot;
-    in.kv_length = rows;
-    in.fused_attention = true;
+    ForwardInput in =
+        cached_input(prompt64, prompt_positions64, first_slot, rows);
     in.logits_at = last_position;
     model->Forward(in);
   });
