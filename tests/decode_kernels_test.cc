@@ -9,12 +9,10 @@
 #include <vector>
 
 #include <ATen/ATen.h>
-#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include "kernels/decode/decode_attention.h"
-#include "kernels/decode/sampling.h"
 #include "kernels/decode/skinny_gemm.h"
 #include "tests/decode_test_util.h"
 #include "kernels/decode/weight_packing.h"
@@ -25,24 +23,6 @@ namespace {
 
 using decode::GemmArgs;
 using decode::GemmEpilogue;
-
-template <typename T = decode::bf16>
-T* Ptr(const at::Tensor& t) {
-  return reinterpret_cast<T*>(const_cast<void*>(t.const_data_ptr()));
-}
-
-cudaStream_t Stream() { return c10::cuda::getCurrentCUDAStream(); }
-
-void Finish(cudaError_t launched) {
-  ASSERT_EQ(launched, cudaSuccess) << cudaGetErrorString(launched);
-  const cudaError_t done = cudaDeviceSynchronize();
-  ASSERT_EQ(done, cudaSuccess) << cudaGetErrorString(done);
-}
-
-at::Tensor Nan(at::IntArrayRef shape, at::ScalarType dtype) {
-  return at::full(shape, NAN,
-                  at::TensorOptions().device(at::kCUDA).dtype(dtype));
-}
 
 // ---------------------------------------------------------------- GEMM
 
@@ -455,92 +435,6 @@ TEST(DecodeAttention, MatchesReference) {
           << name << ": rows " << begin << "+" << rows;
       EXPECT_TRUE(at::equal(part.probs, o.probs.narrow(0, begin, rows)))
           << name << ": maps of rows " << begin << "+" << rows;
-    }
-  }
-}
-
-// ------------------------------------------------------------ sampling
-
-TEST(Sampling, GreedyPenaltyTemperatureAndLogprob) {
-  TINYLM_SKIP_WITHOUT_GPU();
-  at::manual_seed(5);
-  for (int V : {8000, 1003}) {
-    const int M = 9, H = 40;
-    const at::Tensor logits = Randn({M, V}, 3.0, at::kFloat);
-    std::vector<float> temperature(M), penalty(M), uniform(M);
-    std::vector<int> history(M * H), length(M);
-    for (int m = 0; m < M; ++m) {
-      temperature[m] = m % 3 == 0 ? 0.7f : 0.0f;
-      penalty[m] = m % 2 == 0 ? 1.3f : 1.0f;
-      uniform[m] = float((m * 0.37 + 0.11) - std::floor(m * 0.37 + 0.11));
-      length[m] = (m * 7) % H;
-      for (int i = 0; i < H; ++i) {
-        // Duplicates on purpose; the row's own argmax among them.
-        history[m * H + i] =
-            i == 0 ? logits[m].argmax().item<int>() : (i * 131 + m) % (V / 4);
-      }
-    }
-    auto f32 = [](const std::vector<float>& v) {
-      return at::tensor(v, at::kFloat).to(at::kCUDA);
-    };
-    auto i32 = [](const std::vector<int>& v) {
-      return at::tensor(v, at::kInt).to(at::kCUDA);
-    };
-    const at::Tensor t = f32(temperature), p = f32(penalty), u = f32(uniform);
-    const at::Tensor h = i32(history), n = i32(length);
-    at::Tensor token = at::full(
-        {M}, -1, at::TensorOptions().device(at::kCUDA).dtype(at::kInt));
-    at::Tensor logprob = Nan({M}, at::kFloat);
-    decode::SamplingArgs a;
-    a.rows = M;
-    a.vocab = V;
-    a.logits = Ptr<float>(logits);
-    a.logits_stride = V;
-    a.temperature = Ptr<float>(t);
-    a.penalty = Ptr<float>(p);
-    a.history = Ptr<int>(h);
-    a.history_length = Ptr<int>(n);
-    a.history_stride = H;
-    a.uniform = Ptr<float>(u);
-    a.token = Ptr<int>(token);
-    a.logprob = Ptr<float>(logprob);
-    ASSERT_EQ(decode::ValidateSampling(a), "");
-    Finish(decode::LaunchSampling(a, Stream(), false));
-
-    const at::Tensor raw = logits.to(at::kDouble);
-    const at::Tensor logprobs = at::log_softmax(raw, -1);
-    for (int m = 0; m < M; ++m) {
-      at::Tensor x = raw[m].clone();
-      if (penalty[m] != 1.0f) {
-        const at::Tensor ids =
-            at::tensor(
-                std::vector<int64_t>(history.begin() + m * H,
-                                     history.begin() + m * H + length[m]),
-                at::kLong)
-                .to(at::kCUDA);
-        const at::Tensor hit = at::zeros({V}, x.options().dtype(at::kBool))
-                                   .index_fill_(0, ids, true);
-        x = at::where(hit, at::where(x > 0, x / penalty[m], x * penalty[m]), x);
-      }
-      const int got = token[m].item<int>();
-      ASSERT_GE(got, 0);
-      ASSERT_LT(got, V);
-      if (temperature[m] == 0.0f) {
-        EXPECT_EQ(got, x.argmax().item<int64_t>()) << "V=" << V << " row " << m;
-      } else {
-        // Inverse CDF in index order: the cumulative mass before the token
-        // is at most u and the mass through it more than u (up to rounding).
-        const at::Tensor cdf = at::softmax(x / temperature[m], -1).cumsum(0);
-        const double before = got > 0 ? cdf[got - 1].item<double>() : 0.0;
-        const double through = cdf[got].item<double>();
-        EXPECT_LE(before, uniform[m] + 1e-5) << "V=" << V << " row " << m;
-        EXPECT_GT(through, uniform[m] - 1e-5) << "V=" << V << " row " << m;
-      }
-      ExpectAtMost(
-          "sampling logprob V=" + std::to_string(V) + " row " +
-              std::to_string(m),
-          std::abs(logprob[m].item<double>() - logprobs[m][got].item<double>()),
-          1e-4);
     }
   }
 }

@@ -27,6 +27,19 @@ class PoolStream : public ::testing::Environment {
 
 bool HaveGpu() { return at::cuda::is_available(); }
 
+cudaStream_t Stream() { return c10::cuda::getCurrentCUDAStream(); }
+
+void Finish(cudaError_t launched) {
+  ASSERT_EQ(launched, cudaSuccess) << cudaGetErrorString(launched);
+  const cudaError_t done = cudaDeviceSynchronize();
+  ASSERT_EQ(done, cudaSuccess) << cudaGetErrorString(done);
+}
+
+at::Tensor Nan(at::IntArrayRef shape, at::ScalarType dtype) {
+  return at::full(shape, NAN,
+                  at::TensorOptions().device(at::kCUDA).dtype(dtype));
+}
+
 at::Tensor Randn(at::IntArrayRef shape, double scale, at::ScalarType dtype) {
   return (at::randn(shape, at::TensorOptions().device(at::kCUDA)) * scale)
       .to(dtype);

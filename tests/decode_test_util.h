@@ -8,6 +8,8 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 namespace tinylm::decode_test {
@@ -16,6 +18,22 @@ bool HaveGpu();
 
 #define TINYLM_SKIP_WITHOUT_GPU() \
   if (!::tinylm::decode_test::HaveGpu()) GTEST_SKIP() << "no CUDA device"
+
+// The current (pool) stream, on which the tests launch the kernels.
+cudaStream_t Stream();
+
+// Expects `launched` to be cudaSuccess, then that the device finishes
+// without an error.
+void Finish(cudaError_t launched);
+
+// A tensor's device data as the kernels' argument type (bf16 by default).
+template <typename T = __nv_bfloat16>
+T* Ptr(const at::Tensor& t) {
+  return reinterpret_cast<T*>(const_cast<void*>(t.const_data_ptr()));
+}
+
+// NaN-filled (poisoned) GPU tensor.
+at::Tensor Nan(at::IntArrayRef shape, at::ScalarType dtype);
 
 // Normal(0, scale) on the GPU in `dtype`.
 at::Tensor Randn(at::IntArrayRef shape, double scale,

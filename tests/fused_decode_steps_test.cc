@@ -191,10 +191,11 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
   for (size_t b = 0; b < sequences_.size(); ++b) {
     sequences_[b].push_back(first[b].argmax().item<int64_t>());
   }
-  // Rows 0-2 on the device (greedy, one with a repetition penalty, one by
-  // top_k 1), rows 3-4 on the host (alternatives; sampling).
+  // Every row on the device: greedy; greedy with a repetition penalty;
+  // greedy by top_k 1; greedy with alternatives; sampling with top-k,
+  // top-p, min-p, a penalty and alternatives.
   std::vector<SampleRow> samples(sequences_.size());
-  std::vector<int64_t> top_n = {0, 0, 0, 3, 0};
+  std::vector<int64_t> top_n = {0, 0, 0, 3, 2};
   for (size_t b = 0; b < samples.size(); ++b) {
     samples[b].params.temperature = 0.0;
     samples[b].history = &sequences_[b];
@@ -202,8 +203,13 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
   samples[1].params.repetition_penalty = 1.8;
   samples[2].params.temperature = 0.7;
   samples[2].params.top_k = 1;
-  samples[4].params.temperature = 0.9;
-  samples[4].params.seed = 11;
+  SamplingParams& sampled = samples[4].params;
+  sampled.temperature = 0.9;
+  sampled.top_k = 40;
+  sampled.top_p = 0.95;
+  sampled.min_p = 0.01;
+  sampled.repetition_penalty = 1.2;
+  sampled.seed = 11;
   double worst = 0;
   int compared = 0, equal = 0;
   for (int step = 0; step < 16; ++step) {
@@ -239,26 +245,48 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
 }
 
 // Pipelined steps (Launch, Finish) with each step's tokens fed from the
-// previous step's device choices: the ids of step-by-step greedy decoding,
-// also with a prefill of another prompt between two launches.
+// previous step's device choices: the ids and alternatives of step-by-step
+// decoding (greedy rows, seeded sampled rows, rows with alternatives), also
+// with a prefill of another prompt between two launches.
 TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
   ASSERT_TRUE(steps->launches_ahead());
   const std::vector<std::vector<int64_t>> prompts = sequences_;
-  std::vector<SampleRow> greedy(prompts.size());
-  for (SampleRow& row : greedy) row.params.temperature = 0.0;
-  const std::vector<int64_t> no_alternatives(prompts.size(), 0);
+  std::vector<SamplingParams> draws(prompts.size());
+  for (SamplingParams& p : draws) p.temperature = 0.0;
+  draws[1].temperature = 0.9;
+  draws[1].top_p = 0.9;
+  draws[1].seed = 7;
+  draws[3].temperature = 1.0;
+  draws[3].top_k = 20;
+  draws[3].seed = 8;
+  const std::vector<int64_t> top_n = {0, 0, 0, 2, 3};
+  ASSERT_TRUE(steps->CanLaunch(draws[1], 0));
+  ASSERT_TRUE(steps->CanLaunch(draws[3], 2));
   constexpr int kSteps = 12;
+  // Each row's alternative ids, step after step.
+  using Alternatives = std::vector<std::vector<int64_t>>;
+  auto add_alternatives = [](const SampledToken& token,
+                             std::vector<int64_t>& to) {
+    for (const TokenLogprob& a : token.alternatives) to.push_back(a.id);
+  };
 
   const at::Tensor first = steps->Prefill(Rows());
   for (size_t b = 0; b < prompts.size(); ++b) {
     sequences_[b].push_back(first[b].argmax().item<int64_t>());
   }
+  Alternatives expected_alternatives(prompts.size());
   for (int step = 0; step < kSteps; ++step) {
+    std::vector<SampleRow> samples(prompts.size());
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      samples[b].params = draws[b];
+      samples[b].position = sequences_[b].size();
+    }
     const std::vector<SampledToken> chosen =
-        steps->DecodeAndSample(Rows(), greedy, no_alternatives);
+        steps->DecodeAndSample(Rows(), samples, top_n);
     for (size_t b = 0; b < prompts.size(); ++b) {
       sequences_[b].push_back(chosen[b].id);
+      add_alternatives(chosen[b], expected_alternatives[b]);
     }
   }
   const std::vector<std::vector<int64_t>> expected = sequences_;
@@ -270,11 +298,13 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   const std::vector<StepRow> rows = Rows();
   const int64_t B = rows.size();
   std::vector<std::vector<int64_t>> pipelined = prompts;
+  Alternatives alternatives(B);
   std::vector<LaunchRow> launch(B);
   for (int64_t b = 0; b < B; ++b) {
     const int64_t token = again[b].argmax().item<int64_t>();
     pipelined[b].push_back(token);
-    launch[b] = {rows[b].slot, int64_t(prompts[b].size()), token, -1};
+    launch[b] = {rows[b].slot, int64_t(prompts[b].size()), token, -1, draws[b],
+                 top_n[b]};
   }
   steps->Launch(launch);
   std::vector<int64_t> order(B);  // the launched step's row -> sequence
@@ -288,21 +318,35 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
       const int64_t b = B - 1 - r;
       const int64_t previous_row =
           std::find(order.begin(), order.end(), b) - order.begin();
-      next[r] = {rows[b].slot, int64_t(prompts[b].size()) + step, 0,
-                 previous_row};
+      next[r] = {rows[b].slot,
+                 int64_t(prompts[b].size()) + step,
+                 0,
+                 previous_row,
+                 draws[b],
+                 top_n[b]};
       next_order[r] = b;
     }
     steps->Launch(next);
     const std::vector<SampledToken> done = steps->Finish();
-    for (int64_t r = 0; r < B; ++r) pipelined[order[r]].push_back(done[r].id);
+    for (int64_t r = 0; r < B; ++r) {
+      pipelined[order[r]].push_back(done[r].id);
+      add_alternatives(done[r], alternatives[order[r]]);
+    }
     order = next_order;
   }
   const std::vector<SampledToken> last = steps->Finish();
-  for (int64_t r = 0; r < B; ++r) pipelined[order[r]].push_back(last[r].id);
+  for (int64_t r = 0; r < B; ++r) {
+    pipelined[order[r]].push_back(last[r].id);
+    add_alternatives(last[r], alternatives[order[r]]);
+  }
   EXPECT_EQ(pipelined, expected);
+  EXPECT_EQ(alternatives, expected_alternatives);
+  const bool same =
+      pipelined == expected && alternatives == expected_alternatives;
   std::printf(
-      "CHECK %s pipelined steps: %s\n", GetParam().c_str(),
-      pipelined == expected ? "ids equal step-by-step decoding" : "IDS DIFFER");
+      "CHECK %s pipelined steps (greedy, sampled, alternatives): %s\n",
+      GetParam().c_str(),
+      same ? "ids and alternatives equal step-by-step decoding" : "IDS DIFFER");
 }
 
 INSTANTIATE_TEST_SUITE_P(ShippedCheckpoints, FusedDecodeStepsTest,

@@ -24,11 +24,6 @@
 namespace tinylm {
 namespace {
 
-// Greedy rows without alternatives are chosen by the device sampler.
-bool DeviceChooses(const SampleRow& row, int64_t top_n) {
-  return IsGreedy(row.params) && top_n == 0;
-}
-
 class FusedDecodeStepsImpl : public FusedDecodeSteps {
  public:
   FusedDecodeStepsImpl(Transformer& model, KvCache& cache, int64_t num_slots,
@@ -41,20 +36,38 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
       const std::vector<int64_t>& top_n) override;
   void Launch(const std::vector<LaunchRow>& rows) override;
   std::vector<SampledToken> Finish() override;
+  bool CanLaunch(const SamplingParams& sampling, int64_t top_n) const override {
+    return DeviceChooses(sampling, top_n);
+  }
   std::string Describe() const override;
 
  private:
-  // One column of the host inputs (kInputRows rows below).
+  // One column of the host inputs (kInputRows rows below); the sampling
+  // fields as kernels/decode/sampling.h takes them (greedy by default).
   struct Column {
     int32_t token, position, slot, history_length, feed;
     float penalty;
+    float inverse_temperature = 0.0f;
+    int32_t top_k = 0;
+    float top_p = 1.0f, min_p = 0.0f, uniform = 0.0f;
+    int32_t top_n = 0;
   };
+  // Whether the device sampler chooses for such a row: all rows with up to
+  // kAlternatives alternatives where the vocabulary fits its sort, else
+  // greedy rows without alternatives.
+  bool DeviceChooses(const SamplingParams& sampling, int64_t top_n) const;
+  // The sampling fields of `column` for a row drawn with `sampling` at
+  // `position` (the uniform's counter) with `top_n` alternatives.
+  static void SetSampling(const SamplingParams& sampling, int64_t position,
+                          int64_t top_n, Column& column);
   // Sets column b of the host buffer about to be uploaded.
   void SetColumn(int64_t b, const Column& column);
-  // Columns for decode rows (with their samplers' penalty and history
-  // where `samples` is set), then Replay. Returns Replay's parity.
+  // Columns for decode rows (with their samplers' parameters, history and
+  // alternatives where `samples` and `top_n` are set), then Replay.
+  // Returns Replay's parity.
   int ReplayRows(const std::vector<StepRow>& rows,
-                 const std::vector<SampleRow>* samples);
+                 const std::vector<SampleRow>* samples,
+                 const std::vector<int64_t>* top_n);
   // The index of the smallest of `buckets` >= B.
   static size_t BucketFor(const std::vector<int64_t>& buckets, int64_t B);
   // Pads columns B..P-1 and uploads the inputs from
@@ -62,9 +75,10 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   void Upload(int64_t B, int64_t P);
   // Uploads the inputs of B decode rows (and the first B rows of the
   // history when `history`), replays the decode graph of bucket P >= B and
-  // queues the copy of the device choices to host_choices_[choice_parity_];
-  // then flips that parity. Returns the choice parity the step used.
-  int Replay(int64_t B, bool history);
+  // queues the copy of the device choices (and their alternatives when
+  // `alternatives`) to the host buffers of choice_parity_; then flips that
+  // parity. Returns the choice parity the step used.
+  int Replay(int64_t B, bool history, bool alternatives);
   // Uploads B prompt columns and replays the prefill graph of bucket
   // P >= B; the first B rows of logits_ hold their logits.
   void ReplayPrefill(int64_t B);
@@ -73,10 +87,13 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // The prefill graph of bucket P: the step over prompt rows, no sampler
   // (its choices feed launched steps).
   at::Tensor PrefillStep(int64_t P);
-  // The device sampler's ids and logprobs of the step that used `parity`.
-  std::vector<SampledToken> Choices(int parity, int64_t B);
+  // The device sampler's ids and logprobs of the step that used `parity`,
+  // with row b's first top_n[b] alternatives where `top_n` is set.
+  std::vector<SampledToken> Choices(int parity, int64_t B,
+                                    const std::vector<int64_t>* top_n);
 
-  static constexpr int kInputRows = 6;
+  static constexpr int kInputRows = 12;
+  static constexpr int kAlternatives = decode::kMaxAlternatives;
   // Rows of a step: a decode step has at most num_slots_, a prefill step
   // this many prompt positions.
   static constexpr int64_t kRows = decode::kMaxGemmRows;
@@ -84,8 +101,10 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   FusedDecoder decoder_;
   // Inputs, one upload per step: [kInputRows, kRows] int32, rows tokens,
   // positions, cache slots, the sampler's history length (0: no penalty),
-  // its repetition penalty (float bits) and the feed (LaunchRow::feed,
-  // -1: none); the first P columns feed a step of bucket P. The host side
+  // its repetition penalty (float bits), the feed (LaunchRow::feed, -1:
+  // none), then the sampler's inverse temperature, top_k, top_p, min_p,
+  // uniform (floats as bits) and top_n, in Column's order; the first P
+  // columns feed a step of bucket P. The host side
   // is pinned and double-buffered by upload parity, so an upload never
   // waits for the device and a buffer is refilled only once its upload is
   // done.
@@ -100,10 +119,20 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // and their pinned host copies by the parity of decode steps (prefill
   // steps leave both alone).
   at::Tensor choices_, host_choices_[2];
+  // [kRows, 2 · kAlternatives] int32 each row's alternative ids, then their
+  // logprobs (float bits), with host copies as for choices_ (made only for
+  // steps where a row asks for alternatives).
+  at::Tensor alternatives_, host_alternatives_[2];
   at::cuda::CUDAEvent choices_copied_[2];
   int choice_parity_ = 0;
-  // Launched steps not finished: (choice parity, rows), oldest first.
-  std::deque<std::pair<int, int64_t>> launched_;
+  // A launched step not finished: its choice parity, rows and their
+  // alternatives.
+  struct Launched {
+    int parity = 0;
+    int64_t rows = 0;
+    std::vector<int64_t> top_n;
+  };
+  std::deque<Launched> launched_;  // oldest first
   std::vector<int64_t> buckets_;  // 1, 2, 4, ..., num_slots_
   std::vector<std::unique_ptr<CapturedStep>> steps_;  // one per bucket
   std::vector<int64_t> prefill_buckets_;              // 1, 2, 4, ..., kRows
@@ -125,6 +154,7 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
   for (int p = 0; p < 2; ++p) {
     host_inputs_[p] = at::zeros({kInputRows, kRows}, pinned);
     host_choices_[p] = at::zeros({2, kRows}, pinned);
+    host_alternatives_[p] = at::zeros({kRows, 2 * kAlternatives}, pinned);
   }
   inputs_ = at::zeros({kInputRows, kRows}, ints);
   host_history_ = at::zeros({num_slots_, max_len_}, at::kInt);
@@ -132,6 +162,7 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
   logits_ =
       at::empty({kRows, vocab_}, at::TensorOptions(at::kFloat).device(device));
   choices_ = at::zeros({2, kRows}, ints);
+  alternatives_ = at::zeros({kRows, 2 * kAlternatives}, ints);
   decoder_.FeedFrom(inputs_[5], choices_[0]);
   for (int64_t P = 1;; P *= 2) {
     P = std::min(P, num_slots_);
@@ -163,12 +194,27 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
   a.vocab = static_cast<int>(vocab_);
   a.logits = logits.data_ptr<float>();
   a.logits_stride = vocab_;
-  a.penalty = reinterpret_cast<const float*>(inputs_[4].data_ptr<int32_t>());
+  auto floats = [&](int row) {
+    return reinterpret_cast<const float*>(inputs_[row].data_ptr<int32_t>());
+  };
+  a.penalty = floats(4);
   a.history = history_.data_ptr<int32_t>();
   a.history_length = inputs_[3].data_ptr<int32_t>();
   a.history_stride = static_cast<int>(max_len_);
   a.token = choices_[0].data_ptr<int32_t>();
   a.logprob = reinterpret_cast<float*>(choices_[1].data_ptr<int32_t>());
+  if (vocab_ <= decode::kMaxSortingVocab) {
+    a.inverse_temperature = floats(6);
+    a.top_k = inputs_[7].data_ptr<int32_t>();
+    a.top_p = floats(8);
+    a.min_p = floats(9);
+    a.uniform = floats(10);
+    a.top_n = inputs_[11].data_ptr<int32_t>();
+    a.alternative_ids = alternatives_.data_ptr<int32_t>();
+    a.alternative_logprobs = reinterpret_cast<float*>(
+        alternatives_.data_ptr<int32_t>() + kAlternatives);
+    a.alternative_stride = 2 * kAlternatives;
+  }
   const cudaError_t status = decode::LaunchSampling(
       a, c10::cuda::getCurrentCUDAStream(), /*pdl=*/true);
   TORCH_CHECK(status == cudaSuccess,
@@ -187,14 +233,45 @@ std::string FusedDecodeStepsImpl::Describe() const {
       " prompt positions per step");
 }
 
+bool FusedDecodeStepsImpl::DeviceChooses(const SamplingParams& sampling,
+                                         int64_t top_n) const {
+  if (top_n > kAlternatives) return false;
+  return vocab_ <= decode::kMaxSortingVocab ||
+         (IsGreedy(sampling) && top_n == 0);
+}
+
+void FusedDecodeStepsImpl::SetSampling(const SamplingParams& p,
+                                       int64_t position, int64_t top_n,
+                                       Column& column) {
+  // As models/sampler.cc rounds them: 1 / T, top_p, min_p and the uniform
+  // computed in double, then taken as floats.
+  if (!IsGreedy(p)) {
+    column.inverse_temperature = static_cast<float>(1.0 / p.temperature);
+    column.top_k = static_cast<int32_t>(p.top_k);
+    column.top_p = static_cast<float>(p.top_p);
+    column.min_p = static_cast<float>(p.min_p);
+    column.uniform = static_cast<float>(CounterUniform(p.seed, position));
+  }
+  column.top_n = static_cast<int32_t>(top_n);
+}
+
 void FusedDecodeStepsImpl::SetColumn(int64_t b, const Column& c) {
   int32_t* in = host_inputs_[input_parity_].data_ptr<int32_t>();
+  auto set_float = [&](int row, float v) {
+    std::memcpy(&in[row * kRows + b], &v, sizeof(float));
+  };
   in[0 * kRows + b] = c.token;
   in[1 * kRows + b] = c.position;
   in[2 * kRows + b] = c.slot;
   in[3 * kRows + b] = c.history_length;
-  std::memcpy(&in[4 * kRows + b], &c.penalty, sizeof(float));
+  set_float(4, c.penalty);
   in[5 * kRows + b] = c.feed;
+  set_float(6, c.inverse_temperature);
+  in[7 * kRows + b] = c.top_k;
+  set_float(8, c.top_p);
+  set_float(9, c.min_p);
+  set_float(10, c.uniform);
+  in[11 * kRows + b] = c.top_n;
 }
 
 size_t FusedDecodeStepsImpl::BucketFor(const std::vector<int64_t>& buckets,
@@ -216,7 +293,7 @@ void FusedDecodeStepsImpl::Upload(int64_t B, int64_t P) {
   inputs_copied_[input_parity_].synchronize();
 }
 
-int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
+int FusedDecodeStepsImpl::Replay(int64_t B, bool history, bool alternatives) {
   const size_t bucket = BucketFor(buckets_, B);
   Upload(B, buckets_[bucket]);
   if (history) {
@@ -226,6 +303,9 @@ int FusedDecodeStepsImpl::Replay(int64_t B, bool history) {
   steps_[bucket]->Run();
   const int parity = choice_parity_;
   host_choices_[parity].copy_(choices_, /*non_blocking=*/true);
+  if (alternatives) {
+    host_alternatives_[parity].copy_(alternatives_, /*non_blocking=*/true);
+  }
   choices_copied_[parity].record(c10::cuda::getCurrentCUDAStream());
   choice_parity_ = 1 - parity;
   return parity;
@@ -237,25 +317,35 @@ void FusedDecodeStepsImpl::ReplayPrefill(int64_t B) {
   prefill_steps_[bucket]->Run();
 }
 
-std::vector<SampledToken> FusedDecodeStepsImpl::Choices(int parity, int64_t B) {
+std::vector<SampledToken> FusedDecodeStepsImpl::Choices(
+    int parity, int64_t B, const std::vector<int64_t>* top_n) {
   choices_copied_[parity].synchronize();
   const int32_t* id = host_choices_[parity].data_ptr<int32_t>();
   const float* logprob = reinterpret_cast<const float*>(id + kRows);
+  const int32_t* alternatives = host_alternatives_[parity].data_ptr<int32_t>();
   std::vector<SampledToken> out(B);
   for (int64_t b = 0; b < B; ++b) {
     out[b].id = id[b];
     out[b].logprob = logprob[b];
+    const int64_t n = top_n != nullptr ? (*top_n)[b] : 0;
+    const int32_t* row = alternatives + b * 2 * kAlternatives;
+    for (int64_t i = 0; i < n; ++i) {
+      float alternative_logprob;
+      std::memcpy(&alternative_logprob, &row[kAlternatives + i], sizeof(float));
+      out[b].alternatives.push_back({row[i], alternative_logprob});
+    }
   }
   return out;
 }
 
 int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
-                                     const std::vector<SampleRow>* samples) {
+                                     const std::vector<SampleRow>* samples,
+                                     const std::vector<int64_t>* top_n) {
   const int64_t B = rows.size();
   TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
               num_slots_, " slots");
   TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
-  bool any_penalty = false;
+  bool any_penalty = false, any_alternatives = false;
   for (int64_t b = 0; b < B; ++b) {
     const std::vector<int64_t>& ids = *rows[b].tokens;
     TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
@@ -278,13 +368,17 @@ int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
       column.penalty = static_cast<float>(sample->params.repetition_penalty);
       any_penalty = true;
     }
+    if (sample != nullptr && DeviceChooses(sample->params, (*top_n)[b])) {
+      SetSampling(sample->params, sample->position, (*top_n)[b], column);
+      any_alternatives |= column.top_n > 0;
+    }
     SetColumn(b, column);
   }
-  return Replay(B, any_penalty);
+  return Replay(B, any_penalty, any_alternatives);
 }
 
 at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
-  ReplayRows(rows, nullptr);
+  ReplayRows(rows, nullptr, nullptr);
   // Copied out: the next replay overwrites the buffer.
   return logits_.narrow(0, 0, rows.size()).clone();
 }
@@ -333,13 +427,13 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
     const std::vector<int64_t>& top_n) {
   TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
               "one sample row and top_n per row");
-  const int parity = ReplayRows(rows, &samples);
+  const int parity = ReplayRows(rows, &samples, &top_n);
   const int64_t B = rows.size();
   std::vector<int64_t> on_host;  // rows SampleTokens chooses
   for (int64_t b = 0; b < B; ++b) {
-    if (!DeviceChooses(samples[b], top_n[b])) on_host.push_back(b);
+    if (!DeviceChooses(samples[b].params, top_n[b])) on_host.push_back(b);
   }
-  std::vector<SampledToken> out = Choices(parity, B);
+  std::vector<SampledToken> out = Choices(parity, B, &top_n);
   if (!on_host.empty()) {
     std::vector<SampleRow> host_samples;
     std::vector<int64_t> host_top_n;
@@ -361,6 +455,8 @@ void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
   TORCH_CHECK(B >= 1 && B <= num_slots_, "launch of ", B, " rows with ",
               num_slots_, " slots");
   TORCH_CHECK(launched_.size() < 2, "two launched steps unfinished");
+  Launched launched;
+  launched.rows = B;
   for (int64_t b = 0; b < B; ++b) {
     const LaunchRow& row = rows[b];
     TORCH_CHECK(row.slot >= 0 && row.slot < num_slots_, "slot ", row.slot,
@@ -368,21 +464,38 @@ void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
     TORCH_CHECK(row.position >= 0 && row.position < max_len_, "position ",
                 row.position, " of ", max_len_);
     TORCH_CHECK(row.feed < 0 ||
-                    (!launched_.empty() && row.feed < launched_.back().second),
+                    (!launched_.empty() && row.feed < launched_.back().rows),
                 "feed ", row.feed, " without such a row launched");
-    SetColumn(
-        b, {static_cast<int32_t>(row.token), static_cast<int32_t>(row.position),
-            static_cast<int32_t>(row.slot), 0, static_cast<int32_t>(row.feed),
-            1.0f});
+    Column column = {
+        static_cast<int32_t>(row.token), static_cast<int32_t>(row.position),
+        static_cast<int32_t>(row.slot),  0,
+        static_cast<int32_t>(row.feed),  1.0f};
+    if (row.sampling.has_value() || row.top_n > 0) {
+      SamplingParams sampling;
+      if (row.sampling.has_value()) {
+        sampling = *row.sampling;
+      } else {
+        sampling.temperature = 0.0;
+      }
+      TORCH_CHECK(DeviceChooses(sampling, row.top_n),
+                  "a launched row the device sampler does not choose");
+      SetSampling(sampling, row.position + 1, row.top_n, column);
+    }
+    launched.top_n.push_back(column.top_n);
+    SetColumn(b, column);
   }
-  launched_.emplace_back(Replay(B, /*history=*/false), B);
+  const bool alternatives =
+      std::any_of(launched.top_n.begin(), launched.top_n.end(),
+                  [](int64_t n) { return n > 0; });
+  launched.parity = Replay(B, /*history=*/false, alternatives);
+  launched_.push_back(std::move(launched));
 }
 
 std::vector<SampledToken> FusedDecodeStepsImpl::Finish() {
   TORCH_CHECK(!launched_.empty(), "no launched step to finish");
-  const auto [parity, rows] = launched_.front();
+  const Launched launched = std::move(launched_.front());
   launched_.pop_front();
-  return Choices(parity, rows);
+  return Choices(launched.parity, launched.rows, &launched.top_n);
 }
 
 }  // namespace

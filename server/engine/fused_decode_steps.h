@@ -48,23 +48,31 @@ class FusedDecodeSteps {
   virtual at::Tensor Prefill(const std::vector<StepRow>& rows) = 0;
 
   // StepRunner::DecodeAndSample. Each graph ends with the device sampler
-  // (kernels/decode/sampling.h) over all its rows: a row that is greedy and
-  // asks for no alternatives takes its id and logprob from
-  // there, with the repetition penalty applied on the device too; only the
-  // other rows' logits go through SampleTokens. Which way a row goes
-  // depends on its own request alone, so its output never depends on the
-  // batch. The ids equal SampleTokens' (both take the first of equal
-  // maxima); logprobs agree to float rounding.
+  // (kernels/decode/sampling.h) over all its rows, which takes SampleTokens'
+  // rule: repetition penalty, temperature, top-k, top-p, min-p, the
+  // counter-based uniform of (seed, position), and up to 20 alternatives;
+  // only ids, logprobs and (for steps that ask) alternatives cross to the
+  // host. With a vocabulary over 16,384 tokens only greedy rows without
+  // alternatives are chosen there and the others' logits go through
+  // SampleTokens. Which way a row goes depends on its own request alone,
+  // so its output never depends on the batch. Greedy ids equal
+  // SampleTokens' (both take the first of equal maxima); a sampled id
+  // equals SampleTokens' unless the draw falls within float rounding of a
+  // boundary (the sums run in another order); logprobs agree to float
+  // rounding.
   virtual std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) = 0;
 
   // StepRunner::Launch and Finish: Launch uploads the inputs, replays the
-  // graph and queues the copy of the device sampler's ids, all without
+  // graph and queues the copy of the device sampler's choices, all without
   // waiting; a fed row's token is read on the device from the previous
   // step's choices (FusedDecoder::FeedFrom). Finish waits for that copy.
   virtual void Launch(const std::vector<LaunchRow>& rows) = 0;
   virtual std::vector<SampledToken> Finish() = 0;
+  // StepRunner::CanLaunch: rows that the device sampler chooses.
+  virtual bool CanLaunch(const SamplingParams& sampling,
+                         int64_t top_n) const = 0;
 
   // For the start-up log: "fused decode step (kernels/decode/), ...".
   virtual std::string Describe() const = 0;

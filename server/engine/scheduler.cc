@@ -57,10 +57,11 @@ struct Scheduler::Sequence {
   std::unique_ptr<IntervenedDecoder> intervened;
 
   const GenerationRequest& request() const { return job->request; }
-  // Whether its tokens may come from pipelined steps (StepRunner::Launch).
-  bool pipelinable() const {
-    return !intervened && IsGreedy(request().sampling) &&
-           request().sampling.repetition_penalty == 1.0 && request().top_n == 0;
+  // Whether its tokens may come from pipelined steps (StepRunner::Launch,
+  // which takes no repetition penalty).
+  bool pipelinable(const StepRunner& runner) const {
+    return !intervened && request().sampling.repetition_penalty == 1.0 &&
+           runner.CanLaunch(request().sampling, request().top_n);
   }
   int64_t generated() const { return tokens.size() - prompt_tokens; }
 
@@ -114,8 +115,8 @@ absl::Status Scheduler::PrepareSteps() {
     const std::vector<int64_t> tokens = {0, 0};
     const std::vector<int64_t> prompt = {0};
     runner_->Prefill({{&prompt, 0}});
-    // Both ways of choosing: sampled with alternatives (on the host), and
-    // greedy without (on the device, for a fused step).
+    // Both ways of choosing: sampled with alternatives, and greedy without
+    // (the device sampler's two paths, for a fused step).
     SampleRow greedy;
     greedy.params.temperature = 0.0;
     runner_->DecodeAndSample({{&tokens, 0}}, {SampleRow()}, {1});
@@ -227,8 +228,9 @@ void Scheduler::DecodeStep() {
     return seqs;
   };
   std::vector<Sequence*> seqs = live();
-  if (pipelined_ && std::all_of(seqs.begin(), seqs.end(),
-                                [](Sequence* s) { return s->pipelinable(); })) {
+  if (pipelined_ && std::all_of(seqs.begin(), seqs.end(), [&](Sequence* s) {
+        return s->pipelinable(*runner_);
+      })) {
     return LaunchStep(seqs);
   }
   FinishLaunched();
@@ -252,6 +254,8 @@ void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
     } else {
       row.token = seq->tokens.back();
     }
+    row.sampling = seq->request().sampling;
+    row.top_n = seq->request().top_n;
     rows.push_back(row);
     members.push_back(seq);
   }

@@ -36,6 +36,9 @@ class StaticStepRunner : public StepRunner {
   void Launch(const std::vector<LaunchRow>& rows) override;
   std::vector<SampledToken> Finish() override;
   bool launches_ahead() const override { return fused_ != nullptr; }
+  bool CanLaunch(const SamplingParams& sampling, int64_t top_n) const override {
+    return fused_ == nullptr || fused_->CanLaunch(sampling, top_n);
+  }
   std::string Describe() const override;
 
  private:

@@ -21,6 +21,7 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
   std::vector<std::vector<int64_t>> sequences(rows.size());
   std::vector<StepRow> steps;
   std::vector<SampleRow> samples(rows.size());
+  std::vector<int64_t> top_n;
   for (size_t b = 0; b < rows.size(); ++b) {
     const LaunchRow& row = rows[b];
     int64_t token = row.token;
@@ -33,10 +34,16 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
     sequences[b].assign(row.position + 1, 0);
     sequences[b].back() = token;
     steps.push_back({&sequences[b], row.slot});
-    samples[b].params.temperature = 0.0;
+    if (row.sampling.has_value()) {
+      samples[b].params = *row.sampling;
+      samples[b].params.repetition_penalty = 1.0;
+    } else {
+      samples[b].params.temperature = 0.0;
+    }
+    samples[b].position = row.position + 1;
+    top_n.push_back(row.top_n);
   }
-  launched_.push_back(
-      DecodeAndSample(steps, samples, std::vector<int64_t>(rows.size(), 0)));
+  launched_.push_back(DecodeAndSample(steps, samples, top_n));
 }
 
 std::vector<SampledToken> StepRunner::Finish() {

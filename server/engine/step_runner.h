@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct LaunchRow {
   // >= 0: feed the token that the previous launched step chose for its row
   // `feed` (which the host may not have seen yet).
   int64_t feed = -1;
+  // How the step draws the row's next token (at position + 1, with no
+  // repetition penalty; unset: greedy) and how many alternatives it
+  // reports: what CanLaunch accepted.
+  std::optional<SamplingParams> sampling;
+  int64_t top_n = 0;
 };
 
 class StepRunner {
@@ -70,10 +76,10 @@ class StepRunner {
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n);
 
-  // Pipelined greedy decoding: Launch enqueues a decode step whose rows are
-  // greedy, with no repetition penalty and no alternatives; Finish waits
+  // Pipelined decoding: Launch enqueues a decode step whose rows have no
+  // repetition penalty and are drawn as CanLaunch accepts; Finish waits
   // for the oldest launched step not yet finished and returns its rows'
-  // ids and logprobs, as DecodeAndSample would. One step may be launched
+  // tokens, as DecodeAndSample would. One step may be launched
   // before the previous one is finished, so the host handles step n's
   // tokens while step n + 1 runs. Prefill may run in between; Decode and
   // DecodeAndSample only once every launched step is finished.
@@ -82,6 +88,12 @@ class StepRunner {
   virtual void Launch(const std::vector<LaunchRow>& rows);
   virtual std::vector<SampledToken> Finish();
   virtual bool launches_ahead() const { return false; }
+  // Whether Launch takes a row drawn with `sampling` (its repetition
+  // penalty aside) with `top_n` alternatives. Here always; the fused step
+  // takes what its device sampler chooses.
+  virtual bool CanLaunch(const SamplingParams& sampling, int64_t top_n) const {
+    return true;
+  }
 
   // How the steps run, for the start-up log.
   virtual std::string Describe() const = 0;

@@ -10,11 +10,15 @@
 // read, at 4.3 TB/s), for the fused step a per-kernel breakdown (each
 // stage of all layers captured alone), and a prefill step of one prompt of
 // `rows` tokens, fused (FusedDecoder::Prefill) and LibTorch (Forward over
-// the prompt, the logits of its last position). A table on stdout, JSON
-// lines to --json.
+// the prompt, the logits of its last position). Also the device sampler
+// over the step's `rows` logits rows (kernels/decode/sampling.h: greedy;
+// temperature 1 with top-p 0.9; the same with 5 alternatives) beside
+// SampleTokens (models/sampler.h, LibTorch's ops and the host transfer) for
+// the sampled rows. A table on stdout, JSON lines to --json.
 //   tinylm-decode-bench [--sizes=shipped,article] [--rows=1,8,32,64,128]
 //                       [--json=FILE]
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -30,9 +34,11 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/decode/fused_decoder.h"
+#include "kernels/decode/sampling.h"
 #include "models/config.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
+#include "models/sampler.h"
 
 namespace tinylm {
 namespace {
@@ -80,6 +86,77 @@ double TimeGraph(const std::function<void()>& step) {
   cudaEventDestroy(stop);
   std::sort(samples.begin(), samples.end());
   return samples[samples.size() / 2];
+}
+
+// Median seconds of SampleTokens over `logits` (it ends with a host copy,
+// so wall time is device time plus its launches).
+double TimeSampleTokens(const at::Tensor& logits,
+                        const std::vector<SampleRow>& rows) {
+  SampleTokens(logits, rows);  // warm-up
+  std::vector<double> samples;
+  for (int s = 0; s < 20; ++s) {
+    const auto start = std::chrono::steady_clock::now();
+    SampleTokens(logits, rows);
+    samples.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+// The device sampler's times over `logits` [rows, V] as JSON fields:
+// greedy, sampled (temperature 1, top-p 0.9), sampled with 5 alternatives,
+// and SampleTokens for the sampled rows.
+std::string SamplerTimes(const at::Tensor& logits) {
+  const int64_t rows = logits.size(0), V = logits.size(1);
+  const auto on_gpu = at::TensorOptions().device(at::kCUDA);
+  const at::Tensor ones = at::ones({rows}, on_gpu);
+  const at::Tensor top_p = at::full({rows}, 0.9, on_gpu);
+  const at::Tensor uniform = at::rand({rows}, on_gpu);
+  const at::Tensor five = at::full({rows}, 5, on_gpu.dtype(at::kInt));
+  at::Tensor token = at::empty({rows}, on_gpu.dtype(at::kInt));
+  at::Tensor logprob = at::empty({rows}, on_gpu);
+  at::Tensor alternatives =
+      at::empty({rows, 2 * decode::kMaxAlternatives}, on_gpu.dtype(at::kInt));
+  decode::SamplingArgs a;
+  a.rows = static_cast<int>(rows);
+  a.vocab = static_cast<int>(V);
+  a.logits = logits.const_data_ptr<float>();
+  a.logits_stride = V;
+  a.token = token.data_ptr<int>();
+  a.logprob = logprob.data_ptr<float>();
+  auto time = [&](const decode::SamplingArgs& args) {
+    return TimeGraph([&] {
+      decode::LaunchSampling(args, c10::cuda::getCurrentCUDAStream(), true);
+    });
+  };
+  const double greedy = time(a);
+  a.inverse_temperature = ones.const_data_ptr<float>();
+  a.top_p = top_p.const_data_ptr<float>();
+  a.uniform = uniform.const_data_ptr<float>();
+  const double sampled = time(a);
+  a.top_n = five.const_data_ptr<int>();
+  a.alternative_ids = alternatives.data_ptr<int>();
+  a.alternative_logprobs =
+      reinterpret_cast<float*>(alternatives.data_ptr<int>()) +
+      decode::kMaxAlternatives;
+  a.alternative_stride = 2 * decode::kMaxAlternatives;
+  const double with_alternatives = time(a);
+  std::vector<SampleRow> sample_rows(rows);
+  for (int64_t b = 0; b < rows; ++b) {
+    sample_rows[b].params.top_p = 0.9;
+    sample_rows[b].position = b;
+  }
+  const double reference = TimeSampleTokens(logits, sample_rows);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                ", \"sampler_greedy_us\": %.2f, \"sampler_sampled_us\": %.2f, "
+                "\"sampler_alternatives_us\": %.2f, "
+                "\"sample_tokens_us\": %.2f",
+                greedy * 1e6, sampled * 1e6, with_alternatives * 1e6,
+                reference * 1e6);
+  return line;
 }
 
 int64_t WeightBytes(const ModelConfig& c, int64_t rows) {
@@ -185,6 +262,7 @@ void Run(const std::string& size, int64_t rows, int64_t context,
     breakdown += std::string(s ? ", " : "") + "\"" + names[s] +
                  "_us\": " + std::to_string(t / launches * 1e6);
   }
+  breakdown += SamplerTimes(logits);
 
   const int64_t kv_bytes = rows * context * config.n_query_groups *
                            config.head_size() * 2 * 2 * config.n_layer;

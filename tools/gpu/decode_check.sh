@@ -47,7 +47,7 @@ if [ -z "${TINYLM_GPU_BUILD:-}" ]; then
     { tail -40 "$LOG_DIR/build.log"; die "cmake configure"; }
   say "build"
   cmake --build $BUILD -j16 --target tinylm_decode_kernels decode_kernels_test \
-    decode_step_test tinylm-decode-bench >> "$LOG_DIR/build.log" 2>&1 ||
+    decode_sampling_test decode_step_test tinylm-decode-bench >> "$LOG_DIR/build.log" 2>&1 ||
     { grep -B2 -A12 -E "error|Error" "$LOG_DIR/build.log" | head -80; die "build"; }
 fi
 BIN=$BUILD/bin
@@ -96,7 +96,7 @@ run_suite() {  # log seconds binary filter; keeps 2 minutes for the benchmark
 run_suite kernels_test 120 decode_kernels_test 'SkinnyGemm.*'
 run_suite kernels_test 60 decode_kernels_test 'AttentionInput.*'
 run_suite kernels_test 60 decode_kernels_test 'DecodeAttention.*'
-run_suite kernels_test 30 decode_kernels_test 'Sampling.*'
+run_suite kernels_test 60 decode_sampling_test 'Sampling.*'
 run_suite step_test 180 decode_step_test 'AllVariants/StepVsForward.*'
 run_suite step_test 90 decode_step_test 'RealSizes/BatchInvariance.*'
 run_suite step_test 30 decode_step_test 'FusedDecoderMaps.*'
@@ -110,16 +110,19 @@ say "benchmark"
 timeout "$(left 20)" $BIN/tinylm-decode-bench --json="$LOG_DIR/bench.jsonl" 2>&1 |
   tee "$LOG_DIR/bench.txt" || failures+=("benchmark")
 
-# 5. Memory checker, in the time left: the attention kernels, then the
-#    smallest whole-step case (every kernel of the step).
+# 5. Memory checker, in the time left: the attention kernels and the
+#    sampler, then the smallest whole-step case (every kernel of the step).
 if command -v compute-sanitizer > /dev/null && [ "$(left)" -gt 40 ]; then
   say "memcheck ($(left) s)"
   : > "$LOG_DIR/memcheck.txt"
-  for filter in 'DecodeAttention.*:AttentionInput.*' \
+  for filter in 'DecodeAttention.*:AttentionInput.*' 'Sampling.*' \
                 'AllVariants/StepVsForward.*/gqa_4_2_hs16_score_fcn'; do
     binary=decode_kernels_test
-    case $filter in AllVariants*) binary=decode_step_test ;; esac
-    timeout $(( $(left) / 2 )) compute-sanitizer --tool memcheck --print-limit 20 \
+    case $filter in
+      Sampling*) binary=decode_sampling_test ;;
+      AllVariants*) binary=decode_step_test ;;
+    esac
+    timeout $(( $(left) / 3 )) compute-sanitizer --tool memcheck --print-limit 20 \
       $BIN/$binary --gtest_filter="$filter" >> "$LOG_DIR/memcheck.txt" 2>&1
     rc=$?
     echo "  memcheck $filter: exit $rc (124: out of time)"

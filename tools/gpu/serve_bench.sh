@@ -18,10 +18,12 @@
 # Knobs (defaults): DURATION_S (8) per level, CONCURRENCY (1,64), SIZES
 # (shipped,article), IMPLS (compile,compile_plain,graph), TOKENS_PER_MESSAGE
 # (16: a third run, SIZE-batched, of the fused step at the last concurrency
-# with tinylm-bench --max_tokens_per_message; 1: none), BUILD_DIR
+# with tinylm-bench --max_tokens_per_message; 1: none), TEMPERATURE (1.0:
+# a fourth run, SIZE-sampled, of the fused step at CONCURRENCY with
+# requests sampled at that temperature; 0: none), BUILD_DIR
 # (/tmp/tinylm-serve-build), WORK_DIR (/tmp/tinylm-serve-work), COMMIT.
-# Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/, SIZE-libtorch/
-# and SIZE-batched/ (bench.json, bench.md, server.log), SIZE-baselines.jsonl,
+# Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/, SIZE-libtorch/,
+# SIZE-batched/ and SIZE-sampled/ (bench.json, bench.md, server.log), SIZE-baselines.jsonl,
 # SIZE-summary.md (tools/bench/summarize.py: baselines, targets, floors).
 set -uo pipefail
 RESULTS=${1:?usage: tools/gpu/serve_bench.sh RESULTS_DIR}
@@ -30,6 +32,7 @@ CONCURRENCY=${CONCURRENCY:-1,64}
 SIZES=${SIZES:-shipped,article}
 IMPLS=${IMPLS:-compile,compile_plain,graph}
 TOKENS_PER_MESSAGE=${TOKENS_PER_MESSAGE:-16}
+TEMPERATURE=${TEMPERATURE:-1.0}
 B=${BUILD_DIR:-/tmp/tinylm-serve-build}
 W=${WORK_DIR:-/tmp/tinylm-serve-work}
 mkdir -p "$W"
@@ -70,6 +73,7 @@ for size in "${sizes[@]}"; do
   [ "$size" = article ] && checkpoints=$W/serve-article
   modes="fused libtorch"
   [ "$TOKENS_PER_MESSAGE" -gt 1 ] && modes="$modes batched"
+  [ "$TEMPERATURE" != 0 ] && modes="$modes sampled"
   for mode in $modes; do
     step "$size, $mode decode step"
     fused=true; [ $mode = libtorch ] && fused=false
@@ -77,6 +81,8 @@ for size in "${sizes[@]}"; do
     if [ $mode = batched ]; then  # the fused step, several tokens a message
       levels=${CONCURRENCY##*,}
       bench_extra=(-- --max_tokens_per_message="$TOKENS_PER_MESSAGE")
+    elif [ $mode = sampled ]; then  # the fused step, sampled requests
+      bench_extra=(-- --temperature="$TEMPERATURE")
     fi
     bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
       --bench_bin "$B/bin/tinylm-bench" --device cuda \
