@@ -1,9 +1,10 @@
 // Token choice (sampling.h): one block per row. The raw statistics and the
-// greedy argmax stream the row's logits from memory; a row that samples or
-// asks for alternatives holds its logits in registers, kItems consecutive
-// ones per thread, and sorts them with CUB's block radix sort, which is
-// stable. Every sum and scan runs over fixed thread ranges in a fixed
-// order, so a row's choice never depends on the other rows.
+// greedy argmax stream the row's logits from memory; a row that samples
+// holds its logits in registers, kItems consecutive ones per thread, and
+// sorts them with CUB's block radix sort, which is stable; alternatives
+// are repeated block argmaxes over the registers. Every sum and scan runs over
+// fixed thread ranges in a fixed order, so a row's choice never depends on the
+// other rows.
 #include "kernels/decode/sampling.h"
 
 #include <algorithm>
@@ -199,25 +200,32 @@ __device__ int SampleSorted(const SamplingArgs& a, int m, Adjusted adjusted,
   return s.pick;
 }
 
-// Row m's top_n most probable tokens under the raw logits, by a sort of
-// them.
+// Row m's top_n most probable tokens under the raw logits, most probable
+// first and equal values in index order: top_n block-wide argmaxes over the
+// row held in registers (cheaper than a sort for n <= 20).
 template <int kThreads>
 __device__ void WriteAlternatives(const SamplingArgs& a, int m,
                                   const float* logits, float log_normalizer,
                                   int top_n, RowShared<kThreads>& s) {
   const int V = a.vocab, first = threadIdx.x * kItems;
   float value[kItems];
-  int id[kItems];
-  __syncthreads();  // CUB's buffer may still be read by the draw
-  SortDescending<kThreads>([&](int j) { return logits[j]; }, V, value, id,
-                           s.cub);
-  const int64_t out = int64_t(m) * a.alternative_stride;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
-    const int rank = first + i;
-    if (rank < top_n && rank < V) {
-      a.alternative_ids[out + rank] = id[i];
-      a.alternative_logprobs[out + rank] = value[i] - log_normalizer;
+    value[i] = first + i < V ? logits[first + i] : -INFINITY;
+  }
+  const int64_t out = int64_t(m) * a.alternative_stride;
+  uint32_t taken = 0;  // bit i: item i is an earlier alternative
+  for (int rank = 0; rank < min(top_n, V); ++rank) {
+    Best b = {-INFINITY, V};
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      if (!(taken & (1u << i))) b = Better(b, {value[i], first + i});
+    }
+    const int best = BlockArgMax<kThreads>(b, s.best);
+    if (best >= first && best < first + kItems) taken |= 1u << (best - first);
+    if (threadIdx.x == 0) {
+      a.alternative_ids[out + rank] = best;
+      a.alternative_logprobs[out + rank] = logits[best] - log_normalizer;
     }
   }
 }
