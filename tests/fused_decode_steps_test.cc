@@ -244,6 +244,53 @@ TEST_P(FusedDecodeStepsTest, DeviceChoicesAreSampleTokensChoices) {
       GetParam().c_str(), equal, compared, worst);
 }
 
+// A prompt's first token drawn on the device after its prefill is
+// SampleTokens' draw from the same prefill's logits, for every kind of
+// row, also while a launched step is unfinished.
+TEST_P(FusedDecodeStepsTest, PrefillAndSampleDrawsAsSampleTokens) {
+  auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
+  std::vector<SampleRow> samples(sequences_.size());
+  const std::vector<int64_t> top_n = {0, 2, 0, 5, 1};
+  for (size_t b = 0; b < samples.size(); ++b) {
+    samples[b].params.temperature = 0.0;
+    samples[b].params.seed = 20 + b;
+    samples[b].position = sequences_[b].size();
+    samples[b].history = &sequences_[b];
+  }
+  samples[1].params.temperature = 0.8;
+  samples[2].params.temperature = 1.0;
+  samples[2].params.top_p = 0.9;
+  samples[2].params.repetition_penalty = 1.3;
+  samples[3].params.repetition_penalty = 1.5;
+  samples[4].params.temperature = 1.2;
+  samples[4].params.top_k = 30;
+  samples[4].params.min_p = 0.02;
+  // Prefilling again rewrites the same keys: the same logits.
+  const at::Tensor logits = steps->Prefill(Rows());
+  const std::vector<SampledToken> expected =
+      SampleEachRow(logits, samples, top_n);
+  for (bool launched : {false, true}) {
+    if (launched) steps->Launch({{5, 3, 17, -1}});  // a free slot
+    const std::vector<SampledToken> actual =
+        steps->PrefillAndSample(Rows(), samples, top_n);
+    if (launched) steps->Finish();
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t b = 0; b < actual.size(); ++b) {
+      EXPECT_EQ(actual[b].id, expected[b].id) << "row " << b;
+      EXPECT_NEAR(actual[b].logprob, expected[b].logprob, 1e-4) << "row " << b;
+      ASSERT_EQ(actual[b].alternatives.size(), size_t(top_n[b]));
+      for (size_t i = 0; i < actual[b].alternatives.size(); ++i) {
+        EXPECT_EQ(actual[b].alternatives[i].id, expected[b].alternatives[i].id)
+            << "row " << b << " alternative " << i;
+      }
+    }
+  }
+  std::printf(
+      "CHECK %s prefill then device draw: ids and alternatives as "
+      "SampleTokens'\n",
+      GetParam().c_str());
+}
+
 // Pipelined steps (Launch, Finish) with each step's tokens fed from the
 // previous step's device choices: the ids and alternatives of step-by-step
 // decoding (greedy rows, seeded sampled rows, rows with alternatives), also

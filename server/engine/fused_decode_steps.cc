@@ -34,6 +34,9 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) override;
+  std::vector<SampledToken> PrefillAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n) override;
   void Launch(const std::vector<LaunchRow>& rows) override;
   std::vector<SampledToken> Finish() override;
   bool CanLaunch(const SamplingParams& sampling, int64_t top_n) const override {
@@ -60,6 +63,27 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // `position` (the uniform's counter) with `top_n` alternatives.
   static void SetSampling(const SamplingParams& sampling, int64_t position,
                           int64_t top_n, Column& column);
+  // Row b's draw by `sample` with `top_n` alternatives into `column`, its
+  // penalty's history into row b of host_history_; sets *penalty and
+  // *alternatives when it has them. Rows the device does not choose keep
+  // a greedy column.
+  void SetDraw(int64_t b, const SampleRow& sample, int64_t top_n,
+               Column& column, bool* penalty, bool* alternatives);
+  // Enqueues the device sampler over the first `rows` rows of `logits`
+  // with the uploaded draws, into `choices` and `alternatives`.
+  void LaunchSampler(int64_t rows, const at::Tensor& logits,
+                     const at::Tensor& choices, const at::Tensor& alternatives);
+  // Host choices of B rows from copies of the sampler's outputs, row b
+  // with its first top_n[b] alternatives where `top_n` is set.
+  static std::vector<SampledToken> ReadChoices(
+      const at::Tensor& host_choices, const at::Tensor& host_alternatives,
+      int64_t B, const std::vector<int64_t>* top_n);
+  // SampleEachRow for the rows of `logits` that the device does not
+  // choose, into `out`.
+  void SampleOnHost(const at::Tensor& logits,
+                    const std::vector<SampleRow>& samples,
+                    const std::vector<int64_t>& top_n,
+                    std::vector<SampledToken>& out) const;
   // Sets column b of the host buffer about to be uploaded.
   void SetColumn(int64_t b, const Column& column);
   // Columns for decode rows (with their samplers' parameters, history and
@@ -92,7 +116,8 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   std::vector<SampledToken> Choices(int parity, int64_t B,
                                     const std::vector<int64_t>* top_n);
 
-  static constexpr int kInputRows = 12;
+  static constexpr int kInputRows = 13;
+  static constexpr int kLastColumnsRow = 12;
   static constexpr int kAlternatives = decode::kMaxAlternatives;
   // Rows of a step: a decode step has at most num_slots_, a prefill step
   // this many prompt positions.
@@ -103,8 +128,10 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // positions, cache slots, the sampler's history length (0: no penalty),
   // its repetition penalty (float bits), the feed (LaunchRow::feed, -1:
   // none), then the sampler's inverse temperature, top_k, top_p, min_p,
-  // uniform (floats as bits) and top_n, in Column's order; the first P
-  // columns feed a step of bucket P. The host side
+  // uniform (floats as bits) and top_n, in Column's order; for a prefill
+  // step, row kLastColumnsRow lists the columns of the prompts that end in
+  // it (their logits are read), so that needs no copy of its own. The
+  // first P columns feed a step of bucket P. The host side
   // is pinned and double-buffered by upload parity, so an upload never
   // waits for the device and a buffer is refilled only once its upload is
   // done.
@@ -124,6 +151,11 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // steps where a row asks for alternatives).
   at::Tensor alternatives_, host_alternatives_[2];
   at::cuda::CUDAEvent choices_copied_[2];
+  // The same for the first tokens after a prefill (PrefillAndSample), kept
+  // apart from the decode steps' choices, which launched steps feed from.
+  at::Tensor prefill_choices_, host_prefill_choices_;
+  at::Tensor prefill_alternatives_, host_prefill_alternatives_;
+  at::cuda::CUDAEvent prefill_choices_copied_;
   int choice_parity_ = 0;
   // A launched step not finished: its choice parity, rows and their
   // alternatives.
@@ -163,6 +195,10 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
       at::empty({kRows, vocab_}, at::TensorOptions(at::kFloat).device(device));
   choices_ = at::zeros({2, kRows}, ints);
   alternatives_ = at::zeros({kRows, 2 * kAlternatives}, ints);
+  prefill_choices_ = at::zeros({2, kRows}, ints);
+  prefill_alternatives_ = at::zeros({kRows, 2 * kAlternatives}, ints);
+  host_prefill_choices_ = at::zeros({2, kRows}, pinned);
+  host_prefill_alternatives_ = at::zeros({kRows, 2 * kAlternatives}, pinned);
   decoder_.FeedFrom(inputs_[5], choices_[0]);
   for (int64_t P = 1;; P *= 2) {
     P = std::min(P, num_slots_);
@@ -189,10 +225,17 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
   at::Tensor logits = logits_.narrow(0, 0, P);
   decoder_.Decode(inputs_[0].narrow(0, 0, P), inputs_[1].narrow(0, 0, P),
                   inputs_[2].narrow(0, 0, P), logits);
+  LaunchSampler(P, logits, choices_, alternatives_);
+  return logits;
+}
+
+void FusedDecodeStepsImpl::LaunchSampler(int64_t rows, const at::Tensor& logits,
+                                         const at::Tensor& choices,
+                                         const at::Tensor& alternatives) {
   decode::SamplingArgs a;
-  a.rows = static_cast<int>(P);
+  a.rows = static_cast<int>(rows);
   a.vocab = static_cast<int>(vocab_);
-  a.logits = logits.data_ptr<float>();
+  a.logits = logits.const_data_ptr<float>();
   a.logits_stride = vocab_;
   auto floats = [&](int row) {
     return reinterpret_cast<const float*>(inputs_[row].data_ptr<int32_t>());
@@ -201,8 +244,8 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
   a.history = history_.data_ptr<int32_t>();
   a.history_length = inputs_[3].data_ptr<int32_t>();
   a.history_stride = static_cast<int>(max_len_);
-  a.token = choices_[0].data_ptr<int32_t>();
-  a.logprob = reinterpret_cast<float*>(choices_[1].data_ptr<int32_t>());
+  a.token = choices[0].data_ptr<int32_t>();
+  a.logprob = reinterpret_cast<float*>(choices[1].data_ptr<int32_t>());
   if (vocab_ <= decode::kMaxSortingVocab) {
     a.inverse_temperature = floats(6);
     a.top_k = inputs_[7].data_ptr<int32_t>();
@@ -210,16 +253,15 @@ at::Tensor FusedDecodeStepsImpl::Step(int64_t P) {
     a.min_p = floats(9);
     a.uniform = floats(10);
     a.top_n = inputs_[11].data_ptr<int32_t>();
-    a.alternative_ids = alternatives_.data_ptr<int32_t>();
+    a.alternative_ids = alternatives.data_ptr<int32_t>();
     a.alternative_logprobs = reinterpret_cast<float*>(
-        alternatives_.data_ptr<int32_t>() + kAlternatives);
+        alternatives.data_ptr<int32_t>() + kAlternatives);
     a.alternative_stride = 2 * kAlternatives;
   }
   const cudaError_t status = decode::LaunchSampling(
       a, c10::cuda::getCurrentCUDAStream(), /*pdl=*/true);
   TORCH_CHECK(status == cudaSuccess,
               "device sampler: ", cudaGetErrorString(status));
-  return logits;
 }
 
 std::string FusedDecodeStepsImpl::Describe() const {
@@ -320,9 +362,16 @@ void FusedDecodeStepsImpl::ReplayPrefill(int64_t B) {
 std::vector<SampledToken> FusedDecodeStepsImpl::Choices(
     int parity, int64_t B, const std::vector<int64_t>* top_n) {
   choices_copied_[parity].synchronize();
-  const int32_t* id = host_choices_[parity].data_ptr<int32_t>();
+  return ReadChoices(host_choices_[parity], host_alternatives_[parity], B,
+                     top_n);
+}
+
+std::vector<SampledToken> FusedDecodeStepsImpl::ReadChoices(
+    const at::Tensor& host_choices, const at::Tensor& host_alternatives,
+    int64_t B, const std::vector<int64_t>* top_n) {
+  const int32_t* id = host_choices.const_data_ptr<int32_t>();
   const float* logprob = reinterpret_cast<const float*>(id + kRows);
-  const int32_t* alternatives = host_alternatives_[parity].data_ptr<int32_t>();
+  const int32_t* alternatives = host_alternatives.const_data_ptr<int32_t>();
   std::vector<SampledToken> out(B);
   for (int64_t b = 0; b < B; ++b) {
     out[b].id = id[b];
@@ -336,6 +385,45 @@ std::vector<SampledToken> FusedDecodeStepsImpl::Choices(
     }
   }
   return out;
+}
+
+void FusedDecodeStepsImpl::SetDraw(int64_t b, const SampleRow& sample,
+                                   int64_t top_n, Column& column, bool* penalty,
+                                   bool* alternatives) {
+  if (sample.params.repetition_penalty != 1.0 && sample.history != nullptr) {
+    const std::vector<int64_t>& history = *sample.history;
+    TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
+                history.size(), " tokens for ", max_len_, " positions");
+    std::copy(history.begin(), history.end(),
+              host_history_[b].data_ptr<int32_t>());
+    column.history_length = static_cast<int32_t>(history.size());
+    column.penalty = static_cast<float>(sample.params.repetition_penalty);
+    *penalty = true;
+  }
+  if (DeviceChooses(sample.params, top_n)) {
+    SetSampling(sample.params, sample.position, top_n, column);
+    *alternatives |= column.top_n > 0;
+  }
+}
+
+void FusedDecodeStepsImpl::SampleOnHost(const at::Tensor& logits,
+                                        const std::vector<SampleRow>& samples,
+                                        const std::vector<int64_t>& top_n,
+                                        std::vector<SampledToken>& out) const {
+  std::vector<int64_t> on_host;
+  std::vector<SampleRow> host_samples;
+  std::vector<int64_t> host_top_n;
+  for (size_t b = 0; b < samples.size(); ++b) {
+    if (DeviceChooses(samples[b].params, top_n[b])) continue;
+    on_host.push_back(b);
+    host_samples.push_back(samples[b]);
+    host_top_n.push_back(top_n[b]);
+  }
+  if (on_host.empty()) return;
+  const at::Tensor index = at::tensor(on_host, at::kLong).to(logits.device());
+  const std::vector<SampledToken> chosen =
+      SampleEachRow(logits.index_select(0, index), host_samples, host_top_n);
+  for (size_t i = 0; i < on_host.size(); ++i) out[on_host[i]] = chosen[i];
 }
 
 int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
@@ -356,21 +444,9 @@ int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
                      0,
                      -1,
                      1.0f};
-    const SampleRow* sample = samples != nullptr ? &(*samples)[b] : nullptr;
-    if (sample != nullptr && sample->params.repetition_penalty != 1.0 &&
-        sample->history != nullptr) {
-      const std::vector<int64_t>& history = *sample->history;
-      TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
-                  history.size(), " tokens for ", max_len_, " positions");
-      std::copy(history.begin(), history.end(),
-                host_history_[b].data_ptr<int32_t>());
-      column.history_length = static_cast<int32_t>(history.size());
-      column.penalty = static_cast<float>(sample->params.repetition_penalty);
-      any_penalty = true;
-    }
-    if (sample != nullptr && DeviceChooses(sample->params, (*top_n)[b])) {
-      SetSampling(sample->params, sample->position, (*top_n)[b], column);
-      any_alternatives |= column.top_n > 0;
+    if (samples != nullptr) {
+      SetDraw(b, (*samples)[b], (*top_n)[b], column, &any_penalty,
+              &any_alternatives);
     }
     SetColumn(b, column);
   }
@@ -393,12 +469,14 @@ at::Tensor FusedDecodeStepsImpl::Prefill(const std::vector<StepRow>& rows) {
   int64_t columns = 0;
   std::vector<int64_t> last_columns;
   auto run = [&] {
+    int32_t* last = host_inputs_[input_parity_].data_ptr<int32_t>() +
+                    kLastColumnsRow * kRows;
+    std::copy(last_columns.begin(), last_columns.end(), last);
     ReplayPrefill(columns);
     if (!last_columns.empty()) {
-      const at::Tensor index =
-          at::tensor(last_columns, at::kLong).to(logits_.device());
       // Copied out before the next step overwrites logits_.
-      parts.push_back(logits_.index_select(0, index));
+      parts.push_back(logits_.index_select(
+          0, inputs_[kLastColumnsRow].narrow(0, 0, last_columns.size())));
     }
     columns = 0;
     last_columns.clear();
@@ -428,25 +506,43 @@ std::vector<SampledToken> FusedDecodeStepsImpl::DecodeAndSample(
   TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
               "one sample row and top_n per row");
   const int parity = ReplayRows(rows, &samples, &top_n);
+  std::vector<SampledToken> out = Choices(parity, rows.size(), &top_n);
+  SampleOnHost(logits_.narrow(0, 0, rows.size()), samples, top_n, out);
+  return out;
+}
+
+std::vector<SampledToken> FusedDecodeStepsImpl::PrefillAndSample(
+    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+    const std::vector<int64_t>& top_n) {
+  TORCH_CHECK(samples.size() == rows.size() && top_n.size() == rows.size(),
+              "one sample row and top_n per row");
   const int64_t B = rows.size();
-  std::vector<int64_t> on_host;  // rows SampleTokens chooses
+  TORCH_CHECK(B <= num_slots_, "prefill of ", B, " rows with ", num_slots_,
+              " slots");
+  const at::Tensor logits = Prefill(rows);  // [B, V], a copy
+  // Columns that only draw: the sampler reads their draw fields alone.
+  bool any_penalty = false, any_alternatives = false;
   for (int64_t b = 0; b < B; ++b) {
-    if (!DeviceChooses(samples[b].params, top_n[b])) on_host.push_back(b);
+    Column column = {0, -1, static_cast<int32_t>(num_slots_), 0, -1, 1.0f};
+    SetDraw(b, samples[b], top_n[b], column, &any_penalty, &any_alternatives);
+    SetColumn(b, column);
   }
-  std::vector<SampledToken> out = Choices(parity, B, &top_n);
-  if (!on_host.empty()) {
-    std::vector<SampleRow> host_samples;
-    std::vector<int64_t> host_top_n;
-    for (int64_t b : on_host) {
-      host_samples.push_back(samples[b]);
-      host_top_n.push_back(top_n[b]);
-    }
-    const at::Tensor index =
-        at::tensor(on_host, at::kLong).to(logits_.device());
-    const std::vector<SampledToken> chosen =
-        SampleEachRow(logits_.index_select(0, index), host_samples, host_top_n);
-    for (size_t i = 0; i < on_host.size(); ++i) out[on_host[i]] = chosen[i];
+  Upload(B, B);
+  if (any_penalty) {
+    history_.narrow(0, 0, B).copy_(host_history_.narrow(0, 0, B),
+                                   /*non_blocking=*/true);
   }
+  LaunchSampler(B, logits, prefill_choices_, prefill_alternatives_);
+  host_prefill_choices_.copy_(prefill_choices_, /*non_blocking=*/true);
+  if (any_alternatives) {
+    host_prefill_alternatives_.copy_(prefill_alternatives_,
+                                     /*non_blocking=*/true);
+  }
+  prefill_choices_copied_.record(c10::cuda::getCurrentCUDAStream());
+  prefill_choices_copied_.synchronize();
+  std::vector<SampledToken> out =
+      ReadChoices(host_prefill_choices_, host_prefill_alternatives_, B, &top_n);
+  SampleOnHost(logits, samples, top_n, out);
   return out;
 }
 

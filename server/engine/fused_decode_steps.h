@@ -63,6 +63,12 @@ class FusedDecodeSteps {
   virtual std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) = 0;
+  // StepRunner::PrefillAndSample: Prefill, then the device sampler over
+  // the prompts' last logits (its own output buffers, so launched steps'
+  // choices stay as they are), as DecodeAndSample chooses.
+  virtual std::vector<SampledToken> PrefillAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n) = 0;
 
   // StepRunner::Launch and Finish: Launch uploads the inputs, replays the
   // graph and queues the copy of the device sampler's choices, all without

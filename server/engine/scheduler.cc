@@ -321,9 +321,8 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   }
   std::vector<SampledToken> sampled;
   const absl::Status status = Guarded("model step", [&] {
-    sampled = prefill
-                  ? SampleEachRow(runner_->Prefill(rows), sample_rows, top_n)
-                  : runner_->DecodeAndSample(rows, sample_rows, top_n);
+    sampled = prefill ? runner_->PrefillAndSample(rows, sample_rows, top_n)
+                      : runner_->DecodeAndSample(rows, sample_rows, top_n);
   });
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);

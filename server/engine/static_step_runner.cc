@@ -33,6 +33,9 @@ class StaticStepRunner : public StepRunner {
   std::vector<SampledToken> DecodeAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n) override;
+  std::vector<SampledToken> PrefillAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n) override;
   void Launch(const std::vector<LaunchRow>& rows) override;
   std::vector<SampledToken> Finish() override;
   bool launches_ahead() const override { return fused_ != nullptr; }
@@ -253,6 +256,13 @@ std::vector<SampledToken> StaticStepRunner::DecodeAndSample(
     const std::vector<int64_t>& top_n) {
   if (fused_ != nullptr) return fused_->DecodeAndSample(rows, samples, top_n);
   return StepRunner::DecodeAndSample(rows, samples, top_n);
+}
+
+std::vector<SampledToken> StaticStepRunner::PrefillAndSample(
+    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+    const std::vector<int64_t>& top_n) {
+  if (fused_ != nullptr) return fused_->PrefillAndSample(rows, samples, top_n);
+  return StepRunner::PrefillAndSample(rows, samples, top_n);
 }
 
 void StaticStepRunner::Launch(const std::vector<LaunchRow>& rows) {

@@ -15,6 +15,12 @@ std::vector<SampledToken> StepRunner::DecodeAndSample(
   return SampleEachRow(Decode(rows), samples, top_n);
 }
 
+std::vector<SampledToken> StepRunner::PrefillAndSample(
+    const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+    const std::vector<int64_t>& top_n) {
+  return SampleEachRow(Prefill(rows), samples, top_n);
+}
+
 void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
   // Sequences of the right length whose last token is the one fed: all a
   // decode step reads of a StepRow.

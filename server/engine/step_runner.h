@@ -54,7 +54,7 @@ struct LaunchRow {
   // How the step draws the row's next token (at position + 1, with no
   // repetition penalty; unset: greedy) and how many alternatives it
   // reports: what CanLaunch accepted.
-  std::optional<SamplingParams> sampling;
+  std::optional<SamplingParams> sampling = std::nullopt;
   int64_t top_n = 0;
 };
 
@@ -69,10 +69,15 @@ class StepRunner {
 
   // A decode step and each row's next token: the choices of
   // SampleTokens(Decode(rows), samples, ...) with row b's top_n[b]
-  // alternatives. Here exactly that; the fused step chooses greedy rows
-  // without alternatives on the device, inside its graph, and copies only
-  // their ids and logprobs to the host (fused_decode_steps.h).
+  // alternatives. Here exactly that; the fused step chooses on the device,
+  // inside its graph, and copies only the choices to the host
+  // (fused_decode_steps.h).
   virtual std::vector<SampledToken> DecodeAndSample(
+      const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
+      const std::vector<int64_t>& top_n);
+  // The same after Prefill: each row's first token. Here
+  // SampleEachRow(Prefill(rows), ...); the fused step draws on the device.
+  virtual std::vector<SampledToken> PrefillAndSample(
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n);
 
