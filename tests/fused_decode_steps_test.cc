@@ -293,8 +293,10 @@ TEST_P(FusedDecodeStepsTest, PrefillAndSampleDrawsAsSampleTokens) {
 
 // Pipelined steps (Launch, Finish) with each step's tokens fed from the
 // previous step's device choices: the ids and alternatives of step-by-step
-// decoding (greedy rows, seeded sampled rows, rows with alternatives), also
-// with a prefill of another prompt between two launches.
+// decoding (greedy rows, seeded sampled rows, rows with a repetition
+// penalty over the device's record of the tokens, rows with
+// alternatives), also with a prefill of another prompt between two
+// launches.
 TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   auto steps = MakeStaticStepRunner(model_, kSlots, true, true);
   ASSERT_TRUE(steps->launches_ahead());
@@ -304,11 +306,14 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
   draws[1].temperature = 0.9;
   draws[1].top_p = 0.9;
   draws[1].seed = 7;
+  draws[1].repetition_penalty = 1.3;
+  draws[2].repetition_penalty = 1.6;
   draws[3].temperature = 1.0;
   draws[3].top_k = 20;
   draws[3].seed = 8;
   const std::vector<int64_t> top_n = {0, 0, 0, 2, 3};
   ASSERT_TRUE(steps->CanLaunch(draws[1], 0));
+  ASSERT_TRUE(steps->CanLaunch(draws[2], 0));
   ASSERT_TRUE(steps->CanLaunch(draws[3], 2));
   constexpr int kSteps = 12;
   // Each row's alternative ids, step after step.
@@ -328,6 +333,7 @@ TEST_P(FusedDecodeStepsTest, LaunchedStepsFeedTheirChoicesOnTheDevice) {
     for (size_t b = 0; b < prompts.size(); ++b) {
       samples[b].params = draws[b];
       samples[b].position = sequences_[b].size();
+      samples[b].history = &sequences_[b];
     }
     const std::vector<SampledToken> chosen =
         steps->DecodeAndSample(Rows(), samples, top_n);

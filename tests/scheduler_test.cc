@@ -272,23 +272,28 @@ TEST_F(SchedulerTest, PipelinedGreedyEqualsSoloGreedy) {
   CheckBatchedEqualsSolo(0.0, StepShapes::kDynamic, DecodePipeline::kOn);
 }
 
-// Seeded sampling and alternatives pipelined too (Launch draws them as
-// DecodeAndSample would): the tokens of decoding alone.
+// Seeded sampling, repetition penalty and alternatives pipelined too
+// (Launch draws them as DecodeAndSample would): the tokens of decoding
+// alone.
 TEST_F(SchedulerTest, PipelinedSamplingEqualsSoloSampling) {
   for (StepShapes shapes : {StepShapes::kStatic, StepShapes::kDynamic}) {
     auto jobs = Jobs(1.0);
+    jobs[1]->request.sampling.repetition_penalty = 1.4;
     jobs[3]->request.top_n = 2;
     CheckBatchedEqualsSolo(jobs, shapes, DecodePipeline::kOn);
   }
 }
 
-// A request with a repetition penalty among greedy and sampled ones:
-// unpipelined steps while it runs, pipelined ones before and after.
+// A request with interventions among greedy, sampled and penalized ones:
+// unpipelined steps while it runs, pipelined ones before and after (a
+// repetition penalty, pipelined too, reads the fed token as history).
 TEST_F(SchedulerTest, PipelinedAndPlainStepsMixWithoutChangingTokens) {
   auto jobs = Jobs(0.0);
   jobs[1]->request.sampling.repetition_penalty = 1.3;  // 9 tokens
   jobs[2]->request.sampling.temperature = 1.0;
-  jobs[3]->request.top_n = 2;  // 6 tokens
+  jobs[2]->request.sampling.repetition_penalty = 1.5;
+  jobs[3]->request.top_n = 2;                                    // 6 tokens
+  jobs[4]->request.interventions.push_back(InterventionSpec());  // 11
   CheckBatchedEqualsSolo(jobs, StepShapes::kStatic, DecodePipeline::kOn);
 }
 

@@ -137,9 +137,11 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
   };
   switch (stage) {
     case DecodeStage::kEmbedding:
-      return LaunchEmbedding(w.wte, d.vocab, C,
-                             {io.tokens, io.feed, io.fed_tokens}, M, b.x,
-                             stream, pdl);
+      return LaunchEmbedding(
+          w.wte, d.vocab, C,
+          {io.tokens, io.feed, io.fed_tokens, io.token_history,
+           io.history_slots, io.history_stride, io.positions, io.slots},
+          M, b.x, stream, pdl);
     case DecodeStage::kAttentionInput: {
       GemmArgs g = product(l.norm_1, l.attention, d.attention_width(), C);
       g.bias = l.attention_bias;

@@ -85,6 +85,10 @@ struct DecodeIo {
   const int* slots = nullptr;      // [M] its cache slot, all distinct
                                    // unless `prompt`
   float* logits = nullptr;         // [M, V]
+  // Optional token record [history_slots, history_stride] int32: each row
+  // writes its token at (slot, position) (embedding.h).
+  int* token_history = nullptr;
+  int history_slots = 0, history_stride = 0;
   // Rows may be positions of one prompt in one slot (each (slot, position)
   // once): a row then attends to keys that other rows of this step write,
   // so attention waits for the kernel before it (no PDL for it). The

@@ -18,6 +18,13 @@ __global__ void EmbeddingKernel(const bf16* table, int vocab, int width,
   const uint4* row =
       reinterpret_cast<const uint4*>(table + int64_t(token) * width);
   const bool valid = token >= 0 && token < vocab;
+  if (input.history != nullptr && threadIdx.x == 0) {
+    const int position = input.positions[m], slot = input.slots[m];
+    if (position >= 0 && position < input.history_stride && slot >= 0 &&
+        slot < input.history_slots) {
+      input.history[int64_t(slot) * input.history_stride + position] = token;
+    }
+  }
   for (int i = threadIdx.x; i < width / 8; i += blockDim.x) {
     out[i] = valid ? row[i] : make_uint4(0, 0, 0, 0);
   }
@@ -30,6 +37,8 @@ cudaError_t LaunchEmbedding(const bf16* table, int vocab, int width,
                             cudaStream_t stream, bool pdl) {
   if (width % 8 != 0 || rows < 1 || input.tokens == nullptr ||
       (input.feed != nullptr && input.fed_tokens == nullptr) ||
+      (input.history != nullptr &&
+       (input.positions == nullptr || input.slots == nullptr)) ||
       reinterpret_cast<uintptr_t>(table) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(x) % 16 != 0) {
     return cudaErrorInvalidValue;

@@ -17,6 +17,14 @@ struct EmbeddingInput {
   const int* tokens = nullptr;      // [rows]
   const int* feed = nullptr;        // [rows] or null
   const int* fed_tokens = nullptr;  // indexed by feed
+  // Optional token record [history_slots, history_stride]: a row with a
+  // slot and position inside it writes its token there, so that the
+  // sampler's repetition penalty reads a sequence's tokens, fed ones
+  // included, without the host (sampling.h, history).
+  int* history = nullptr;
+  int history_slots = 0, history_stride = 0;
+  const int* positions = nullptr;  // [rows], with history
+  const int* slots = nullptr;      // [rows], with history
 };
 
 // table [vocab, width] bf16, x [rows, width] bf16; width a multiple of 8,

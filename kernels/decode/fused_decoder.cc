@@ -175,6 +175,16 @@ void FusedDecoder::FeedFrom(const at::Tensor& feed, const at::Tensor& chosen) {
   chosen_ = chosen;
 }
 
+void FusedDecoder::RecordTokensIn(const at::Tensor& history) {
+  const c10::Device device = workspace_.device();
+  TORCH_CHECK(history.scalar_type() == at::kInt && history.dim() == 2 &&
+                  history.is_contiguous() && history.device() == device,
+              "fused decode: history must be [slots, length] int32 "
+              "contiguous on ",
+              device.str());
+  history_ = history;
+}
+
 void FusedDecoder::Decode(const at::Tensor& tokens, const at::Tensor& positions,
                           const at::Tensor& slots, at::Tensor& logits,
                           std::vector<at::Tensor>* maps, bool pdl) {
@@ -215,6 +225,11 @@ void FusedDecoder::Step(const at::Tensor& tokens, const at::Tensor& positions,
   if (feed_.defined()) {
     io.feed = feed_.const_data_ptr<int>();
     io.fed_tokens = chosen_.const_data_ptr<int>();
+  }
+  if (history_.defined()) {
+    io.token_history = history_.data_ptr<int>();
+    io.history_slots = static_cast<int>(history_.size(0));
+    io.history_stride = static_cast<int>(history_.size(1));
   }
   std::vector<float*> map_pointers;
   if (maps != nullptr) {

@@ -65,6 +65,10 @@ class FusedDecoder {
   // read when a step runs (so also by the replays of a captured step).
   void FeedFrom(const at::Tensor& feed, const at::Tensor& chosen);
 
+  // Later steps write each row's token into history [slots, length] int32
+  // at (slot, position) (decode::DecodeIo::token_history).
+  void RecordTokensIn(const at::Tensor& history);
+
   // The kernels' view, for the benchmark's per-stage timing.
   const decode::DecodeStep& step() const { return *step_; }
   const decode::DecodeWeights& weights() const { return weights_; }
@@ -81,6 +85,7 @@ class FusedDecoder {
   std::vector<at::Tensor> owned_;  // packed weights and RoPE tables
   at::Tensor workspace_;           // [workspace_bytes] uint8
   at::Tensor feed_, chosen_;       // FeedFrom's, or undefined
+  at::Tensor history_;             // RecordTokensIn's, or undefined
 };
 
 }  // namespace tinylm

@@ -261,7 +261,8 @@ __global__ void __launch_bounds__(kThreads)
   const bool penalized = penalty != 1.0f && a.history != nullptr;
   if (penalized) {
     const int n = a.history_length[m];
-    const int* history = a.history + int64_t(m) * a.history_stride;
+    const int row = a.history_row != nullptr ? a.history_row[m] : m;
+    const int* history = a.history + int64_t(row) * a.history_stride;
     for (int i = threadIdx.x; i < n; i += kThreads) {
       const int t = history[i];
       if (t >= 0 && t < V) atomicOr(&marks[t / 32], 1u << (t % 32));

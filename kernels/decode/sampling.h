@@ -53,8 +53,11 @@ struct SamplingArgs {
   const float* min_p = nullptr;         // [M] in [0, 1)
   const float* uniform = nullptr;       // [M] in [0, 1]
   const float* penalty = nullptr;       // [M], > 0; null: none
-  const int* history = nullptr;         // [M, history_stride] token ids
+  // Token ids [rows, history_stride]: row m's penalty applies to the first
+  // history_length[m] of history row history_row[m] (null: row m).
+  const int* history = nullptr;
   const int* history_length = nullptr;  // [M]
+  const int* history_row = nullptr;     // [M] or null
   int history_stride = 0;
   int* token = nullptr;      // [M] out
   float* logprob = nullptr;  // [M] out

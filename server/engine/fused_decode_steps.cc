@@ -60,15 +60,17 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // greedy rows without alternatives.
   bool DeviceChooses(const SamplingParams& sampling, int64_t top_n) const;
   // The sampling fields of `column` for a row drawn with `sampling` at
-  // `position` (the uniform's counter) with `top_n` alternatives.
+  // `position` (the uniform's counter; also the number of the sequence's
+  // tokens the penalty reads from the device record, history_) with
+  // `top_n` alternatives.
   static void SetSampling(const SamplingParams& sampling, int64_t position,
                           int64_t top_n, Column& column);
-  // Row b's draw by `sample` with `top_n` alternatives into `column`, its
-  // penalty's history into row b of host_history_; sets *penalty and
-  // *alternatives when it has them. Rows the device does not choose keep
-  // a greedy column.
-  void SetDraw(int64_t b, const SampleRow& sample, int64_t top_n,
-               Column& column, bool* penalty, bool* alternatives);
+  // SetSampling for `sample` where the device chooses (rows it does not
+  // choose keep a greedy column); sets *alternatives when it has them.
+  // A penalty's history must be the sequence so far (sample.position
+  // tokens), which the device has recorded.
+  void SetDraw(const SampleRow& sample, int64_t top_n, Column& column,
+               bool* alternatives) const;
   // Enqueues the device sampler over the first `rows` rows of `logits`
   // with the uploaded draws, into `choices` and `alternatives`.
   void LaunchSampler(int64_t rows, const at::Tensor& logits,
@@ -97,12 +99,12 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   // Pads columns B..P-1 and uploads the inputs from
   // host_inputs_[input_parity_]; then flips that parity.
   void Upload(int64_t B, int64_t P);
-  // Uploads the inputs of B decode rows (and the first B rows of the
-  // history when `history`), replays the decode graph of bucket P >= B and
+  // Uploads the inputs of B decode rows, replays the decode graph of
+  // bucket P >= B and
   // queues the copy of the device choices (and their alternatives when
   // `alternatives`) to the host buffers of choice_parity_; then flips that
   // parity. Returns the choice parity the step used.
-  int Replay(int64_t B, bool history, bool alternatives);
+  int Replay(int64_t B, bool alternatives);
   // Uploads B prompt columns and replays the prefill graph of bucket
   // P >= B; the first B rows of logits_ hold their logits.
   void ReplayPrefill(int64_t B);
@@ -138,9 +140,10 @@ class FusedDecodeStepsImpl : public FusedDecodeSteps {
   at::Tensor host_inputs_[2], inputs_;
   at::cuda::CUDAEvent inputs_copied_[2];
   int input_parity_ = 0;
-  // [S, L] int32 each row's tokens so far, uploaded only for a step with a
-  // penalty.
-  at::Tensor host_history_, history_;
+  // [S + 1, L] int32 each slot's tokens by position, written by the steps
+  // themselves (FusedDecoder::RecordTokensIn) and read by the repetition
+  // penalty, so that no history crosses from the host.
+  at::Tensor history_;
   at::Tensor logits_;  // [kRows, V] float32, the first P rows written
   // [2, kRows] int32 the device sampler's ids and logprobs (float bits),
   // and their pinned host copies by the parity of decode steps (prefill
@@ -189,8 +192,7 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
     host_alternatives_[p] = at::zeros({kRows, 2 * kAlternatives}, pinned);
   }
   inputs_ = at::zeros({kInputRows, kRows}, ints);
-  host_history_ = at::zeros({num_slots_, max_len_}, at::kInt);
-  history_ = at::zeros({num_slots_, max_len_}, ints);
+  history_ = at::zeros({num_slots_ + 1, max_len_}, ints);
   logits_ =
       at::empty({kRows, vocab_}, at::TensorOptions(at::kFloat).device(device));
   choices_ = at::zeros({2, kRows}, ints);
@@ -200,6 +202,7 @@ FusedDecodeStepsImpl::FusedDecodeStepsImpl(Transformer& model, KvCache& cache,
   host_prefill_choices_ = at::zeros({2, kRows}, pinned);
   host_prefill_alternatives_ = at::zeros({kRows, 2 * kAlternatives}, pinned);
   decoder_.FeedFrom(inputs_[5], choices_[0]);
+  decoder_.RecordTokensIn(history_);
   for (int64_t P = 1;; P *= 2) {
     P = std::min(P, num_slots_);
     buckets_.push_back(P);
@@ -242,6 +245,7 @@ void FusedDecodeStepsImpl::LaunchSampler(int64_t rows, const at::Tensor& logits,
   };
   a.penalty = floats(4);
   a.history = history_.data_ptr<int32_t>();
+  a.history_row = inputs_[2].data_ptr<int32_t>();  // the slots
   a.history_length = inputs_[3].data_ptr<int32_t>();
   a.history_stride = static_cast<int>(max_len_);
   a.token = choices[0].data_ptr<int32_t>();
@@ -294,6 +298,10 @@ void FusedDecodeStepsImpl::SetSampling(const SamplingParams& p,
     column.min_p = static_cast<float>(p.min_p);
     column.uniform = static_cast<float>(CounterUniform(p.seed, position));
   }
+  if (p.repetition_penalty != 1.0) {
+    column.penalty = static_cast<float>(p.repetition_penalty);
+    column.history_length = static_cast<int32_t>(position);
+  }
   column.top_n = static_cast<int32_t>(top_n);
 }
 
@@ -335,13 +343,9 @@ void FusedDecodeStepsImpl::Upload(int64_t B, int64_t P) {
   inputs_copied_[input_parity_].synchronize();
 }
 
-int FusedDecodeStepsImpl::Replay(int64_t B, bool history, bool alternatives) {
+int FusedDecodeStepsImpl::Replay(int64_t B, bool alternatives) {
   const size_t bucket = BucketFor(buckets_, B);
   Upload(B, buckets_[bucket]);
-  if (history) {
-    history_.narrow(0, 0, B).copy_(host_history_.narrow(0, 0, B),
-                                   /*non_blocking=*/true);
-  }
   steps_[bucket]->Run();
   const int parity = choice_parity_;
   host_choices_[parity].copy_(choices_, /*non_blocking=*/true);
@@ -387,23 +391,19 @@ std::vector<SampledToken> FusedDecodeStepsImpl::ReadChoices(
   return out;
 }
 
-void FusedDecodeStepsImpl::SetDraw(int64_t b, const SampleRow& sample,
-                                   int64_t top_n, Column& column, bool* penalty,
-                                   bool* alternatives) {
-  if (sample.params.repetition_penalty != 1.0 && sample.history != nullptr) {
-    const std::vector<int64_t>& history = *sample.history;
-    TORCH_CHECK(int64_t(history.size()) <= max_len_, "a history of ",
-                history.size(), " tokens for ", max_len_, " positions");
-    std::copy(history.begin(), history.end(),
-              host_history_[b].data_ptr<int32_t>());
-    column.history_length = static_cast<int32_t>(history.size());
-    column.penalty = static_cast<float>(sample.params.repetition_penalty);
-    *penalty = true;
+void FusedDecodeStepsImpl::SetDraw(const SampleRow& sample, int64_t top_n,
+                                   Column& column, bool* alternatives) const {
+  if (!DeviceChooses(sample.params, top_n)) return;
+  SamplingParams params = sample.params;
+  if (sample.history == nullptr) {
+    params.repetition_penalty = 1.0;  // as SampleTokens, which has none
+  } else {
+    TORCH_CHECK(params.repetition_penalty == 1.0 ||
+                    int64_t(sample.history->size()) == sample.position,
+                "a repetition penalty's history must be the sequence so far");
   }
-  if (DeviceChooses(sample.params, top_n)) {
-    SetSampling(sample.params, sample.position, top_n, column);
-    *alternatives |= column.top_n > 0;
-  }
+  SetSampling(params, sample.position, top_n, column);
+  *alternatives |= column.top_n > 0;
 }
 
 void FusedDecodeStepsImpl::SampleOnHost(const at::Tensor& logits,
@@ -433,7 +433,7 @@ int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
   TORCH_CHECK(B >= 1 && B <= num_slots_, "decode of ", B, " rows with ",
               num_slots_, " slots");
   TORCH_CHECK(launched_.empty(), "decode with launched steps unfinished");
-  bool any_penalty = false, any_alternatives = false;
+  bool any_alternatives = false;
   for (int64_t b = 0; b < B; ++b) {
     const std::vector<int64_t>& ids = *rows[b].tokens;
     TORCH_CHECK(rows[b].slot >= 0 && rows[b].slot < num_slots_, "slot ",
@@ -445,12 +445,11 @@ int FusedDecodeStepsImpl::ReplayRows(const std::vector<StepRow>& rows,
                      -1,
                      1.0f};
     if (samples != nullptr) {
-      SetDraw(b, (*samples)[b], (*top_n)[b], column, &any_penalty,
-              &any_alternatives);
+      SetDraw((*samples)[b], (*top_n)[b], column, &any_alternatives);
     }
     SetColumn(b, column);
   }
-  return Replay(B, any_penalty, any_alternatives);
+  return Replay(B, any_alternatives);
 }
 
 at::Tensor FusedDecodeStepsImpl::Decode(const std::vector<StepRow>& rows) {
@@ -520,18 +519,15 @@ std::vector<SampledToken> FusedDecodeStepsImpl::PrefillAndSample(
   TORCH_CHECK(B <= num_slots_, "prefill of ", B, " rows with ", num_slots_,
               " slots");
   const at::Tensor logits = Prefill(rows);  // [B, V], a copy
-  // Columns that only draw: the sampler reads their draw fields alone.
-  bool any_penalty = false, any_alternatives = false;
+  // Columns that only draw: the sampler reads their draw fields and slots
+  // (the penalty's history rows) alone.
+  bool any_alternatives = false;
   for (int64_t b = 0; b < B; ++b) {
-    Column column = {0, -1, static_cast<int32_t>(num_slots_), 0, -1, 1.0f};
-    SetDraw(b, samples[b], top_n[b], column, &any_penalty, &any_alternatives);
+    Column column = {0, -1, static_cast<int32_t>(rows[b].slot), 0, -1, 1.0f};
+    SetDraw(samples[b], top_n[b], column, &any_alternatives);
     SetColumn(b, column);
   }
   Upload(B, B);
-  if (any_penalty) {
-    history_.narrow(0, 0, B).copy_(host_history_.narrow(0, 0, B),
-                                   /*non_blocking=*/true);
-  }
   LaunchSampler(B, logits, prefill_choices_, prefill_alternatives_);
   host_prefill_choices_.copy_(prefill_choices_, /*non_blocking=*/true);
   if (any_alternatives) {
@@ -583,7 +579,7 @@ void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
   const bool alternatives =
       std::any_of(launched.top_n.begin(), launched.top_n.end(),
                   [](int64_t n) { return n > 0; });
-  launched.parity = Replay(B, /*history=*/false, alternatives);
+  launched.parity = Replay(B, alternatives);
   launched_.push_back(std::move(launched));
 }
 

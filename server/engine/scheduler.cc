@@ -57,11 +57,9 @@ struct Scheduler::Sequence {
   std::unique_ptr<IntervenedDecoder> intervened;
 
   const GenerationRequest& request() const { return job->request; }
-  // Whether its tokens may come from pipelined steps (StepRunner::Launch,
-  // which takes no repetition penalty).
+  // Whether its tokens may come from pipelined steps (StepRunner::Launch).
   bool pipelinable(const StepRunner& runner) const {
-    return !intervened && request().sampling.repetition_penalty == 1.0 &&
-           runner.CanLaunch(request().sampling, request().top_n);
+    return !intervened && runner.CanLaunch(request().sampling, request().top_n);
   }
   int64_t generated() const { return tokens.size() - prompt_tokens; }
 
@@ -256,6 +254,7 @@ void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
     }
     row.sampling = seq->request().sampling;
     row.top_n = seq->request().top_n;
+    row.history = &seq->tokens;
     rows.push_back(row);
     members.push_back(seq);
   }

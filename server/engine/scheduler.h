@@ -12,9 +12,9 @@
 // other (own slot, own positions), and sampling is seeded per (request,
 // position).
 //
-// Pipelined decoding (scheduler_options.h): where no active request has a
-// repetition penalty or interventions and the runner's Launch draws every
-// request's tokens (StepRunner::CanLaunch), step n + 1 is launched before
+// Pipelined decoding (scheduler_options.h): where no active request has
+// interventions and the runner's Launch draws every request's tokens
+// (StepRunner::CanLaunch), step n + 1 is launched before
 // step n's tokens are handled, its tokens fed on the
 // device; the host streams step n's tokens while the device runs step
 // n + 1. A sequence that ends at step n wastes its row of step n + 1, and

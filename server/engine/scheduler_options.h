@@ -18,10 +18,10 @@ enum class StepShapes {
 };
 
 // Whether decode step n + 1 is launched before the host handles step n's
-// tokens (StepRunner::Launch), for batches whose rows have no repetition
-// penalty or interventions and are drawn as the runner's Launch takes them
-// (the fused step: as its device sampler chooses). The tokens are the same
-// either way.
+// tokens (StepRunner::Launch), for batches whose rows have no
+// interventions and are drawn as the runner's Launch takes them (the fused
+// step: as its device sampler chooses). The tokens are the same either
+// way.
 enum class DecodePipeline {
   kAuto,  // where a launched step returns before it has run (fused CUDA)
   kOn,    // always; where steps run at once each token arrives a step late

@@ -25,6 +25,7 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
   // Sequences of the right length whose last token is the one fed: all a
   // decode step reads of a StepRow.
   std::vector<std::vector<int64_t>> sequences(rows.size());
+  std::vector<std::vector<int64_t>> histories(rows.size());
   std::vector<StepRow> steps;
   std::vector<SampleRow> samples(rows.size());
   std::vector<int64_t> top_n;
@@ -42,7 +43,12 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
     steps.push_back({&sequences[b], row.slot});
     if (row.sampling.has_value()) {
       samples[b].params = *row.sampling;
-      samples[b].params.repetition_penalty = 1.0;
+      if (row.history != nullptr) {
+        histories[b] = *row.history;
+        histories[b].resize(row.position + 1);
+        histories[b].back() = token;
+        samples[b].history = &histories[b];
+      }
     } else {
       samples[b].params.temperature = 0.0;
     }

@@ -51,11 +51,15 @@ struct LaunchRow {
   // >= 0: feed the token that the previous launched step chose for its row
   // `feed` (which the host may not have seen yet).
   int64_t feed = -1;
-  // How the step draws the row's next token (at position + 1, with no
-  // repetition penalty; unset: greedy) and how many alternatives it
-  // reports: what CanLaunch accepted.
+  // How the step draws the row's next token (at position + 1; unset:
+  // greedy) and how many alternatives it reports: what CanLaunch accepted.
   std::optional<SamplingParams> sampling = std::nullopt;
   int64_t top_n = 0;
+  // For a repetition penalty, the sequence as the host has it: every token
+  // up to `position`, or up to position - 1 when the fed token is the
+  // previous launched step's choice. (The fused step reads its own record
+  // of the tokens instead.)
+  const std::vector<int64_t>* history = nullptr;
 };
 
 class StepRunner {
@@ -81,8 +85,8 @@ class StepRunner {
       const std::vector<StepRow>& rows, const std::vector<SampleRow>& samples,
       const std::vector<int64_t>& top_n);
 
-  // Pipelined decoding: Launch enqueues a decode step whose rows have no
-  // repetition penalty and are drawn as CanLaunch accepts; Finish waits
+  // Pipelined decoding: Launch enqueues a decode step whose rows are drawn
+  // as CanLaunch accepts; Finish waits
   // for the oldest launched step not yet finished and returns its rows'
   // tokens, as DecodeAndSample would. One step may be launched
   // before the previous one is finished, so the host handles step n's
@@ -93,9 +97,9 @@ class StepRunner {
   virtual void Launch(const std::vector<LaunchRow>& rows);
   virtual std::vector<SampledToken> Finish();
   virtual bool launches_ahead() const { return false; }
-  // Whether Launch takes a row drawn with `sampling` (its repetition
-  // penalty aside) with `top_n` alternatives. Here always; the fused step
-  // takes what its device sampler chooses.
+  // Whether Launch takes a row drawn with `sampling` with `top_n`
+  // alternatives. Here always; the fused step takes what its device
+  // sampler chooses.
   virtual bool CanLaunch(const SamplingParams& sampling, int64_t top_n) const {
     return true;
   }
