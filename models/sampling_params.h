@@ -17,6 +17,13 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// Greedy decoding (temperature 0), the other fields at their defaults.
+inline SamplingParams GreedySampling() {
+  SamplingParams p;
+  p.temperature = 0.0;
+  return p;
+}
+
 struct TokenLogprob {
   int64_t id = 0;
   float logprob = 0.0f;  // log_softmax of the raw logits

@@ -89,14 +89,15 @@ __device__ void PublishRank(const T (&value)[kItems], int rank, T* out) {
   }
 }
 
-// Row m's shared memory: CUB's buffer, reduction scratch and two broadcast
-// slots; the penalty's token marks [V / 32 + 1] follow it.
+// Row m's shared memory: CUB's buffer, reduction scratch and two slots
+// through which one thread hands a value to all; the penalty's token marks
+// [V / 32 + 1] follow it.
 template <int kThreads>
 struct RowShared {
   typename Cub<kThreads>::Storage cub;
   float scratch[kThreads / 32];
   Best best[kThreads / 32];
-  float mass;
+  float broadcast;
   int pick;
 };
 
@@ -140,9 +141,9 @@ __device__ int SampleSorted(const SamplingArgs& a, int m, Adjusted adjusted,
 
   // probs = softmax(z): exp(z - z_max) / sum; z_max is rank 0's, so
   // p_max = 1 / sum exactly as the reference's probs[0].
-  if (threadIdx.x == 0) s.mass = z[0];
+  if (threadIdx.x == 0) s.broadcast = z[0];
   __syncthreads();
-  const float z_max = s.mass;
+  const float z_max = s.broadcast;
   float p[kItems], sum = 0.0f;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
@@ -185,9 +186,9 @@ __device__ int SampleSorted(const SamplingArgs& a, int m, Adjusted adjusted,
   // cdf = cumsum(p · keep); threshold = u · cdf[V - 1]; the pick is the
   // number of ranks with cdf <= threshold, at most the last kept rank.
   typename C::Scan(s.cub.scan).InclusiveSum(kept, cumulative);
-  PublishRank(cumulative, V - 1, &s.mass);
+  PublishRank(cumulative, V - 1, &s.broadcast);  // the kept mass
   __syncthreads();
-  const float threshold = a.uniform[m] * s.mass;
+  const float threshold = a.uniform[m] * s.broadcast;
   float below = 0.0f;
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {

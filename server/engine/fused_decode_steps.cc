@@ -562,17 +562,9 @@ void FusedDecodeStepsImpl::Launch(const std::vector<LaunchRow>& rows) {
         static_cast<int32_t>(row.token), static_cast<int32_t>(row.position),
         static_cast<int32_t>(row.slot),  0,
         static_cast<int32_t>(row.feed),  1.0f};
-    if (row.sampling.has_value() || row.top_n > 0) {
-      SamplingParams sampling;
-      if (row.sampling.has_value()) {
-        sampling = *row.sampling;
-      } else {
-        sampling.temperature = 0.0;
-      }
-      TORCH_CHECK(DeviceChooses(sampling, row.top_n),
-                  "a launched row the device sampler does not choose");
-      SetSampling(sampling, row.position + 1, row.top_n, column);
-    }
+    TORCH_CHECK(DeviceChooses(row.sampling, row.top_n),
+                "a launched row the device sampler does not choose");
+    SetSampling(row.sampling, row.position + 1, row.top_n, column);
     launched.top_n.push_back(column.top_n);
     SetColumn(b, column);
   }

@@ -116,7 +116,7 @@ absl::Status Scheduler::PrepareSteps() {
     // Both ways of choosing: sampled with alternatives, and greedy without
     // (the device sampler's two paths, for a fused step).
     SampleRow greedy;
-    greedy.params.temperature = 0.0;
+    greedy.params = GreedySampling();
     runner_->DecodeAndSample({{&tokens, 0}}, {SampleRow()}, {1});
     runner_->DecodeAndSample({{&tokens, 0}}, {greedy}, {0});
     pipelined_ = options_.decode_pipeline == DecodePipeline::kOn ||

@@ -41,16 +41,12 @@ void StepRunner::Launch(const std::vector<LaunchRow>& rows) {
     sequences[b].assign(row.position + 1, 0);
     sequences[b].back() = token;
     steps.push_back({&sequences[b], row.slot});
-    if (row.sampling.has_value()) {
-      samples[b].params = *row.sampling;
-      if (row.history != nullptr) {
-        histories[b] = *row.history;
-        histories[b].resize(row.position + 1);
-        histories[b].back() = token;
-        samples[b].history = &histories[b];
-      }
-    } else {
-      samples[b].params.temperature = 0.0;
+    samples[b].params = row.sampling;
+    if (row.sampling.repetition_penalty != 1.0 && row.history != nullptr) {
+      histories[b] = *row.history;
+      histories[b].resize(row.position + 1);
+      histories[b].back() = token;
+      samples[b].history = &histories[b];
     }
     samples[b].position = row.position + 1;
     top_n.push_back(row.top_n);

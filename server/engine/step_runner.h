@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,9 +50,9 @@ struct LaunchRow {
   // >= 0: feed the token that the previous launched step chose for its row
   // `feed` (which the host may not have seen yet).
   int64_t feed = -1;
-  // How the step draws the row's next token (at position + 1; unset:
-  // greedy) and how many alternatives it reports: what CanLaunch accepted.
-  std::optional<SamplingParams> sampling = std::nullopt;
+  // How the step draws the row's next token (at position + 1) and how many
+  // alternatives it reports: what CanLaunch accepted.
+  SamplingParams sampling = GreedySampling();
   int64_t top_n = 0;
   // For a repetition penalty, the sequence as the host has it: every token
   // up to `position`, or up to position - 1 when the fed token is the

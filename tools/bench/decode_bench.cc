@@ -56,6 +56,11 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+double Median(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
 // Median seconds per call of `step`, captured once into a graph and
 // replayed 10 times per sample.
 double TimeGraph(const std::function<void()>& step) {
@@ -84,8 +89,7 @@ double TimeGraph(const std::function<void()>& step) {
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  return Median(samples);
 }
 
 // Median seconds of SampleTokens over `logits` (it ends with a host copy,
@@ -101,8 +105,7 @@ double TimeSampleTokens(const at::Tensor& logits,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  return Median(samples);
 }
 
 // The device sampler's times over `logits` [rows, V] as JSON fields:
