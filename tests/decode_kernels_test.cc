@@ -320,13 +320,13 @@ struct AttentionData {
   at::Tensor positions, slots;  // [M] int32
 };
 
-// Row positions: 0, the last position, fewer keys than the cluster has
-// blocks, every block a tile and one key more, random others.
+// Row positions: 0, the last position, rows of one full run, of one key
+// more (two runs), of seven runs and one key (eight), of one tile, random
+// others.
 AttentionData MakeAttentionData(const AttentionCase& c, int M) {
   const int tile = decode::KeysPerTile(c.head_size, c.max_len);
-  const int cluster = decode::kClusterBlocks;
-  std::vector<int> pos = {0, c.max_len - 1, cluster - 2, cluster * tile - 1,
-                          cluster * tile};
+  const int run = decode::KeysPerRun(c.head_size, c.max_len);
+  std::vector<int> pos = {0, c.max_len - 1, run - 1, run, 7 * run, tile - 1};
   while (int(pos.size()) < M) pos.push_back(int(pos.size() * 7919) % c.max_len);
   pos.resize(M);
   for (int& p : pos) p = std::min(p, c.max_len - 1);
@@ -348,7 +348,7 @@ struct AttentionOut {
 };
 
 AttentionOut RunAttention(const AttentionCase& c, const AttentionData& d,
-                          int begin, int rows) {
+                          int begin, int rows, int blocks_per_row = 0) {
   const int H = c.heads, hs = c.head_size;
   AttentionOut o;
   o.y = Nan({rows, H * hs}, at::kBFloat16);
@@ -371,6 +371,7 @@ AttentionOut RunAttention(const AttentionCase& c, const AttentionData& d,
   a.y = Ptr(o.y);
   a.probs = o.probs.data_ptr<float>();
   a.probs_stride = c.max_len + 3;
+  a.blocks_per_row = blocks_per_row;
   EXPECT_EQ(decode::ValidateAttention(a), "");
   Finish(decode::LaunchDecodeAttention(a, Stream(), false));
   // Again with PDL (reads its inputs before any wait): the same bits.
@@ -436,7 +437,37 @@ TEST(DecodeAttention, MatchesReference) {
       EXPECT_TRUE(at::equal(part.probs, o.probs.narrow(0, begin, rows)))
           << name << ": maps of rows " << begin << "+" << rows;
     }
+    // The blocks a row is spread over change the speed, not the bits.
+    for (int blocks : {1, 2, 4, 8}) {
+      const AttentionOut spread = RunAttention(c, d, 0, M, blocks);
+      EXPECT_TRUE(at::equal(spread.y, o.y))
+          << name << ": " << blocks << " blocks a row";
+      EXPECT_TRUE(at::equal(spread.probs, o.probs))
+          << name << ": maps at " << blocks << " blocks a row";
+    }
   }
+}
+
+TEST(DecodeAttention, RejectsBlocksPerRowThatCannotRun) {
+  alignas(16) static decode::bf16 buffer[64];
+  int index = 0;
+  decode::AttentionArgs a;
+  a.rows = a.heads = a.groups = 1;
+  a.head_size = 8;
+  a.q = a.k_cache = a.v_cache = a.y = buffer;
+  a.positions = a.slots = &index;
+  a.num_slots = 1;
+  a.max_len = decode::kMaxAttentionLength;
+  EXPECT_EQ(decode::ValidateAttention(a), "");
+  EXPECT_GT(decode::AttentionBlocksPerRow(a), 1);  // one block's scores
+  a.blocks_per_row = 1;                            // would not fit
+  EXPECT_NE(decode::ValidateAttention(a).find("too small for max_len"),
+            std::string::npos);
+  a.blocks_per_row = 3;
+  EXPECT_EQ(decode::ValidateAttention(a),
+            "blocks_per_row must be 0, 1, 2, 4 or 8");
+  a.blocks_per_row = 8;
+  EXPECT_EQ(decode::ValidateAttention(a), "");
 }
 
 }  // namespace

@@ -1,21 +1,24 @@
-// Decode attention (decode_attention.h). A cluster of kClusterBlocks blocks
-// of 256 threads per (head, row); block r of the cluster owns the r-th of
-// kClusterBlocks equal runs of the row's keys, which it streams through
-// shared memory in tiles of KeysPerTile(hs, L) keys, two tiles in flight:
+// Decode attention (decode_attention.h). c = gridDim.x blocks of 256
+// threads per (head, row), one cluster. A row of `length` keys is cut into
+// runs = min(kMaxRuns, ceil(length / KeysPerRun)) equal runs; block b owns
+// runs b, b + c, ... and streams their keys through shared memory as one
+// sequence of tiles of KeysPerTile(hs, L) keys, two tiles in flight:
 //   1. before waiting for the previous kernel, the block issues the
 //      asynchronous copies of its first two tiles of keys and values (all
 //      cached earlier but the newest, which the previous kernel writes and
 //      which is copied again once it has finished);
 //   2. per tile: scores s_j = q·k_j / √hs (+ g[h, j]) from shared memory
 //      (lanes per key = hs/8 rounded up to a power of two, at most a warp,
-//      then a butterfly), the running max m and sum l (fixed reduction
-//      trees, online rescaling), and y_r += Σ_j e^(s_j - m) v_j with threads
-//      owning 8-wide segments of hs;
+//      then a butterfly), the run's running max m and sum l (each warp
+//      reduces the tile's scores alike, so no barrier), and
+//      y_r += Σ_j e^(s_j - m) v_j with threads owning 8-wide segments of hs;
+//      at a run's end its y_r, m_r and l_r go to shared memory;
 //   3. the cluster combines through distributed shared memory: every block
 //      reads all (m_r, l_r), so c_r = exp(m_r - M) / Σ exp(m_r' - M) l_r',
-//      and block r writes its share of hs of y = Σ_r c_r y_r, summed in rank
+//      and block b writes its share of hs of y = Σ_r c_r y_r, summed in run
 //      order; maps are exp(s_j - M) / L.
-// No global scratch, no atomics: the split depends only on the row's length.
+// A run's arithmetic and the combine do not depend on c, so neither does
+// the result; no global scratch, no atomics.
 #include "kernels/decode/decode_attention.h"
 
 #include <algorithm>
@@ -36,19 +39,36 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kStages = 2;
 // Keys and values of one tile: 24 KB keeps three blocks on a
-// multiprocessor (with the registers), so that 64 rows' 512 blocks take
-// under two waves; a row of many keys pays more tile barriers for it.
+// multiprocessor (with the registers) where a block owns one run.
 constexpr int kStageBytes = 24 * 1024;
 constexpr int kMaxKeysPerTile = 64;
-// Dynamic shared memory at most: two tiles plus the scores of a block.
-constexpr int kMaxDynamicBytes =
-    kStages * kStageBytes + kMaxAttentionLength / kClusterBlocks * 4;
+constexpr int kTilesPerRun = 2;
+// Dynamic shared memory a launch may use (the attribute is raised once).
+constexpr int kMaxDynamicBytes = 160 * 1024;
 
 __host__ __device__ int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
-// Keys a block of the cluster owns for a row of `length` keys.
-__host__ __device__ int KeysPerBlock(int length) {
-  return CeilDiv(length, kClusterBlocks);
+// The longest run of a cache of `max_len` positions.
+int MaxRunKeys(int head_size, int max_len) {
+  return std::max(KeysPerRun(head_size, max_len), CeilDiv(max_len, kMaxRuns));
+}
+
+// Shared memory of a block that owns up to ceil(kMaxRuns / c) runs: two
+// tiles, then per run its scores, y_r and (m_r, l_r).
+struct SharedLayout {
+  int stage_bytes, scores_floats, runs_per_block, total_bytes;
+};
+SharedLayout LayoutFor(int head_size, int max_len, int blocks_per_row) {
+  SharedLayout s;
+  s.stage_bytes = kStages * 2 * KeysPerTile(head_size, max_len) * head_size *
+                  int(sizeof(bf16));
+  s.runs_per_block = CeilDiv(kMaxRuns, blocks_per_row);
+  // Scores rounded up to 16 bytes, so that y_r stays aligned.
+  s.scores_floats = CeilDiv(MaxRunKeys(head_size, max_len), 4) * 4;
+  s.total_bytes = s.stage_bytes + s.runs_per_block *
+                                      (s.scores_floats + head_size + 2) *
+                                      int(sizeof(float));
+  return s;
 }
 
 __device__ __forceinline__ float Dot8(uint4 k, const float (&q)[8], float s) {
@@ -70,28 +90,19 @@ __device__ __forceinline__ void Axpy8(float e, uint4 v, float (&acc)[8]) {
   }
 }
 
-// Block-wide reductions over one value per thread, in a fixed tree.
-__device__ float BlockMax(float v, float* scratch) {
+// A warp's max and sum of its lanes' values by butterfly: every lane (and
+// every warp given the same values) ends with the same bits.
+__device__ __forceinline__ float WarpMax(float v) {
   for (int off = 16; off > 0; off /= 2) {
     v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
   }
-  __syncthreads();  // scratch may still be read by an earlier reduction
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
-  __syncthreads();
-  float m = scratch[0];
-  for (int w = 1; w < kWarps; ++w) m = fmaxf(m, scratch[w]);
-  return m;
+  return v;
 }
-__device__ float BlockSum(float v, float* scratch) {
+__device__ __forceinline__ float WarpSum(float v) {
   for (int off = 16; off > 0; off /= 2) {
     v += __shfl_xor_sync(0xffffffffu, v, off);
   }
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
-  __syncthreads();
-  float s = scratch[0];
-  for (int w = 1; w < kWarps; ++w) s += scratch[w];
-  return s;
+  return v;
 }
 
 // One tile in shared memory: keys then values, [keys_per_tile, hs] each.
@@ -100,19 +111,36 @@ struct Tile {
   bf16* values;
 };
 
+// The runs of one row: run r holds keys [r · per_run, ...) up to `length`.
+struct RowRuns {
+  int length, runs, per_run;
+  __device__ int start(int r) const { return r * per_run; }
+  __device__ int keys(int r) const {
+    return min(length, start(r) + per_run) - start(r);
+  }
+};
+
 template <int SEG>  // 8-wide segments of hs per lane in the scores
-__global__ void __launch_bounds__(kThreads)
-    DecodeAttentionKernel(const AttentionArgs a, int keys_per_tile) {
+__global__ void __launch_bounds__(kThreads, 3)
+    DecodeAttentionKernel(const AttentionArgs a, int keys_per_tile,
+                          int keys_per_run, int scores_per_run) {
   __shared__ float group_sums[kThreads * 8];  // key groups' partial y
-  __shared__ float partial[kMaxHeadSize];     // this block's y_r
-  __shared__ float stats[2];                  // m_r, l_r
-  __shared__ float scratch[kWarps];
   extern __shared__ __align__(16) unsigned char dynamic[];
 
   const cg::cluster_group cluster = cg::this_cluster();
+  const int c = gridDim.x;  // blocks per row: one cluster
   const int rank = static_cast<int>(cluster.block_rank());
   const int m = blockIdx.z, h = blockIdx.y;
   const int H = a.heads, hs = a.head_size, segs = hs / 8;
+  const int runs_per_block = CeilDiv(kMaxRuns, c);
+  const int tile_elems = keys_per_tile * hs;
+  bf16* stage_base = reinterpret_cast<bf16*>(dynamic);
+  // Per local run lr (global run rank + c·lr): scores, y_r, (m_r, l_r).
+  float* scores =
+      reinterpret_cast<float*>(stage_base + kStages * 2 * tile_elems);
+  float* partial = scores + runs_per_block * scores_per_run;
+  float* stats = partial + runs_per_block * hs;
+
   // The step's inputs: uploaded before its first kernel, which has finished
   // by the time any later kernel may start (PDL waits one kernel back).
   const int pos = a.positions[m], slot = a.slots[m];
@@ -120,7 +148,7 @@ __global__ void __launch_bounds__(kThreads)
   float* probs = a.probs != nullptr
                      ? a.probs + (int64_t(m) * H + h) * a.probs_stride
                      : nullptr;
-  const int segs_per_block = CeilDiv(segs, kClusterBlocks);
+  const int segs_per_block = CeilDiv(segs, c);
   const int first_seg = rank * segs_per_block;
   if (pos < 0 || pos >= a.max_len || slot < 0 || slot >= a.num_slots) {
     WaitForPriorGrids();  // an invalid row: zeros, nothing read
@@ -130,45 +158,54 @@ __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<uint4*>(y + s * 8) = make_uint4(0, 0, 0, 0);
     }
     for (int64_t j = rank * kThreads + threadIdx.x;
-         probs != nullptr && j < a.probs_stride;
-         j += kClusterBlocks * kThreads) {
+         probs != nullptr && j < a.probs_stride; j += c * kThreads) {
       probs[j] = 0.0f;
     }
     return;  // the whole cluster: the condition is the row's
   }
-  const int length = pos + 1;
-  const int per_block = KeysPerBlock(length);
-  const int j0 = min(length, rank * per_block);
-  const int n = min(length, j0 + per_block) - j0;  // may be 0
-  const int tiles = CeilDiv(n, keys_per_tile);
+  RowRuns row;
+  row.length = pos + 1;
+  row.runs = min(kMaxRuns, CeilDiv(row.length, keys_per_run));
+  row.per_run = CeilDiv(row.length, row.runs);
+  const int my_runs = rank < row.runs ? CeilDiv(row.runs - rank, c) : 0;
+  auto run_of = [&](int lr) { return rank + c * lr; };
+  auto tiles_of = [&](int lr) {
+    return CeilDiv(row.keys(run_of(lr)), keys_per_tile);
+  };
+  int total_tiles = 0;
+  for (int lr = 0; lr < my_runs; ++lr) total_tiles += tiles_of(lr);
+
   const int group = h / (H / a.groups);
   const int64_t key_stride = int64_t(a.groups) * hs;
-  const int64_t first = (int64_t(slot) * a.max_len + j0) * key_stride +
-                        int64_t(group) * hs;  // key j0 of this group
+  const int64_t first = int64_t(slot) * a.max_len * key_stride +
+                        int64_t(group) * hs;  // key 0 of this group
   const bf16* keys = a.k_cache + first;
   const bf16* values = a.v_cache + first;
-
-  bf16* stage_base = reinterpret_cast<bf16*>(dynamic);
-  const int tile_elems = keys_per_tile * hs;
   auto tile_at = [&](int t) {
     bf16* base = stage_base + (t % kStages) * 2 * tile_elems;
     return Tile{base, base + tile_elems};
   };
-  float* scores = reinterpret_cast<float*>(
-      dynamic + size_t(kStages) * 2 * tile_elems * sizeof(bf16));
+  // The first key of the block's flat tile t and how many it holds.
+  auto locate = [&](int t, int& k0, int& count) {
+    int lr = 0;
+    while (t >= tiles_of(lr)) t -= tiles_of(lr++);
+    const int run = run_of(lr);
+    k0 = row.start(run) + t * keys_per_tile;
+    count = min(keys_per_tile, row.start(run) + row.keys(run) - k0);
+  };
   auto issue = [&](int t) {  // tile t's keys and values, 16 bytes a copy
     const Tile tile = tile_at(t);
-    const int k0 = t * keys_per_tile;
-    const int count = min(keys_per_tile, n - k0) * segs;
-    for (int c = threadIdx.x; c < count; c += kThreads) {
-      const int jj = c / segs, s = c % segs;
+    int k0, count;
+    locate(t, k0, count);
+    for (int e = threadIdx.x; e < count * segs; e += kThreads) {
+      const int jj = e / segs, s = e % segs;
       const int64_t at = (k0 + jj) * key_stride + s * 8;
       CopyAsync16(tile.keys + jj * hs + s * 8, keys + at);
       CopyAsync16(tile.values + jj * hs + s * 8, values + at);
     }
     CommitCopies();
   };
-  for (int t = 0; t < min(tiles, kStages); ++t) issue(t);
+  for (int t = 0; t < min(total_tiles, kStages); ++t) issue(t);
 
   WaitForPriorGrids();
   AllowDependentLaunch();
@@ -176,10 +213,15 @@ __global__ void __launch_bounds__(kThreads)
 
   // The score_fcn term, or zero, as each key's starting score.
   const bf16* extra = a.score != nullptr
-                          ? a.score + (int64_t(m) * H + h) * a.score_stride + j0
+                          ? a.score + (int64_t(m) * H + h) * a.score_stride
                           : nullptr;
-  for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-    scores[jj] = extra != nullptr ? __bfloat162float(extra[jj]) : 0.0f;
+  for (int lr = 0; lr < my_runs; ++lr) {
+    const int run = run_of(lr);
+    for (int jj = threadIdx.x; jj < row.keys(run); jj += kThreads) {
+      scores[lr * scores_per_run + jj] =
+          extra != nullptr ? __bfloat162float(extra[row.start(run) + jj])
+                           : 0.0f;
+    }
   }
   int lanes_per_key = 1;
   while (lanes_per_key < segs && lanes_per_key < 32) lanes_per_key *= 2;
@@ -205,21 +247,30 @@ __global__ void __launch_bounds__(kThreads)
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   float run_max = -INFINITY, run_sum = 0.0f;
 
-  for (int t = 0; t < tiles; ++t) {
-    WaitCopies(t + 1 < tiles ? 1 : 0);
+  int lr = 0, ti = 0;  // the local run and its tile of flat tile t
+  for (int t = 0; t < total_tiles; ++t) {
+    const int run = run_of(lr);
+    const int j0 = row.start(run), n = row.keys(run);
+    if (ti == 0) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
+      run_max = -INFINITY;
+      run_sum = 0.0f;
+    }
+    WaitCopies(t + 1 < total_tiles ? 1 : 0);
     __syncthreads();
     const Tile tile = tile_at(t);
-    const int k0 = t * keys_per_tile;
+    const int k0 = ti * keys_per_tile;  // within the run
     const int nt = min(keys_per_tile, n - k0);
+    float* run_scores = scores + lr * scores_per_run + k0;
     const int newest = pos - j0 - k0;  // written by the previous kernel
     if (newest >= 0 && newest < nt) {
       for (int s = threadIdx.x; s < segs; s += kThreads) {
-        const int64_t at = int64_t(newest) * key_stride + s * 8;
-        const int64_t from = k0 * key_stride + at;
+        const int64_t at = int64_t(pos) * key_stride + s * 8;
         *reinterpret_cast<uint4*>(tile.keys + newest * hs + s * 8) =
-            __ldcg(reinterpret_cast<const uint4*>(keys + from));
+            __ldcg(reinterpret_cast<const uint4*>(keys + at));
         *reinterpret_cast<uint4*>(tile.values + newest * hs + s * 8) =
-            __ldcg(reinterpret_cast<const uint4*>(values + from));
+            __ldcg(reinterpret_cast<const uint4*>(values + at));
       }
       __syncthreads();
     }
@@ -241,22 +292,22 @@ __global__ void __launch_bounds__(kThreads)
       for (int off = lanes_per_key / 2; off > 0; off /= 2) {
         dot += __shfl_xor_sync(0xffffffffu, dot, off);
       }
-      if (jj < nt && sl == 0) scores[k0 + jj] = dot / scale + scores[k0 + jj];
+      if (jj < nt && sl == 0) run_scores[jj] = dot / scale + run_scores[jj];
     }
     __syncthreads();
 
-    // Running max and sum; weights e_j relative to the new max.
+    // The run's max and sum; weights e_j relative to the new max.
     float local_max = -INFINITY;
-    for (int jj = threadIdx.x; jj < nt; jj += kThreads) {
-      local_max = fmaxf(local_max, scores[k0 + jj]);
+    for (int jj = lane; jj < nt; jj += 32) {
+      local_max = fmaxf(local_max, run_scores[jj]);
     }
-    const float new_max = fmaxf(run_max, BlockMax(local_max, scratch));
-    const float rescale = expf(run_max - new_max);  // 0 on the first tile
+    const float new_max = fmaxf(run_max, WarpMax(local_max));
+    const float rescale = expf(run_max - new_max);  // 0 on a run's first tile
     float local_sum = 0.0f;
-    for (int jj = threadIdx.x; jj < nt; jj += kThreads) {
-      local_sum += expf(scores[k0 + jj] - new_max);
+    for (int jj = lane; jj < nt; jj += 32) {
+      local_sum += expf(run_scores[jj] - new_max);
     }
-    run_sum = run_sum * rescale + BlockSum(local_sum, scratch);
+    run_sum = run_sum * rescale + WarpSum(local_sum);
     run_max = new_max;
 
     // y_r: segment seg of hs over keys kg, kg + key_groups, ...
@@ -264,94 +315,123 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = 0; e < 8; ++e) acc[e] *= rescale;
     if (kg < key_groups) {
       for (int jj = kg; jj < nt; jj += key_groups) {
-        const float e = expf(scores[k0 + jj] - new_max);
+        const float e = expf(run_scores[jj] - new_max);
         Axpy8(e,
               *reinterpret_cast<const uint4*>(tile.values + jj * hs + seg * 8),
               acc);
       }
     }
-    __syncthreads();  // the tile's buffer is free
-    if (t + kStages < tiles) issue(t + kStages);
-  }
-
-  // Key groups summed in group order into this block's y_r.
-  if (kg > 0 && kg < key_groups) {
-    for (int e = 0; e < 8; ++e)
-      group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
-  }
-  __syncthreads();
-  if (kg == 0) {
-    for (int g = 1; g < key_groups; ++g) {
-      for (int e = 0; e < 8; ++e)
-        acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
+    const bool run_done = k0 + nt == n;
+    if (run_done) {  // key groups summed in group order into y_r
+      if (kg > 0 && kg < key_groups) {
+        for (int e = 0; e < 8; ++e)
+          group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
+      }
+      __syncthreads();
+      if (kg == 0) {
+        for (int g = 1; g < key_groups; ++g) {
+          for (int e = 0; e < 8; ++e)
+            acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
+        }
+        for (int e = 0; e < 8; ++e) partial[lr * hs + seg * 8 + e] = acc[e];
+      }
+      if (threadIdx.x == 0) {
+        stats[2 * lr] = run_max;
+        stats[2 * lr + 1] = run_sum;
+      }
     }
-    for (int e = 0; e < 8; ++e) partial[seg * 8 + e] = acc[e];
+    __syncthreads();  // the tile's buffer (and the group sums) are free
+    if (t + kStages < total_tiles) issue(t + kStages);
+    if (run_done) {
+      ++lr;
+      ti = 0;
+    } else {
+      ++ti;
+    }
   }
-  if (threadIdx.x == 0) {
-    stats[0] = run_max;
-    stats[1] = run_sum;
-  }
-  cluster.sync();  // every block's y_r, m_r and l_r visible to the cluster
+  cluster.sync();  // every run's y_r, m_r and l_r visible to the cluster
 
+  // Run r's shared memory: block r mod c, local run r / c.
+  auto stats_of = [&](int r) {
+    return cluster.map_shared_rank(stats, r % c) + 2 * (r / c);
+  };
   // c_r = factor[r] / total, the same in every block.
-  float factor[kClusterBlocks];
+  float factor[kMaxRuns];
   float total_max = -INFINITY;
 #pragma unroll
-  for (int r = 0; r < kClusterBlocks; ++r) {
-    factor[r] = cluster.map_shared_rank(stats, r)[0];  // m_r for now
+  for (int r = 0; r < kMaxRuns; ++r) {
+    factor[r] = r < row.runs ? stats_of(r)[0] : -INFINITY;  // m_r for now
     total_max = fmaxf(total_max, factor[r]);
   }
   float total = 0.0f;
 #pragma unroll
-  for (int r = 0; r < kClusterBlocks; ++r) {
-    factor[r] = expf(factor[r] - total_max);  // 0 for a block without keys
-    total += factor[r] * cluster.map_shared_rank(stats, r)[1];
+  for (int r = 0; r < kMaxRuns; ++r) {
+    if (r < row.runs) {
+      factor[r] = expf(factor[r] - total_max);
+      total += factor[r] * stats_of(r)[1];
+    }
   }
   const int s = first_seg + int(threadIdx.x);
   if (threadIdx.x < segs_per_block && s < segs) {
     float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
-    for (int r = 0; r < kClusterBlocks; ++r) {
-      const float c = factor[r] / total;
+    for (int r = 0; r < kMaxRuns; ++r) {
+      if (r >= row.runs) break;
+      const float cr = factor[r] / total;
       const float4* p = reinterpret_cast<const float4*>(
-          cluster.map_shared_rank(partial, r) + s * 8);
+          cluster.map_shared_rank(partial, r % c) + (r / c) * hs + s * 8);
       const float4 lo = p[0], hi = p[1];
-      out[0] = fmaf(c, lo.x, out[0]);
-      out[1] = fmaf(c, lo.y, out[1]);
-      out[2] = fmaf(c, lo.z, out[2]);
-      out[3] = fmaf(c, lo.w, out[3]);
-      out[4] = fmaf(c, hi.x, out[4]);
-      out[5] = fmaf(c, hi.y, out[5]);
-      out[6] = fmaf(c, hi.z, out[6]);
-      out[7] = fmaf(c, hi.w, out[7]);
+      out[0] = fmaf(cr, lo.x, out[0]);
+      out[1] = fmaf(cr, lo.y, out[1]);
+      out[2] = fmaf(cr, lo.z, out[2]);
+      out[3] = fmaf(cr, lo.w, out[3]);
+      out[4] = fmaf(cr, hi.x, out[4]);
+      out[5] = fmaf(cr, hi.y, out[5]);
+      out[6] = fmaf(cr, hi.z, out[6]);
+      out[7] = fmaf(cr, hi.w, out[7]);
     }
     *reinterpret_cast<uint4*>(y + s * 8) =
         make_uint4(PackBf16(out[0], out[1]), PackBf16(out[2], out[3]),
                    PackBf16(out[4], out[5]), PackBf16(out[6], out[7]));
   }
   if (probs != nullptr) {
-    for (int jj = threadIdx.x; jj < n; jj += kThreads) {
-      probs[j0 + jj] = expf(scores[jj] - total_max) / total;
+    for (int r = 0; r < my_runs; ++r) {
+      const int run = run_of(r);
+      for (int jj = threadIdx.x; jj < row.keys(run); jj += kThreads) {
+        probs[row.start(run) + jj] =
+            expf(scores[r * scores_per_run + jj] - total_max) / total;
+      }
     }
-    for (int64_t j = length + rank * kThreads + threadIdx.x; j < a.probs_stride;
-         j += kClusterBlocks * kThreads) {
+    for (int64_t j = row.length + rank * kThreads + threadIdx.x;
+         j < a.probs_stride; j += c * kThreads) {
       probs[j] = 0.0f;
     }
   }
   cluster.sync();  // no block leaves while another reads its shared memory
 }
 
-int DynamicBytes(int head_size, int max_len) {
-  return kStages * 2 * KeysPerTile(head_size, max_len) * head_size *
-             int(sizeof(bf16)) +
-         KeysPerBlock(max_len) * int(sizeof(float));
-}
-
 }  // namespace
 
 int KeysPerTile(int head_size, int max_len) {
   const int fit = kStageBytes / (2 * head_size * int(sizeof(bf16)));
-  return std::max(1, std::min({fit, kMaxKeysPerTile, KeysPerBlock(max_len)}));
+  return std::max(1,
+                  std::min({fit, kMaxKeysPerTile, CeilDiv(max_len, kMaxRuns)}));
+}
+
+int KeysPerRun(int head_size, int max_len) {
+  return kTilesPerRun * KeysPerTile(head_size, max_len);
+}
+
+int AttentionBlocksPerRow(const AttentionArgs& a) {
+  if (a.blocks_per_row > 0) return a.blocks_per_row;
+  const int work = std::max(1, a.rows * a.heads);
+  int c = kMaxBlocksPerRow;
+  while (c > 1 && work * c > 2 * MultiprocessorCount()) c /= 2;
+  while (c < kMaxBlocksPerRow &&
+         LayoutFor(a.head_size, a.max_len, c).total_bytes > kMaxDynamicBytes) {
+    c *= 2;
+  }
+  return c;
 }
 
 std::string ValidateAttention(const AttentionArgs& a) {
@@ -382,6 +462,15 @@ std::string ValidateAttention(const AttentionArgs& a) {
   if (a.probs != nullptr && a.probs_stride < a.max_len) {
     return "probs_stride must cover max_len";
   }
+  const int c = a.blocks_per_row;
+  if (c != 0 && c != 1 && c != 2 && c != 4 && c != 8) {
+    return "blocks_per_row must be 0, 1, 2, 4 or 8";
+  }
+  if (LayoutFor(a.head_size, a.max_len, AttentionBlocksPerRow(a)).total_bytes >
+      kMaxDynamicBytes) {
+    return "blocks_per_row too small for max_len: a block's scores would "
+           "not fit in shared memory";
+  }
   return "";
 }
 
@@ -406,11 +495,13 @@ cudaError_t LaunchDecodeAttention(const AttentionArgs& args,
   for (cudaError_t e : raised) {
     if (e != cudaSuccess) return e;
   }
-  const dim3 grid(kClusterBlocks, args.heads, args.rows);
-  return LaunchClusterKernel(kernel, grid, dim3(kThreads), kClusterBlocks,
-                             DynamicBytes(args.head_size, args.max_len), stream,
-                             pdl, args,
-                             KeysPerTile(args.head_size, args.max_len));
+  const int c = AttentionBlocksPerRow(args);
+  const SharedLayout layout = LayoutFor(args.head_size, args.max_len, c);
+  const dim3 grid(c, args.heads, args.rows);
+  return LaunchClusterKernel(
+      kernel, grid, dim3(kThreads), c, layout.total_bytes, stream, pdl, args,
+      KeysPerTile(args.head_size, args.max_len),
+      KeysPerRun(args.head_size, args.max_len), layout.scores_floats);
 }
 
 }  // namespace tinylm::decode

@@ -4,14 +4,18 @@
 //   s_j = q·k_j / √hs (+ g[h, j] for score_fcn),  p = softmax(s) in fp32,
 //   y = Σ_j p_j v_j.
 //
-// Flash-decoding within a thread-block cluster: a row's keys are cut into
-// kClusterBlocks equal runs, one block each, streamed through shared memory
-// in tiles; the blocks combine their partial results through distributed
-// shared memory, in rank order, with no global scratch. The split depends
-// only on the row's own length and hs, so a row's result never depends on
-// the batch. With PDL the blocks start copying the cached keys and values
-// while the previous kernel (the one that writes the newest key) still
-// runs.
+// Flash-decoding within a thread-block cluster. A row's keys are cut into
+// runs: one run up to KeysPerRun(hs, L) keys, more (equal ones, at most
+// kMaxRuns) for longer rows; each run is streamed through shared memory in
+// tiles with its own running max and sum, and the runs' partial results
+// are combined in run order. That arithmetic depends only on the row's
+// length, hs and L. How many blocks share a row (1, 2, 4 or 8, one
+// cluster; block b takes runs b, b + c, ...) is a matter of speed alone:
+// every choice gives the same bits, so it can follow the batch size while a
+// row's result never depends on the batch. The blocks combine through
+// distributed shared memory, with no global scratch. With PDL the blocks
+// start copying the cached keys and values while the previous kernel (the
+// one that writes the newest key) still runs.
 //
 // Plain CUDA C++, no torch.
 #ifndef TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
@@ -45,15 +49,27 @@ struct AttentionArgs {
   // 0 past each row's position. probs_stride >= the longest row.
   float* probs = nullptr;
   int64_t probs_stride = 0;
+  // Blocks per (row, head), one thread-block cluster: 1, 2, 4 or 8, or 0
+  // for AttentionBlocksPerRow's choice. The same bits for every value.
+  int blocks_per_row = 0;
 };
 
-// Blocks per (row, head): one thread-block cluster (Hopper).
-constexpr int kClusterBlocks = 8;
-// The longest cache: a block keeps the scores of its keys in shared memory.
-constexpr int kMaxAttentionLength = 8192 * kClusterBlocks;
+// Runs a row's keys are cut into at most, and blocks per row at most.
+constexpr int kMaxRuns = 8;
+constexpr int kMaxBlocksPerRow = 8;
+// The longest cache: a block keeps the scores of its runs in shared memory.
+constexpr int kMaxAttentionLength = 8192 * kMaxRuns;
 
 // Keys a block moves through shared memory at once (two tiles in flight).
 int KeysPerTile(int head_size, int max_len);
+// A row of up to this many keys is one run; rows of up to k times as many
+// are k runs (k <= kMaxRuns), longer rows kMaxRuns equal runs.
+int KeysPerRun(int head_size, int max_len);
+// The blocks per row a launch uses: args.blocks_per_row when set, else the
+// most (up to 8) that keep rows · heads · blocks within two blocks per
+// multiprocessor (measured: docs/benchmarks.md), raised where a block's
+// share of a long cache's scores would not fit in shared memory.
+int AttentionBlocksPerRow(const AttentionArgs& args);
 
 // Empty when `args` can run, else what is wrong.
 std::string ValidateAttention(const AttentionArgs& args);

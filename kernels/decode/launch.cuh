@@ -10,8 +10,23 @@
 
 namespace tinylm::decode {
 
-// `cluster_x` > 1: blocks in thread-block clusters of that many along x
-// (gridDim.x a multiple of it).
+// The current device's multiprocessors (132 when it cannot be read), read
+// once: the launchers size their grids by it.
+inline int MultiprocessorCount() {
+  static const int count = [] {
+    int device = 0, sms = 132;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) !=
+            cudaSuccess) {
+      return 132;
+    }
+    return sms;
+  }();
+  return count;
+}
+
+// `cluster_x` > 0: blocks in thread-block clusters of that many along x
+// (gridDim.x a multiple of it); 0 for none.
 template <typename... Params, typename... Args>
 cudaError_t LaunchClusterKernel(void (*kernel)(Params...), dim3 grid,
                                 dim3 block, unsigned cluster_x,
@@ -24,7 +39,7 @@ cudaError_t LaunchClusterKernel(void (*kernel)(Params...), dim3 grid,
     attributes[count].val.programmaticStreamSerializationAllowed = 1;
     ++count;
   }
-  if (cluster_x > 1) {
+  if (cluster_x > 0) {
     attributes[count].id = cudaLaunchAttributeClusterDimension;
     attributes[count].val.clusterDim.x = cluster_x;
     attributes[count].val.clusterDim.y = 1;
@@ -45,7 +60,7 @@ template <typename... Params, typename... Args>
 cudaError_t LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block,
                          size_t shared_bytes, cudaStream_t stream, bool pdl,
                          Args&&... args) {
-  return LaunchClusterKernel(kernel, grid, block, 1, shared_bytes, stream, pdl,
+  return LaunchClusterKernel(kernel, grid, block, 0, shared_bytes, stream, pdl,
                              std::forward<Args>(args)...);
 }
 

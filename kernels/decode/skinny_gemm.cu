@@ -338,19 +338,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32,
 
 using Kernel = void (*)(GemmArgs);
 
-int MultiprocessorCount() {
-  static const int count = [] {
-    int device = 0, sms = 132;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) !=
-            cudaSuccess) {
-      return 132;
-    }
-    return sms;
-  }();
-  return count;
-}
-
 // n8 tiles per block: wider tiles for more rows, since x is read once per
 // block and the weights once in all, and for wide N, so that the grid fits
 // in about one wave of two blocks per multiprocessor; fewer where a lane

@@ -14,7 +14,8 @@
 // over the step's `rows` logits rows (kernels/decode/sampling.h: greedy;
 // temperature 1 with top-p 0.9; the same with 5 alternatives) beside
 // SampleTokens (models/sampler.h, LibTorch's ops and the host transfer) for
-// the sampled rows. A table on stdout, JSON lines to --json.
+// the sampled rows, and attention alone over 1, 2, 4 and 8 blocks a row
+// beside the launcher's choice. A table on stdout, JSON lines to --json.
 //   tinylm-decode-bench [--sizes=shipped,article] [--rows=1,8,32,64,128]
 //                       [--json=FILE]
 #include <algorithm>
@@ -33,6 +34,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include "kernels/decode/decode_attention.h"
 #include "kernels/decode/fused_decoder.h"
 #include "kernels/decode/sampling.h"
 #include "models/config.h"
@@ -162,6 +164,59 @@ std::string SamplerTimes(const at::Tensor& logits) {
   return line;
 }
 
+// Attention alone (all layers' launches, per layer) at each number of
+// blocks per row and the launcher's own choice, every row at position
+// `context` - 1, as JSON fields; the choice is made from these times.
+std::string AttentionSpread(const ModelConfig& config, KvCache& cache,
+                            int64_t rows, int64_t context) {
+  const auto on_gpu = at::TensorOptions().device(at::kCUDA);
+  const int64_t H = config.n_head, hs = config.head_size();
+  const at::Tensor q = at::randn({rows, H * hs}, on_gpu.dtype(at::kBFloat16));
+  at::Tensor y = at::empty_like(q);
+  const at::Tensor positions =
+      at::full({rows}, context - 1, on_gpu.dtype(at::kInt));
+  const at::Tensor slots = at::arange(rows, on_gpu.dtype(at::kInt));
+  decode::AttentionArgs a;
+  a.rows = rows;
+  a.heads = H;
+  a.groups = config.n_query_groups;
+  a.head_size = hs;
+  a.q = reinterpret_cast<const decode::bf16*>(q.const_data_ptr());
+  a.num_slots = cache.keys(0).size(0);
+  a.max_len = cache.keys(0).size(1);
+  a.positions = positions.const_data_ptr<int>();
+  a.slots = slots.const_data_ptr<int>();
+  a.y = reinterpret_cast<decode::bf16*>(y.data_ptr());
+  auto time = [&](int blocks) {
+    a.blocks_per_row = blocks;
+    return TimeGraph([&] {
+             for (int64_t l = 0; l < config.n_layer; ++l) {
+               a.k_cache = reinterpret_cast<const decode::bf16*>(
+                   cache.keys(l).const_data_ptr());
+               a.v_cache = reinterpret_cast<const decode::bf16*>(
+                   cache.values(l).const_data_ptr());
+               decode::LaunchDecodeAttention(
+                   a, c10::cuda::getCurrentCUDAStream(), true);
+             }
+           }) /
+           config.n_layer * 1e6;
+  };
+  std::string fields;
+  char field[96];
+  for (int blocks : {1, 2, 4, 8}) {
+    std::snprintf(field, sizeof field, ", \"attention_%lld_by_%d_us\": %.2f",
+                  (long long)context, blocks, time(blocks));
+    fields += field;
+  }
+  a.blocks_per_row = 0;
+  std::snprintf(field, sizeof field,
+                ", \"attention_%lld_auto_blocks\": %d, "
+                "\"attention_%lld_auto_us\": %.2f",
+                (long long)context, decode::AttentionBlocksPerRow(a),
+                (long long)context, time(0));
+  return fields + field;
+}
+
 int64_t WeightBytes(const ModelConfig& c, int64_t rows) {
   const int64_t C = c.n_embd, hs = c.head_size();
   const int64_t per_layer = (c.n_head + 2 * c.n_query_groups) * hs * C +
@@ -266,6 +321,10 @@ void Run(const std::string& size, int64_t rows, int64_t context,
                  "_us\": " + std::to_string(t / launches * 1e6);
   }
   breakdown += SamplerTimes(logits);
+  // Attention spread over 1..8 blocks a row, at this context and a quarter
+  // of it (the serving benchmark's rows hold 32..160 keys).
+  breakdown += AttentionSpread(config, cache, rows, context);
+  breakdown += AttentionSpread(config, cache, rows, context / 4);
 
   const int64_t kv_bytes = rows * context * config.n_query_groups *
                            config.head_size() * 2 * 2 * config.n_layer;
