@@ -42,7 +42,9 @@ constexpr int kStages = 2;
 // multiprocessor (with the registers) where a block owns one run.
 constexpr int kStageBytes = 24 * 1024;
 constexpr int kMaxKeysPerTile = 64;
-constexpr int kTilesPerRun = 2;
+// A run is one tile of keys: the most runs, so the most blocks a short row
+// can spread over at small batches (docs/benchmarks.md, run G).
+constexpr int kTilesPerRun = 1;
 // Dynamic shared memory a launch may use (the attribute is raised once).
 constexpr int kMaxDynamicBytes = 160 * 1024;
 
@@ -120,15 +122,25 @@ struct RowRuns {
   }
 };
 
+// Blocks a multiprocessor must hold: three where a lane holds several
+// segments of q (80 registers); two for small heads, which at 80 registers
+// would spill (AttentionBlocksPerRow keeps a launch of one head within two
+// blocks a multiprocessor).
+template <int SEG>
+constexpr int MinAttentionBlocks() {
+  return SEG == 1 ? 2 : 3;
+}
+
 template <int SEG>  // 8-wide segments of hs per lane in the scores
-__global__ void __launch_bounds__(kThreads, 3)
+__global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
     DecodeAttentionKernel(const AttentionArgs a, int keys_per_tile,
                           int keys_per_run, int scores_per_run) {
   __shared__ float group_sums[kThreads * 8];  // key groups' partial y
   extern __shared__ __align__(16) unsigned char dynamic[];
 
   const cg::cluster_group cluster = cg::this_cluster();
-  const int c = gridDim.x;  // blocks per row: one cluster
+  const int c = gridDim.x;  // blocks per row: one cluster, a power of 2
+  const int c_shift = __ffs(c) - 1;
   const int rank = static_cast<int>(cluster.block_rank());
   const int m = blockIdx.z, h = blockIdx.y;
   const int H = a.heads, hs = a.head_size, segs = hs / 8;
@@ -169,11 +181,13 @@ __global__ void __launch_bounds__(kThreads, 3)
   row.per_run = CeilDiv(row.length, row.runs);
   const int my_runs = rank < row.runs ? CeilDiv(row.runs - rank, c) : 0;
   auto run_of = [&](int lr) { return rank + c * lr; };
-  auto tiles_of = [&](int lr) {
-    return CeilDiv(row.keys(run_of(lr)), keys_per_tile);
-  };
-  int total_tiles = 0;
-  for (int lr = 0; lr < my_runs; ++lr) total_tiles += tiles_of(lr);
+  // Every run but the row's last has full_tiles tiles; the last run is the
+  // block's last if it is the block's at all.
+  const int full_tiles = CeilDiv(row.per_run, keys_per_tile);
+  const int total_tiles =
+      my_runs == 0 ? 0
+                   : (my_runs - 1) * full_tiles +
+                         CeilDiv(row.keys(run_of(my_runs - 1)), keys_per_tile);
 
   const int group = h / (H / a.groups);
   const int64_t key_stride = int64_t(a.groups) * hs;
@@ -187,10 +201,9 @@ __global__ void __launch_bounds__(kThreads, 3)
   };
   // The first key of the block's flat tile t and how many it holds.
   auto locate = [&](int t, int& k0, int& count) {
-    int lr = 0;
-    while (t >= tiles_of(lr)) t -= tiles_of(lr++);
+    const int lr = t / full_tiles;
     const int run = run_of(lr);
-    k0 = row.start(run) + t * keys_per_tile;
+    k0 = row.start(run) + (t - lr * full_tiles) * keys_per_tile;
     count = min(keys_per_tile, row.start(run) + row.keys(run) - k0);
   };
   auto issue = [&](int t) {  // tile t's keys and values, 16 bytes a copy
@@ -353,33 +366,25 @@ __global__ void __launch_bounds__(kThreads, 3)
 
   // Run r's shared memory: block r mod c, local run r / c.
   auto stats_of = [&](int r) {
-    return cluster.map_shared_rank(stats, r % c) + 2 * (r / c);
+    return cluster.map_shared_rank(stats, r & (c - 1)) + 2 * (r >> c_shift);
   };
-  // c_r = factor[r] / total, the same in every block.
-  float factor[kMaxRuns];
+  // c_r = exp(m_r - M) / total, the same in every block.
   float total_max = -INFINITY;
-#pragma unroll
-  for (int r = 0; r < kMaxRuns; ++r) {
-    factor[r] = r < row.runs ? stats_of(r)[0] : -INFINITY;  // m_r for now
-    total_max = fmaxf(total_max, factor[r]);
-  }
+  for (int r = 0; r < row.runs; ++r)
+    total_max = fmaxf(total_max, stats_of(r)[0]);
   float total = 0.0f;
-#pragma unroll
-  for (int r = 0; r < kMaxRuns; ++r) {
-    if (r < row.runs) {
-      factor[r] = expf(factor[r] - total_max);
-      total += factor[r] * stats_of(r)[1];
-    }
+  for (int r = 0; r < row.runs; ++r) {
+    const float* st = stats_of(r);
+    total += expf(st[0] - total_max) * st[1];
   }
   const int s = first_seg + int(threadIdx.x);
   if (threadIdx.x < segs_per_block && s < segs) {
     float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-    for (int r = 0; r < kMaxRuns; ++r) {
-      if (r >= row.runs) break;
-      const float cr = factor[r] / total;
+    for (int r = 0; r < row.runs; ++r) {
+      const float cr = expf(stats_of(r)[0] - total_max) / total;
       const float4* p = reinterpret_cast<const float4*>(
-          cluster.map_shared_rank(partial, r % c) + (r / c) * hs + s * 8);
+          cluster.map_shared_rank(partial, r & (c - 1)) + (r >> c_shift) * hs +
+          s * 8);
       const float4 lo = p[0], hi = p[1];
       out[0] = fmaf(cr, lo.x, out[0]);
       out[1] = fmaf(cr, lo.y, out[1]);
