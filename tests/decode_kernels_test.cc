@@ -321,12 +321,11 @@ struct AttentionData {
 };
 
 // Row positions: 0, the last position, rows of one full run, of one key
-// more (two runs), of seven runs and one key (eight), of one tile, random
-// others.
+// more (two runs), of seven runs and one key (eight), of one key per
+// stream and one more, random others.
 AttentionData MakeAttentionData(const AttentionCase& c, int M) {
-  const int tile = decode::KeysPerTile(c.head_size, c.max_len);
-  const int run = decode::KeysPerRun(c.head_size, c.max_len);
-  std::vector<int> pos = {0, c.max_len - 1, run - 1, run, 7 * run, tile - 1};
+  const int run = decode::KeysPerRun(c.head_size);
+  std::vector<int> pos = {0, c.max_len - 1, run - 1, run, 7 * run, run / 2};
   while (int(pos.size()) < M) pos.push_back(int(pos.size() * 7919) % c.max_len);
   pos.resize(M);
   for (int& p : pos) p = std::min(p, c.max_len - 1);
@@ -448,7 +447,7 @@ TEST(DecodeAttention, MatchesReference) {
   }
 }
 
-TEST(DecodeAttention, RejectsBlocksPerRowThatCannotRun) {
+TEST(DecodeAttention, RejectsBlocksPerRowOtherThanPowersOfTwo) {
   alignas(16) static decode::bf16 buffer[64];
   int index = 0;
   decode::AttentionArgs a;
@@ -459,15 +458,17 @@ TEST(DecodeAttention, RejectsBlocksPerRowThatCannotRun) {
   a.num_slots = 1;
   a.max_len = decode::kMaxAttentionLength;
   EXPECT_EQ(decode::ValidateAttention(a), "");
-  EXPECT_GT(decode::AttentionBlocksPerRow(a), 1);  // one block's scores
-  a.blocks_per_row = 1;                            // would not fit
-  EXPECT_NE(decode::ValidateAttention(a).find("too small for max_len"),
-            std::string::npos);
-  a.blocks_per_row = 3;
-  EXPECT_EQ(decode::ValidateAttention(a),
-            "blocks_per_row must be 0, 1, 2, 4 or 8");
-  a.blocks_per_row = 8;
-  EXPECT_EQ(decode::ValidateAttention(a), "");
+  EXPECT_EQ(decode::AttentionBlocksPerRow(a), decode::kMaxBlocksPerRow);
+  for (int blocks : {1, 2, 4, 8}) {
+    a.blocks_per_row = blocks;
+    EXPECT_EQ(decode::ValidateAttention(a), "");
+    EXPECT_EQ(decode::AttentionBlocksPerRow(a), blocks);
+  }
+  for (int blocks : {-1, 3, 16}) {
+    a.blocks_per_row = blocks;
+    EXPECT_EQ(decode::ValidateAttention(a),
+              "blocks_per_row must be 0, 1, 2, 4 or 8");
+  }
 }
 
 }  // namespace

@@ -1,22 +1,23 @@
 // Decode attention (decode_attention.h). c = gridDim.x blocks of 256
 // threads per (head, row), one cluster. A row of `length` keys is cut into
-// runs = min(kMaxRuns, ceil(length / KeysPerRun)) equal runs; block b owns
-// runs b, b + c, ... and streams their keys through shared memory as one
-// sequence of tiles of KeysPerTile(hs, L) keys, two tiles in flight:
-//   1. before waiting for the previous kernel, the block issues the
-//      asynchronous copies of its first two tiles of keys and values (all
-//      cached earlier but the newest, which the previous kernel writes and
-//      which is copied again once it has finished);
-//   2. per tile: scores s_j = q·k_j / √hs (+ g[h, j]) from shared memory
-//      (lanes per key = hs/8 rounded up to a power of two, at most a warp,
-//      then a butterfly), the run's running max m and sum l (each warp
-//      reduces the tile's scores alike, so no barrier), and
-//      y_r += Σ_j e^(s_j - m) v_j with threads owning 8-wide segments of hs;
-//      at a run's end its y_r, m_r and l_r go to shared memory;
-//   3. the cluster combines through distributed shared memory: every block
+// runs = min(kMaxRuns, ceil(length / KeysPerRun(hs))) equal runs; block b
+// owns runs b, b + c, ... A run's keys are dealt to S streams, each a group
+// of lanes of one warp (lanes per key = hs/8 rounded up to a power of two,
+// at most a warp; stream i takes keys i, i + S, ...), and every stream
+// keeps its own running max, sum and y, with no barrier between keys:
+//   1. before waiting for the previous kernel, the block asks L2 for its
+//      runs' keys and values (prefetch only: the newest key, which the
+//      previous kernel writes, is read after the wait like the rest);
+//   2. per two keys of a stream: both keys' and values' 16-byte pieces are
+//      loaded at once, s_j = q·k_j / √hs (+ g[h, j]) by a butterfly over
+//      the stream's lanes, then m, l and y_s rescaled once for the pair;
+//   3. at a run's end the streams are combined in stream order into
+//      (y_r, m_r, l_r) in shared memory;
+//   4. the cluster combines through distributed shared memory: every block
 //      reads all (m_r, l_r), so c_r = exp(m_r - M) / Σ exp(m_r' - M) l_r',
 //      and block b writes its share of hs of y = Σ_r c_r y_r, summed in run
-//      order; maps are exp(s_j - M) / L.
+//      order; maps are exp(s_j - M) / L (the raw scores are parked in the
+//      map row meanwhile).
 // A run's arithmetic and the combine do not depend on c, so neither does
 // the result; no global scratch, no atomics.
 #include "kernels/decode/decode_attention.h"
@@ -37,40 +38,28 @@ namespace cg = cooperative_groups;
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kStages = 2;
-// Keys and values of one tile: 24 KB keeps three blocks on a
-// multiprocessor (with the registers) where a block owns one run.
-constexpr int kStageBytes = 24 * 1024;
-constexpr int kMaxKeysPerTile = 64;
-// A run is one tile of keys: the most runs, so the most blocks a short row
-// can spread over at small batches (docs/benchmarks.md, run G).
-constexpr int kTilesPerRun = 1;
-// Dynamic shared memory a launch may use (the attribute is raised once).
-constexpr int kMaxDynamicBytes = 160 * 1024;
+constexpr int kKeysPerStream = 2;  // keys a stream loads at once
 
 __host__ __device__ int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
-// The longest run of a cache of `max_len` positions.
-int MaxRunKeys(int head_size, int max_len) {
-  return std::max(KeysPerRun(head_size, max_len), CeilDiv(max_len, kMaxRuns));
+// Lanes that share one key: hs/8 16-byte pieces, a power of two <= 32.
+__host__ __device__ int LanesPerKey(int head_size) {
+  int lanes = 1;
+  while (lanes < head_size / 8 && lanes < 32) lanes *= 2;
+  return lanes;
 }
 
-// Shared memory of a block that owns up to ceil(kMaxRuns / c) runs: two
-// tiles, then per run its scores, y_r and (m_r, l_r).
-struct SharedLayout {
-  int stage_bytes, scores_floats, runs_per_block, total_bytes;
-};
-SharedLayout LayoutFor(int head_size, int max_len, int blocks_per_row) {
-  SharedLayout s;
-  s.stage_bytes = kStages * 2 * KeysPerTile(head_size, max_len) * head_size *
-                  int(sizeof(bf16));
-  s.runs_per_block = CeilDiv(kMaxRuns, blocks_per_row);
-  // Scores rounded up to 16 bytes, so that y_r stays aligned.
-  s.scores_floats = CeilDiv(MaxRunKeys(head_size, max_len), 4) * 4;
-  s.total_bytes = s.stage_bytes + s.runs_per_block *
-                                      (s.scores_floats + head_size + 2) *
-                                      int(sizeof(float));
-  return s;
+__host__ __device__ int StreamsPerBlock(int head_size) {
+  return kWarps * (32 / LanesPerKey(head_size));
+}
+
+// Shared memory of a block that owns up to ceil(kMaxRuns / c) runs: the
+// streams' y and (m, l) of the current run, then per run y_r and (m_r, l_r).
+int SharedBytes(int head_size, int blocks_per_row) {
+  const int streams = StreamsPerBlock(head_size);
+  const int runs = CeilDiv(kMaxRuns, blocks_per_row);
+  return int(sizeof(float)) *
+         (streams * (head_size + 2) + runs * (head_size + 2));
 }
 
 __device__ __forceinline__ float Dot8(uint4 k, const float (&q)[8], float s) {
@@ -92,26 +81,9 @@ __device__ __forceinline__ void Axpy8(float e, uint4 v, float (&acc)[8]) {
   }
 }
 
-// A warp's max and sum of its lanes' values by butterfly: every lane (and
-// every warp given the same values) ends with the same bits.
-__device__ __forceinline__ float WarpMax(float v) {
-  for (int off = 16; off > 0; off /= 2) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
-  }
-  return v;
+__device__ __forceinline__ void PrefetchL2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int off = 16; off > 0; off /= 2) {
-    v += __shfl_xor_sync(0xffffffffu, v, off);
-  }
-  return v;
-}
-
-// One tile in shared memory: keys then values, [keys_per_tile, hs] each.
-struct Tile {
-  bf16* keys;
-  bf16* values;
-};
 
 // The runs of one row: run r holds keys [r · per_run, ...) up to `length`.
 struct RowRuns {
@@ -122,21 +94,11 @@ struct RowRuns {
   }
 };
 
-// Blocks a multiprocessor must hold: three where a lane holds several
-// segments of q (80 registers); two for small heads, which at 80 registers
-// would spill (AttentionBlocksPerRow keeps a launch of one head within two
-// blocks a multiprocessor).
-template <int SEG>
-constexpr int MinAttentionBlocks() {
-  return SEG == 1 ? 2 : 3;
-}
-
-template <int SEG>  // 8-wide segments of hs per lane in the scores
-__global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
-    DecodeAttentionKernel(const AttentionArgs a, int keys_per_tile,
-                          int keys_per_run, int scores_per_run) {
-  __shared__ float group_sums[kThreads * 8];  // key groups' partial y
-  extern __shared__ __align__(16) unsigned char dynamic[];
+// Blocks a multiprocessor must hold: two (up to 128 registers, no spills).
+template <int SEG>  // 16-byte pieces of hs per lane
+__global__ void __launch_bounds__(kThreads, 2)
+    DecodeAttentionKernel(const AttentionArgs a, int keys_per_run) {
+  extern __shared__ __align__(16) float shared[];
 
   const cg::cluster_group cluster = cg::this_cluster();
   const int c = gridDim.x;  // blocks per row: one cluster, a power of 2
@@ -144,14 +106,13 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
   const int rank = static_cast<int>(cluster.block_rank());
   const int m = blockIdx.z, h = blockIdx.y;
   const int H = a.heads, hs = a.head_size, segs = hs / 8;
+  const int lanes_per_key = LanesPerKey(hs);
+  const int streams = StreamsPerBlock(hs);
   const int runs_per_block = CeilDiv(kMaxRuns, c);
-  const int tile_elems = keys_per_tile * hs;
-  bf16* stage_base = reinterpret_cast<bf16*>(dynamic);
-  // Per local run lr (global run rank + c·lr): scores, y_r, (m_r, l_r).
-  float* scores =
-      reinterpret_cast<float*>(stage_base + kStages * 2 * tile_elems);
-  float* partial = scores + runs_per_block * scores_per_run;
-  float* stats = partial + runs_per_block * hs;
+  float* stream_y = shared;                       // [streams, hs]
+  float* stream_stats = stream_y + streams * hs;  // [streams, 2]
+  float* partial = stream_stats + 2 * streams;    // [runs_per_block, hs]
+  float* stats = partial + runs_per_block * hs;   // [runs_per_block, 2]
 
   // The step's inputs: uploaded before its first kernel, which has finished
   // by the time any later kernel may start (PDL waits one kernel back).
@@ -181,13 +142,6 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
   row.per_run = CeilDiv(row.length, row.runs);
   const int my_runs = rank < row.runs ? CeilDiv(row.runs - rank, c) : 0;
   auto run_of = [&](int lr) { return rank + c * lr; };
-  // Every run but the row's last has full_tiles tiles; the last run is the
-  // block's last if it is the block's at all.
-  const int full_tiles = CeilDiv(row.per_run, keys_per_tile);
-  const int total_tiles =
-      my_runs == 0 ? 0
-                   : (my_runs - 1) * full_tiles +
-                         CeilDiv(row.keys(run_of(my_runs - 1)), keys_per_tile);
 
   const int group = h / (H / a.groups);
   const int64_t key_stride = int64_t(a.groups) * hs;
@@ -195,51 +149,28 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
                         int64_t(group) * hs;  // key 0 of this group
   const bf16* keys = a.k_cache + first;
   const bf16* values = a.v_cache + first;
-  auto tile_at = [&](int t) {
-    bf16* base = stage_base + (t % kStages) * 2 * tile_elems;
-    return Tile{base, base + tile_elems};
-  };
-  // The first key of the block's flat tile t and how many it holds.
-  auto locate = [&](int t, int& k0, int& count) {
-    const int lr = t / full_tiles;
-    const int run = run_of(lr);
-    k0 = row.start(run) + (t - lr * full_tiles) * keys_per_tile;
-    count = min(keys_per_tile, row.start(run) + row.keys(run) - k0);
-  };
-  auto issue = [&](int t) {  // tile t's keys and values, 16 bytes a copy
-    const Tile tile = tile_at(t);
-    int k0, count;
-    locate(t, k0, count);
-    for (int e = threadIdx.x; e < count * segs; e += kThreads) {
-      const int jj = e / segs, s = e % segs;
-      const int64_t at = (k0 + jj) * key_stride + s * 8;
-      CopyAsync16(tile.keys + jj * hs + s * 8, keys + at);
-      CopyAsync16(tile.values + jj * hs + s * 8, values + at);
-    }
-    CommitCopies();
-  };
-  for (int t = 0; t < min(total_tiles, kStages); ++t) issue(t);
 
+  // 1. The block's keys and values into L2, 128-byte lines.
+  const int lines_per_key = CeilDiv(hs * int(sizeof(bf16)), 128);
+  for (int lr = 0; lr < my_runs; ++lr) {
+    const int run = run_of(lr);
+    const int count = row.keys(run) * lines_per_key;
+    for (int e = threadIdx.x; e < count; e += kThreads) {
+      const int64_t at = (row.start(run) + e / lines_per_key) * key_stride +
+                         (e % lines_per_key) * (128 / int(sizeof(bf16)));
+      PrefetchL2(keys + at);
+      PrefetchL2(values + at);
+    }
+  }
   WaitForPriorGrids();
   AllowDependentLaunch();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-  // The score_fcn term, or zero, as each key's starting score.
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int sub = lane / lanes_per_key, sl = lane % lanes_per_key;
+  const int stream = warp * (32 / lanes_per_key) + sub;
   const bf16* extra = a.score != nullptr
                           ? a.score + (int64_t(m) * H + h) * a.score_stride
                           : nullptr;
-  for (int lr = 0; lr < my_runs; ++lr) {
-    const int run = run_of(lr);
-    for (int jj = threadIdx.x; jj < row.keys(run); jj += kThreads) {
-      scores[lr * scores_per_run + jj] =
-          extra != nullptr ? __bfloat162float(extra[row.start(run) + jj])
-                           : 0.0f;
-    }
-  }
-  int lanes_per_key = 1;
-  while (lanes_per_key < segs && lanes_per_key < 32) lanes_per_key *= 2;
-  const int keys_per_pass = 32 / lanes_per_key;
-  const int sub = lane / lanes_per_key, sl = lane % lanes_per_key;
   float q[SEG][8];
 #pragma unroll
   for (int u = 0; u < SEG; ++u) {
@@ -255,123 +186,131 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
     }
   }
   const float scale = sqrtf(float(hs));
-  const int key_groups = max(1, kThreads / segs);
-  const int seg = threadIdx.x % segs, kg = threadIdx.x / segs;
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  float run_max = -INFINITY, run_sum = 0.0f;
+  // Key jj's pieces of this lane, [SEG] 16-byte loads (zeros past hs or
+  // for no key).
+  auto load = [&](const bf16* base, int jj, bool valid, uint4(&out)[SEG]) {
+#pragma unroll
+    for (int u = 0; u < SEG; ++u) {
+      const int s = sl + lanes_per_key * u;
+      out[u] = valid && s < segs ? __ldcg(reinterpret_cast<const uint4*>(
+                                       base + int64_t(jj) * key_stride + s * 8))
+                                 : make_uint4(0, 0, 0, 0);
+    }
+  };
+  // The score of key jj from its pieces, the same in the stream's lanes;
+  // every lane of the warp takes part (the butterfly), -inf for no key.
+  auto score = [&](const uint4(&k)[SEG], int jj, bool valid) {
+    float dot = 0.0f;
+#pragma unroll
+    for (int u = 0; u < SEG; ++u) dot = Dot8(k[u], q[u], dot);
+    for (int off = lanes_per_key / 2; off > 0; off /= 2) {
+      dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    }
+    if (!valid) return -INFINITY;
+    const float g = extra != nullptr ? __bfloat162float(extra[jj]) : 0.0f;
+    const float s = dot / scale + g;
+    if (probs != nullptr && sl == 0) probs[jj] = s;  // raw, until the end
+    return s;
+  };
 
-  int lr = 0, ti = 0;  // the local run and its tile of flat tile t
-  for (int t = 0; t < total_tiles; ++t) {
+  const int streams_per_warp = 32 / lanes_per_key;
+  for (int lr = 0; lr < my_runs; ++lr) {
     const int run = run_of(lr);
     const int j0 = row.start(run), n = row.keys(run);
-    if (ti == 0) {
+    // 2. This stream's keys j0 + stream, j0 + stream + S, ..., two at once;
+    //    the loop is the warp's, so that its butterflies see every lane.
+    float acc[SEG][8];
 #pragma unroll
-      for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
-      run_max = -INFINITY;
-      run_sum = 0.0f;
+    for (int u = 0; u < SEG; ++u) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[u][e] = 0.0f;
     }
-    WaitCopies(t + 1 < total_tiles ? 1 : 0);
-    __syncthreads();
-    const Tile tile = tile_at(t);
-    const int k0 = ti * keys_per_tile;  // within the run
-    const int nt = min(keys_per_tile, n - k0);
-    float* run_scores = scores + lr * scores_per_run + k0;
-    const int newest = pos - j0 - k0;  // written by the previous kernel
-    if (newest >= 0 && newest < nt) {
-      for (int s = threadIdx.x; s < segs; s += kThreads) {
-        const int64_t at = int64_t(pos) * key_stride + s * 8;
-        *reinterpret_cast<uint4*>(tile.keys + newest * hs + s * 8) =
-            __ldcg(reinterpret_cast<const uint4*>(keys + at));
-        *reinterpret_cast<uint4*>(tile.values + newest * hs + s * 8) =
-            __ldcg(reinterpret_cast<const uint4*>(values + at));
-      }
-      __syncthreads();
-    }
-
-    // Scores of the tile.
-    for (int base = warp * keys_per_pass; base < nt;
-         base += kWarps * keys_per_pass) {
-      const int jj = base + sub;
-      float dot = 0.0f;
+    float run_max = -INFINITY, run_sum = 0.0f;
+    for (int base = warp * streams_per_warp; base < n;
+         base += kKeysPerStream * streams) {
+      const int i = base + sub;
+      const bool has_a = i < n, has_b = i + streams < n;
+      const int ja = j0 + i, jb = ja + streams;
+      uint4 ka[SEG], kb[SEG], va[SEG], vb[SEG];
+      load(keys, ja, has_a, ka);
+      load(values, ja, has_a, va);
+      load(keys, jb, has_b, kb);
+      load(values, jb, has_b, vb);
+      const float sa = score(ka, ja, has_a);
+      const float sb = score(kb, jb, has_b);
+      if (!has_a) continue;  // no key of this stream here (nor later)
+      const float new_max = fmaxf(run_max, fmaxf(sa, sb));
+      const float rescale = expf(run_max - new_max);  // 0 on the first pair
+      const float ea = expf(sa - new_max);
+      const float eb = expf(sb - new_max);  // 0 for no key
+      run_sum = run_sum * rescale + ea + eb;
+      run_max = new_max;
 #pragma unroll
       for (int u = 0; u < SEG; ++u) {
-        const int s = sl + lanes_per_key * u;
-        if (jj < nt && s < segs) {
-          dot =
-              Dot8(*reinterpret_cast<const uint4*>(tile.keys + jj * hs + s * 8),
-                   q[u], dot);
-        }
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[u][e] *= rescale;
+        Axpy8(ea, va[u], acc[u]);
+        Axpy8(eb, vb[u], acc[u]);
       }
-      for (int off = lanes_per_key / 2; off > 0; off /= 2) {
-        dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    }
+    // 3. The streams in stream order into y_r, m_r, l_r.
+#pragma unroll
+    for (int u = 0; u < SEG; ++u) {
+      const int s = sl + lanes_per_key * u;
+      if (s < segs) {
+        float4* to = reinterpret_cast<float4*>(stream_y + stream * hs + s * 8);
+        to[0] = make_float4(acc[u][0], acc[u][1], acc[u][2], acc[u][3]);
+        to[1] = make_float4(acc[u][4], acc[u][5], acc[u][6], acc[u][7]);
       }
-      if (jj < nt && sl == 0) run_scores[jj] = dot / scale + run_scores[jj];
+    }
+    if (sl == 0) {
+      stream_stats[2 * stream] = run_max;
+      stream_stats[2 * stream + 1] = run_sum;
     }
     __syncthreads();
-
-    // The run's max and sum; weights e_j relative to the new max.
-    float local_max = -INFINITY;
-    for (int jj = lane; jj < nt; jj += 32) {
-      local_max = fmaxf(local_max, run_scores[jj]);
-    }
-    const float new_max = fmaxf(run_max, WarpMax(local_max));
-    const float rescale = expf(run_max - new_max);  // 0 on a run's first tile
-    float local_sum = 0.0f;
-    for (int jj = lane; jj < nt; jj += 32) {
-      local_sum += expf(run_scores[jj] - new_max);
-    }
-    run_sum = run_sum * rescale + WarpSum(local_sum);
-    run_max = new_max;
-
-    // y_r: segment seg of hs over keys kg, kg + key_groups, ...
-#pragma unroll
-    for (int e = 0; e < 8; ++e) acc[e] *= rescale;
-    if (kg < key_groups) {
-      for (int jj = kg; jj < nt; jj += key_groups) {
-        const float e = expf(run_scores[jj] - new_max);
-        Axpy8(e,
-              *reinterpret_cast<const uint4*>(tile.values + jj * hs + seg * 8),
-              acc);
+    float m_r = -INFINITY;
+    for (int t = 0; t < streams; ++t) m_r = fmaxf(m_r, stream_stats[2 * t]);
+    for (int s = threadIdx.x; s < segs; s += kThreads) {
+      float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int t = 0; t < streams; ++t) {
+        const float f = expf(stream_stats[2 * t] - m_r);  // 0 if no keys
+        const float4* p =
+            reinterpret_cast<const float4*>(stream_y + t * hs + s * 8);
+        const float4 lo = p[0], hi = p[1];
+        out[0] = fmaf(f, lo.x, out[0]);
+        out[1] = fmaf(f, lo.y, out[1]);
+        out[2] = fmaf(f, lo.z, out[2]);
+        out[3] = fmaf(f, lo.w, out[3]);
+        out[4] = fmaf(f, hi.x, out[4]);
+        out[5] = fmaf(f, hi.y, out[5]);
+        out[6] = fmaf(f, hi.z, out[6]);
+        out[7] = fmaf(f, hi.w, out[7]);
       }
+      float4* to = reinterpret_cast<float4*>(partial + lr * hs + s * 8);
+      to[0] = make_float4(out[0], out[1], out[2], out[3]);
+      to[1] = make_float4(out[4], out[5], out[6], out[7]);
     }
-    const bool run_done = k0 + nt == n;
-    if (run_done) {  // key groups summed in group order into y_r
-      if (kg > 0 && kg < key_groups) {
-        for (int e = 0; e < 8; ++e)
-          group_sums[(kg - 1) * hs + seg * 8 + e] = acc[e];
+    if (threadIdx.x == 0) {
+      float l_r = 0.0f;
+      for (int t = 0; t < streams; ++t) {
+        l_r += expf(stream_stats[2 * t] - m_r) * stream_stats[2 * t + 1];
       }
-      __syncthreads();
-      if (kg == 0) {
-        for (int g = 1; g < key_groups; ++g) {
-          for (int e = 0; e < 8; ++e)
-            acc[e] += group_sums[(g - 1) * hs + seg * 8 + e];
-        }
-        for (int e = 0; e < 8; ++e) partial[lr * hs + seg * 8 + e] = acc[e];
-      }
-      if (threadIdx.x == 0) {
-        stats[2 * lr] = run_max;
-        stats[2 * lr + 1] = run_sum;
-      }
+      stats[2 * lr] = m_r;
+      stats[2 * lr + 1] = l_r;
     }
-    __syncthreads();  // the tile's buffer (and the group sums) are free
-    if (t + kStages < total_tiles) issue(t + kStages);
-    if (run_done) {
-      ++lr;
-      ti = 0;
-    } else {
-      ++ti;
-    }
+    __syncthreads();  // the streams' buffers are free for the next run
   }
   cluster.sync();  // every run's y_r, m_r and l_r visible to the cluster
 
-  // Run r's shared memory: block r mod c, local run r / c.
+  // 4. Run r's shared memory: block r mod c, local run r / c.
   auto stats_of = [&](int r) {
     return cluster.map_shared_rank(stats, r & (c - 1)) + 2 * (r >> c_shift);
   };
   // c_r = exp(m_r - M) / total, the same in every block.
   float total_max = -INFINITY;
-  for (int r = 0; r < row.runs; ++r)
+  for (int r = 0; r < row.runs; ++r) {
     total_max = fmaxf(total_max, stats_of(r)[0]);
+  }
   float total = 0.0f;
   for (int r = 0; r < row.runs; ++r) {
     const float* st = stats_of(r);
@@ -399,12 +338,12 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
         make_uint4(PackBf16(out[0], out[1]), PackBf16(out[2], out[3]),
                    PackBf16(out[4], out[5]), PackBf16(out[6], out[7]));
   }
-  if (probs != nullptr) {
-    for (int r = 0; r < my_runs; ++r) {
-      const int run = run_of(r);
+  if (probs != nullptr) {  // the block's raw scores, written above
+    for (int lr = 0; lr < my_runs; ++lr) {
+      const int run = run_of(lr);
       for (int jj = threadIdx.x; jj < row.keys(run); jj += kThreads) {
-        probs[row.start(run) + jj] =
-            expf(scores[r * scores_per_run + jj] - total_max) / total;
+        float* p = probs + row.start(run) + jj;
+        *p = expf(*p - total_max) / total;
       }
     }
     for (int64_t j = row.length + rank * kThreads + threadIdx.x;
@@ -417,14 +356,8 @@ __global__ void __launch_bounds__(kThreads, MinAttentionBlocks<SEG>())
 
 }  // namespace
 
-int KeysPerTile(int head_size, int max_len) {
-  const int fit = kStageBytes / (2 * head_size * int(sizeof(bf16)));
-  return std::max(1,
-                  std::min({fit, kMaxKeysPerTile, CeilDiv(max_len, kMaxRuns)}));
-}
-
-int KeysPerRun(int head_size, int max_len) {
-  return kTilesPerRun * KeysPerTile(head_size, max_len);
+int KeysPerRun(int head_size) {
+  return kKeysPerStream * StreamsPerBlock(head_size);
 }
 
 int AttentionBlocksPerRow(const AttentionArgs& a) {
@@ -432,10 +365,6 @@ int AttentionBlocksPerRow(const AttentionArgs& a) {
   const int work = std::max(1, a.rows * a.heads);
   int c = kMaxBlocksPerRow;
   while (c > 1 && work * c > 2 * MultiprocessorCount()) c /= 2;
-  while (c < kMaxBlocksPerRow &&
-         LayoutFor(a.head_size, a.max_len, c).total_bytes > kMaxDynamicBytes) {
-    c *= 2;
-  }
   return c;
 }
 
@@ -471,42 +400,37 @@ std::string ValidateAttention(const AttentionArgs& a) {
   if (c != 0 && c != 1 && c != 2 && c != 4 && c != 8) {
     return "blocks_per_row must be 0, 1, 2, 4 or 8";
   }
-  if (LayoutFor(a.head_size, a.max_len, AttentionBlocksPerRow(a)).total_bytes >
-      kMaxDynamicBytes) {
-    return "blocks_per_row too small for max_len: a block's scores would "
-           "not fit in shared memory";
-  }
   return "";
 }
 
 cudaError_t LaunchDecodeAttention(const AttentionArgs& args,
                                   cudaStream_t stream, bool pdl) {
   if (!ValidateAttention(args).empty()) return cudaErrorInvalidValue;
-  const int segs_per_lane = (args.head_size / 8 + 31) / 32;
-  auto kernel = segs_per_lane <= 1   ? DecodeAttentionKernel<1>
-                : segs_per_lane <= 2 ? DecodeAttentionKernel<2>
-                                     : DecodeAttentionKernel<4>;
-  // Once per instantiation: allow more than the default 48 KB.
-  static const cudaError_t raised[3] = {
+  const int pieces = CeilDiv(args.head_size / 8, LanesPerKey(args.head_size));
+  auto kernel = pieces <= 1   ? DecodeAttentionKernel<1>
+                : pieces <= 2 ? DecodeAttentionKernel<2>
+                : pieces <= 3 ? DecodeAttentionKernel<3>
+                              : DecodeAttentionKernel<4>;
+  // Once per instantiation: allow more than the default 48 KB (the most
+  // any head size and spread needs).
+  static const int most = SharedBytes(kMaxHeadSize, 1);
+  static const cudaError_t raised[4] = {
       cudaFuncSetAttribute(DecodeAttentionKernel<1>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           kMaxDynamicBytes),
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, most),
       cudaFuncSetAttribute(DecodeAttentionKernel<2>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           kMaxDynamicBytes),
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, most),
+      cudaFuncSetAttribute(DecodeAttentionKernel<3>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, most),
       cudaFuncSetAttribute(DecodeAttentionKernel<4>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           kMaxDynamicBytes)};
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, most)};
   for (cudaError_t e : raised) {
     if (e != cudaSuccess) return e;
   }
   const int c = AttentionBlocksPerRow(args);
-  const SharedLayout layout = LayoutFor(args.head_size, args.max_len, c);
   const dim3 grid(c, args.heads, args.rows);
-  return LaunchClusterKernel(
-      kernel, grid, dim3(kThreads), c, layout.total_bytes, stream, pdl, args,
-      KeysPerTile(args.head_size, args.max_len),
-      KeysPerRun(args.head_size, args.max_len), layout.scores_floats);
+  return LaunchClusterKernel(kernel, grid, dim3(kThreads), c,
+                             SharedBytes(args.head_size, c), stream, pdl, args,
+                             KeysPerRun(args.head_size));
 }
 
 }  // namespace tinylm::decode

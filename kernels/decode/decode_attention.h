@@ -5,17 +5,17 @@
 //   y = Σ_j p_j v_j.
 //
 // Flash-decoding within a thread-block cluster. A row's keys are cut into
-// runs: one run up to KeysPerRun(hs, L) keys, more (equal ones, at most
-// kMaxRuns) for longer rows; each run is streamed through shared memory in
-// tiles with its own running max and sum, and the runs' partial results
-// are combined in run order. That arithmetic depends only on the row's
-// length, hs and L. How many blocks share a row (1, 2, 4 or 8, one
-// cluster; block b takes runs b, b + c, ...) is a matter of speed alone:
-// every choice gives the same bits, so it can follow the batch size while a
-// row's result never depends on the batch. The blocks combine through
-// distributed shared memory, with no global scratch. With PDL the blocks
-// start copying the cached keys and values while the previous kernel (the
-// one that writes the newest key) still runs.
+// runs: one run up to KeysPerRun(hs) keys, more (equal ones, at most
+// kMaxRuns) for longer rows; within a run, streams of lanes take every
+// S-th key with their own running max and sum, combined in stream order,
+// and the runs' results are combined in run order. That arithmetic depends
+// only on the row's length and hs. How many blocks share a row (1, 2, 4 or
+// 8, one cluster; block b takes runs b, b + c, ...) is a matter of speed
+// alone: every choice gives the same bits, so it can follow the batch size
+// while a row's result never depends on the batch. The blocks combine
+// through distributed shared memory, with no global scratch. With PDL the
+// blocks ask L2 for the cached keys and values while the previous kernel
+// (the one that writes the newest key) still runs.
 //
 // Plain CUDA C++, no torch.
 #ifndef TINYLM_KERNELS_DECODE_DECODE_ATTENTION_H_
@@ -57,18 +57,15 @@ struct AttentionArgs {
 // Runs a row's keys are cut into at most, and blocks per row at most.
 constexpr int kMaxRuns = 8;
 constexpr int kMaxBlocksPerRow = 8;
-// The longest cache: a block keeps the scores of its runs in shared memory.
-constexpr int kMaxAttentionLength = 8192 * kMaxRuns;
+// The longest cache the kernel is checked for.
+constexpr int kMaxAttentionLength = 65536;
 
-// Keys a block moves through shared memory at once (two tiles in flight).
-int KeysPerTile(int head_size, int max_len);
 // A row of up to this many keys is one run; rows of up to k times as many
 // are k runs (k <= kMaxRuns), longer rows kMaxRuns equal runs.
-int KeysPerRun(int head_size, int max_len);
+int KeysPerRun(int head_size);
 // The blocks per row a launch uses: args.blocks_per_row when set, else the
 // most (up to 8) that keep rows · heads · blocks within two blocks per
-// multiprocessor (measured: docs/benchmarks.md), raised where a block's
-// share of a long cache's scores would not fit in shared memory.
+// multiprocessor (measured: docs/benchmarks.md).
 int AttentionBlocksPerRow(const AttentionArgs& args);
 
 // Empty when `args` can run, else what is wrong.
