@@ -81,10 +81,6 @@ __device__ __forceinline__ void Axpy8(float e, uint4 v, float (&acc)[8]) {
   }
 }
 
-__device__ __forceinline__ void PrefetchL2(const void* p) {
-  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-}
-
 // The runs of one row: run r holds keys [r · per_run, ...) up to `length`.
 struct RowRuns {
   int length, runs, per_run;
@@ -363,8 +359,9 @@ int KeysPerRun(int head_size) {
 int AttentionBlocksPerRow(const AttentionArgs& a) {
   if (a.blocks_per_row > 0) return a.blocks_per_row;
   const int work = std::max(1, a.rows * a.heads);
+  if (work > MultiprocessorCount()) return 1;
   int c = kMaxBlocksPerRow;
-  while (c > 1 && work * c > 2 * MultiprocessorCount()) c /= 2;
+  while (c > 2 && work * c > MultiprocessorCount()) c /= 2;
   return c;
 }
 

@@ -64,8 +64,9 @@ constexpr int kMaxAttentionLength = 65536;
 // are k runs (k <= kMaxRuns), longer rows kMaxRuns equal runs.
 int KeysPerRun(int head_size);
 // The blocks per row a launch uses: args.blocks_per_row when set, else the
-// most (up to 8) that keep rows · heads · blocks within two blocks per
-// multiprocessor (measured: docs/benchmarks.md).
+// most (up to 8) that keep rows · heads · blocks within one block a
+// multiprocessor, at least 2 while rows · heads alone is, else 1 (the
+// fastest at 1..128 rows of one head on an H200: docs/benchmarks.md).
 int AttentionBlocksPerRow(const AttentionArgs& args);
 
 // Empty when `args` can run, else what is wrong.

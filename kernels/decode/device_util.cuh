@@ -46,6 +46,11 @@ __device__ __forceinline__ uint4 LoadWeight16(const void* p) {
   return v;
 }
 
+// Asks L2 for the 128-byte line holding p; no register, no wait.
+__device__ __forceinline__ void PrefetchL2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+
 // d += a·b for one m16n8k16 tile, bf16 inputs, fp32 accumulators
 // (PTX ISA fragment layouts for mma.m16n8k16 .row.col).
 __device__ __forceinline__ void MmaBf16(float (&d)[4], uint32_t a0, uint32_t a1,
