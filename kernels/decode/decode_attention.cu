@@ -81,6 +81,22 @@ __device__ __forceinline__ void Axpy8(float e, uint4 v, float (&acc)[8]) {
   }
 }
 
+// out += f · p[0..8), p 16-byte aligned (local or distributed shared
+// memory).
+__device__ __forceinline__ void AddScaled8(float f, const float* p,
+                                           float (&out)[8]) {
+  const float4 lo = reinterpret_cast<const float4*>(p)[0];
+  const float4 hi = reinterpret_cast<const float4*>(p)[1];
+  out[0] = fmaf(f, lo.x, out[0]);
+  out[1] = fmaf(f, lo.y, out[1]);
+  out[2] = fmaf(f, lo.z, out[2]);
+  out[3] = fmaf(f, lo.w, out[3]);
+  out[4] = fmaf(f, hi.x, out[4]);
+  out[5] = fmaf(f, hi.y, out[5]);
+  out[6] = fmaf(f, hi.z, out[6]);
+  out[7] = fmaf(f, hi.w, out[7]);
+}
+
 // The runs of one row: run r holds keys [r · per_run, ...) up to `length`.
 struct RowRuns {
   int length, runs, per_run;
@@ -270,17 +286,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int t = 0; t < streams; ++t) {
         const float f = expf(stream_stats[2 * t] - m_r);  // 0 if no keys
-        const float4* p =
-            reinterpret_cast<const float4*>(stream_y + t * hs + s * 8);
-        const float4 lo = p[0], hi = p[1];
-        out[0] = fmaf(f, lo.x, out[0]);
-        out[1] = fmaf(f, lo.y, out[1]);
-        out[2] = fmaf(f, lo.z, out[2]);
-        out[3] = fmaf(f, lo.w, out[3]);
-        out[4] = fmaf(f, hi.x, out[4]);
-        out[5] = fmaf(f, hi.y, out[5]);
-        out[6] = fmaf(f, hi.z, out[6]);
-        out[7] = fmaf(f, hi.w, out[7]);
+        AddScaled8(f, stream_y + t * hs + s * 8, out);
       }
       float4* to = reinterpret_cast<float4*>(partial + lr * hs + s * 8);
       to[0] = make_float4(out[0], out[1], out[2], out[3]);
@@ -317,18 +323,10 @@ __global__ void __launch_bounds__(kThreads, 2)
     float out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int r = 0; r < row.runs; ++r) {
       const float cr = expf(stats_of(r)[0] - total_max) / total;
-      const float4* p = reinterpret_cast<const float4*>(
-          cluster.map_shared_rank(partial, r & (c - 1)) + (r >> c_shift) * hs +
-          s * 8);
-      const float4 lo = p[0], hi = p[1];
-      out[0] = fmaf(cr, lo.x, out[0]);
-      out[1] = fmaf(cr, lo.y, out[1]);
-      out[2] = fmaf(cr, lo.z, out[2]);
-      out[3] = fmaf(cr, lo.w, out[3]);
-      out[4] = fmaf(cr, hi.x, out[4]);
-      out[5] = fmaf(cr, hi.y, out[5]);
-      out[6] = fmaf(cr, hi.z, out[6]);
-      out[7] = fmaf(cr, hi.w, out[7]);
+      AddScaled8(cr,
+                 cluster.map_shared_rank(partial, r & (c - 1)) +
+                     (r >> c_shift) * hs + s * 8,
+                 out);
     }
     *reinterpret_cast<uint4*>(y + s * 8) =
         make_uint4(PackBf16(out[0], out[1]), PackBf16(out[2], out[3]),
