@@ -447,29 +447,5 @@ TEST(DecodeAttention, MatchesReference) {
   }
 }
 
-TEST(DecodeAttention, RejectsBlocksPerRowOtherThanPowersOfTwo) {
-  alignas(16) static decode::bf16 buffer[64];
-  int index = 0;
-  decode::AttentionArgs a;
-  a.rows = a.heads = a.groups = 1;
-  a.head_size = 8;
-  a.q = a.k_cache = a.v_cache = a.y = buffer;
-  a.positions = a.slots = &index;
-  a.num_slots = 1;
-  a.max_len = decode::kMaxAttentionLength;
-  EXPECT_EQ(decode::ValidateAttention(a), "");
-  EXPECT_EQ(decode::AttentionBlocksPerRow(a), decode::kMaxBlocksPerRow);
-  for (int blocks : {1, 2, 4, 8}) {
-    a.blocks_per_row = blocks;
-    EXPECT_EQ(decode::ValidateAttention(a), "");
-    EXPECT_EQ(decode::AttentionBlocksPerRow(a), blocks);
-  }
-  for (int blocks : {-1, 3, 16}) {
-    a.blocks_per_row = blocks;
-    EXPECT_EQ(decode::ValidateAttention(a),
-              "blocks_per_row must be 0, 1, 2, 4 or 8");
-  }
-}
-
 }  // namespace
 }  // namespace tinylm::decode_test

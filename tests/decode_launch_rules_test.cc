@@ -1,0 +1,129 @@
+// The fused decode kernels' host-side rules, without a GPU (CI): what each
+// launcher accepts and how attention spreads a row over blocks. The
+// kernels themselves are checked on the GPU (decode_kernels_test).
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "kernels/decode/decode_attention.h"
+#include "kernels/decode/launch.cuh"
+#include "kernels/decode/skinny_gemm.h"
+
+namespace tinylm::decode {
+namespace {
+
+alignas(16) bf16 buffer[64];
+int index_buffer[4];
+
+AttentionArgs ValidAttention() {
+  AttentionArgs a;
+  a.rows = a.heads = a.groups = 1;
+  a.head_size = 8;
+  a.q = a.k_cache = a.v_cache = a.y = buffer;
+  a.positions = a.slots = index_buffer;
+  a.num_slots = 1;
+  a.max_len = kMaxAttentionLength;
+  return a;
+}
+
+TEST(AttentionSpread, FollowsTheBatchWithinOneBlockAMultiprocessor) {
+  const int sms = MultiprocessorCount();  // 132 without a device
+  AttentionArgs a = ValidAttention();
+  for (int rows : {1, 2, 8, 16, 32, 64, 100, 128, 200, 256}) {
+    a.rows = rows;
+    const int blocks = AttentionBlocksPerRow(a);
+    // The most of 8, 4, 2 with rows · blocks <= sms, at least 2 while
+    // rows <= sms, else 1.
+    int expected = 1;
+    if (rows <= sms) {
+      expected = 2;
+      for (int c : {8, 4}) {
+        if (rows * c <= sms) {
+          expected = c;
+          break;
+        }
+      }
+    }
+    EXPECT_EQ(blocks, expected) << rows << " rows, " << sms << " SMs";
+  }
+  // Heads count as rows.
+  a.rows = 1;
+  a.heads = a.groups = sms;
+  EXPECT_EQ(AttentionBlocksPerRow(a), 2);
+  a.heads = a.groups = sms + 1;
+  EXPECT_EQ(AttentionBlocksPerRow(a), 1);
+}
+
+TEST(AttentionSpread, TakesAGivenSpreadOfOneTwoFourOrEight) {
+  AttentionArgs a = ValidAttention();
+  EXPECT_EQ(ValidateAttention(a), "");
+  for (int blocks : {1, 2, 4, 8}) {
+    a.blocks_per_row = blocks;
+    EXPECT_EQ(ValidateAttention(a), "");
+    EXPECT_EQ(AttentionBlocksPerRow(a), blocks);
+  }
+  for (int blocks : {-1, 3, 16}) {
+    a.blocks_per_row = blocks;
+    EXPECT_EQ(ValidateAttention(a), "blocks_per_row must be 0, 1, 2, 4 or 8");
+  }
+}
+
+TEST(AttentionRuns, TwoKeysPerStream) {
+  // A stream is the hs/8 lanes (a power of two, at most 32) of one key;
+  // eight warps a block.
+  EXPECT_EQ(KeysPerRun(768), 16);   // 32 lanes: 8 streams
+  EXPECT_EQ(KeysPerRun(1024), 16);  // 32 lanes
+  EXPECT_EQ(KeysPerRun(128), 32);   // 16 lanes: 16 streams
+  EXPECT_EQ(KeysPerRun(64), 64);    // 8 lanes: 32 streams
+  EXPECT_EQ(KeysPerRun(24), 128);   // 3 pieces, 4 lanes: 64 streams
+  EXPECT_EQ(KeysPerRun(8), 512);    // 1 lane: 256 streams
+}
+
+TEST(AttentionValidation, NamesWhatIsWrong) {
+  AttentionArgs a = ValidAttention();
+  a.head_size = 12;
+  EXPECT_EQ(ValidateAttention(a),
+            "head_size must be a multiple of 8 in 8..1024");
+  a = ValidAttention();
+  a.heads = 3;
+  a.groups = 2;
+  EXPECT_EQ(ValidateAttention(a),
+            "rows and heads must be positive, heads a multiple of groups");
+  a = ValidAttention();
+  a.max_len = kMaxAttentionLength + 1;
+  EXPECT_EQ(ValidateAttention(a), "max_len must be at most 65536");
+  a = ValidAttention();
+  a.y = buffer + 1;
+  EXPECT_EQ(ValidateAttention(a), "q, caches and y must be 16-byte aligned");
+  a = ValidAttention();
+  a.probs = reinterpret_cast<float*>(buffer);
+  a.probs_stride = a.max_len - 1;
+  EXPECT_EQ(ValidateAttention(a), "probs_stride must cover max_len");
+}
+
+TEST(GemmValidation, NamesWhatIsWrong) {
+  GemmArgs g;
+  g.m = 1;
+  g.n = 16;
+  g.k = 64;
+  g.x = g.w = buffer;
+  g.x_stride = 64;
+  g.out = buffer;
+  g.out_stride = 16;
+  EXPECT_EQ(ValidateGemm(g), "");
+  g.prefetch = buffer;  // a hint: any range is accepted
+  g.prefetch_bytes = 1 << 20;
+  EXPECT_EQ(ValidateGemm(g), "");
+  g.m = kMaxGemmRows + 1;
+  EXPECT_EQ(ValidateGemm(g), "M must be in 1..128");
+  g.m = 1;
+  g.k = kMaxGemmK + 8;
+  EXPECT_EQ(ValidateGemm(g), "K must be a multiple of 8 in 8..2048");
+  g.k = 64;
+  g.epilogue = GemmEpilogue::kSwiGlu;
+  g.n = 15;
+  EXPECT_EQ(ValidateGemm(g), "SwiGLU needs an even N");
+}
+
+}  // namespace
+}  // namespace tinylm::decode
