@@ -21,6 +21,9 @@ TEST(ServerMetricsTest, TextHasEveryFamilyAndTheRecordedValues) {
   base->OnToken(/*first=*/true, absl::Milliseconds(20));
   base->OnToken(/*first=*/false, absl::Milliseconds(3));
   base->OnSlotsInUse(2);
+  base->OnSchedulerTime(SchedulerActivity::kWait, absl::Milliseconds(250));
+  base->OnSchedulerTime(SchedulerActivity::kWait, absl::Milliseconds(250));
+  base->OnSchedulerTime(SchedulerActivity::kTokens, absl::Milliseconds(125));
   metrics.CountRequest("Generate", "OK", absl::Milliseconds(30));
   metrics.CountRequest("Generate", "NOT_FOUND", absl::Milliseconds(1));
   const std::string text = metrics.Render({{"base", 5, 7}});
@@ -38,6 +41,12 @@ TEST(ServerMetricsTest, TextHasEveryFamilyAndTheRecordedValues) {
            "tinylm_streams_in_flight{model=\"base\"} 7",
            "tinylm_kv_cache_slots_used{model=\"base\"} 2",
            "tinylm_kv_cache_slots{model=\"base\"} 4",
+           "tinylm_scheduler_seconds_total{activity=\"wait\",model=\"base\"} "
+           "0.5",
+           "tinylm_scheduler_seconds_total{activity=\"tokens\",model=\"base\"}"
+           " 0.125",
+           "tinylm_scheduler_seconds_total{activity=\"launch\",model=\"base\"}"
+           " 0",
            "# TYPE process_resident_memory_bytes gauge",
        }) {
     EXPECT_THAT(text, HasSubstr(line)) << text;

@@ -396,8 +396,19 @@ class RecordingMetrics : public SchedulerMetrics {
     std::lock_guard<std::mutex> lock(mu_);
     max_slots_used_ = std::max(max_slots_used_, used);
   }
+  void OnSchedulerTime(SchedulerActivity activity,
+                       absl::Duration spent) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int i = static_cast<int>(activity);
+    ++activity_reports_[i];
+    activity_time_[i] += spent;
+    if (spent < absl::ZeroDuration()) ++negative_latencies_;
+  }
 
   std::mutex mu_;
+  // By SchedulerActivity: launch, wait, step, tokens.
+  int64_t activity_reports_[4] = {0, 0, 0, 0};
+  absl::Duration activity_time_[4];
   std::vector<int64_t> prefill_rows_, decode_rows_;
   int64_t first_tokens_ = 0, later_tokens_ = 0, negative_latencies_ = 0;
   int64_t max_slots_used_ = 0;
@@ -416,12 +427,14 @@ TEST_F(SchedulerTest, MetricsSeeEveryStepAndToken) {
   ASSERT_TRUE(scheduler.Submit(a).ok());
   ASSERT_TRUE(scheduler.Submit(b).ok());
   EXPECT_EQ(scheduler.queued(), 2);
+  const absl::Time started = absl::Now();
   scheduler.Start();
   StreamEvent last;
   const size_t a_tokens = Drain(*a->stream, &last).size();
   const size_t b_tokens = Drain(*b->stream, &last).size();
   EXPECT_EQ(scheduler.queued(), 0);
   scheduler.Shutdown();  // every report is in after the join
+  const absl::Duration ran = absl::Now() - started;
 
   std::lock_guard<std::mutex> lock(metrics->mu_);
   // Both were queued before the start: one prefill of two rows.
@@ -443,6 +456,18 @@ TEST_F(SchedulerTest, MetricsSeeEveryStepAndToken) {
   if (a_tokens >= 3 && b_tokens >= 3) {
     EXPECT_EQ(metrics->max_slots_used_, 2);
   }
+  // The thread's time by activity: a synchronous step (at least the
+  // prefill); tokens handled once after each synchronous step and each
+  // launched step waited for; together no more than the thread ran.
+  const int64_t* reports = metrics->activity_reports_;
+  const int kLaunch = 0, kWait = 1, kStep = 2, kTokens = 3;
+  EXPECT_GE(reports[kStep], 1);
+  EXPECT_EQ(reports[kTokens], reports[kStep] + reports[kWait]);
+  EXPECT_LE(reports[kWait], reports[kLaunch]);
+  EXPECT_GT(metrics->activity_time_[kStep], absl::ZeroDuration());
+  absl::Duration total;
+  for (const absl::Duration& d : metrics->activity_time_) total += d;
+  EXPECT_LE(total, ran);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "server/engine/scheduler.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include <ATen/ATen.h>
@@ -36,6 +37,28 @@ absl::Status Guarded(const char* what, Fn&& fn) {
     return absl::InternalError(absl::StrCat(what, " failed: ", e.what()));
   }
 }
+
+// Reports the time from its construction to its end to one activity of
+// the scheduler thread, when there are metrics.
+class ActivityTimer {
+ public:
+  ActivityTimer(SchedulerMetrics* metrics, SchedulerActivity activity)
+      : metrics_(metrics),
+        activity_(activity),
+        start_(metrics != nullptr ? absl::Now() : absl::InfinitePast()) {}
+  ~ActivityTimer() {
+    if (metrics_ != nullptr) {
+      metrics_->OnSchedulerTime(activity_, absl::Now() - start_);
+    }
+  }
+  ActivityTimer(const ActivityTimer&) = delete;
+  ActivityTimer& operator=(const ActivityTimer&) = delete;
+
+ private:
+  SchedulerMetrics* metrics_;
+  SchedulerActivity activity_;
+  absl::Time start_;
+};
 
 }  // namespace
 
@@ -237,6 +260,9 @@ void Scheduler::DecodeStep() {
 }
 
 void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
+  // Until the launch is done: the previous step's tokens below are kTokens.
+  std::optional<ActivityTimer> launching(std::in_place, options_.metrics.get(),
+                                         SchedulerActivity::kLaunch);
   std::vector<LaunchRow> rows;
   std::vector<Sequence*> members;
   for (Sequence* seq : seqs) {
@@ -272,6 +298,7 @@ void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
     }
     launched_.push_back(std::move(members));
   }
+  launching.reset();
   // The previous step's tokens, handled while this one runs.
   if (launched_.size() > 1 || (rows.empty() && !launched_.empty())) {
     FinishOldest();
@@ -282,8 +309,12 @@ void Scheduler::FinishOldest() {
   const std::vector<Sequence*> members = std::move(launched_.front());
   launched_.pop_front();
   std::vector<SampledToken> tokens;
-  const absl::Status status =
-      Guarded("model step", [&] { tokens = runner_->Finish(); });
+  absl::Status status;
+  {
+    ActivityTimer waiting(options_.metrics.get(), SchedulerActivity::kWait);
+    status = Guarded("model step", [&] { tokens = runner_->Finish(); });
+  }
+  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
   for (size_t i = 0; i < members.size(); ++i) {
     Sequence& seq = *members[i];
     --seq.rows_in_flight;
@@ -319,13 +350,18 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
     top_n.push_back(seq->request().top_n);
   }
   std::vector<SampledToken> sampled;
-  const absl::Status status = Guarded("model step", [&] {
-    sampled = prefill ? runner_->PrefillAndSample(rows, sample_rows, top_n)
-                      : runner_->DecodeAndSample(rows, sample_rows, top_n);
-  });
+  absl::Status status;
+  {
+    ActivityTimer stepping(options_.metrics.get(), SchedulerActivity::kStep);
+    status = Guarded("model step", [&] {
+      sampled = prefill ? runner_->PrefillAndSample(rows, sample_rows, top_n)
+                        : runner_->DecodeAndSample(rows, sample_rows, top_n);
+    });
+  }
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);
   }
+  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
   for (size_t i = 0; i < seqs.size(); ++i) {
     if (status.ok()) {
       Accept(*seqs[i], sampled[i]);
@@ -338,12 +374,17 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
 void Scheduler::RunIntervened(Sequence& seq) {
   SampledToken token;
   InterventionEffect effect;
-  const absl::Status status = Guarded("intervened step", [&] {
-    const IntervenedDecoder::Step step = seq.intervened->Next(seq.tokens);
-    token = SampleTokens(step.logits, {seq.NextSampleRow()},
-                         seq.request().top_n)[0];
-    effect = step.effect;
-  });
+  absl::Status status;
+  {
+    ActivityTimer stepping(options_.metrics.get(), SchedulerActivity::kStep);
+    status = Guarded("intervened step", [&] {
+      const IntervenedDecoder::Step step = seq.intervened->Next(seq.tokens);
+      token = SampleTokens(step.logits, {seq.NextSampleRow()},
+                           seq.request().top_n)[0];
+      effect = step.effect;
+    });
+  }
+  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
   if (!status.ok()) return Fail(seq, status);
   Accept(seq, token, &effect);
 }

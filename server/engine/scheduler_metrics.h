@@ -14,6 +14,15 @@
 
 namespace tinylm {
 
+// What a scheduler thread spends its time on, beside waiting for work.
+enum class SchedulerActivity {
+  kLaunch,  // building and launching pipelined steps (StepRunner::Launch)
+  kWait,    // waiting for a launched step's tokens (StepRunner::Finish)
+  kStep,    // synchronous steps and their sampling: prefills, unpipelined
+            // and intervened decoding
+  kTokens,  // handling generated tokens: text, stream events, completions
+};
+
 class SchedulerMetrics {
  public:
   virtual ~SchedulerMetrics() = default;
@@ -28,6 +37,12 @@ class SchedulerMetrics {
 
   // KV cache slots holding a sequence, after each scheduling iteration.
   virtual void OnSlotsInUse(int64_t used) = 0;
+
+  // The scheduler thread spent `spent` on `activity` (where a server's time
+  // goes outside the device: a short wait with long token handling says
+  // the host sets the pace).
+  virtual void OnSchedulerTime(SchedulerActivity activity,
+                               absl::Duration spent) = 0;
 };
 
 }  // namespace tinylm

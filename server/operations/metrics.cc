@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <fstream>
 
 #include "prometheus/counter.h"
@@ -55,15 +56,17 @@ double ResidentBytes() {
 // families, which live as long as ServerMetrics.
 class ModelMetrics final : public SchedulerMetrics {
  public:
+  // `scheduler_seconds` in SchedulerActivity's order.
   ModelMetrics(Counter& tokens, Histogram& ttft, Histogram& token_gap,
                Histogram& prefill_batch, Histogram& decode_batch,
-               Gauge& slots_used)
+               Gauge& slots_used, std::array<Counter*, 4> scheduler_seconds)
       : tokens_(tokens),
         ttft_(ttft),
         token_gap_(token_gap),
         prefill_batch_(prefill_batch),
         decode_batch_(decode_batch),
-        slots_used_(slots_used) {}
+        slots_used_(slots_used),
+        scheduler_seconds_(scheduler_seconds) {}
 
   void OnStep(int64_t rows, bool prefill) override {
     (prefill ? prefill_batch_ : decode_batch_).Observe(double(rows));
@@ -73,6 +76,11 @@ class ModelMetrics final : public SchedulerMetrics {
     (first ? ttft_ : token_gap_).Observe(absl::ToDoubleSeconds(latency));
   }
   void OnSlotsInUse(int64_t used) override { slots_used_.Set(double(used)); }
+  void OnSchedulerTime(SchedulerActivity activity,
+                       absl::Duration spent) override {
+    scheduler_seconds_[static_cast<int>(activity)]->Increment(
+        absl::ToDoubleSeconds(spent));
+  }
 
  private:
   Counter& tokens_;
@@ -81,6 +89,7 @@ class ModelMetrics final : public SchedulerMetrics {
   Histogram& prefill_batch_;
   Histogram& decode_batch_;
   Gauge& slots_used_;
+  std::array<Counter*, 4> scheduler_seconds_;
 };
 
 }  // namespace
@@ -122,6 +131,15 @@ struct ServerMetrics::Impl {
               "Sequences per batched forward pass (phase: prefill of "
               "newcomers, or decode step)")
           .Register(registry);
+  Family<Counter>& scheduler_seconds =
+      BuildCounter()
+          .Name("tinylm_scheduler_seconds_total")
+          .Help(
+              "A model's scheduler thread time by activity: launch "
+              "(pipelined steps), wait (for a launched step's tokens), "
+              "step (synchronous steps: prefill, unpipelined decoding), "
+              "tokens (text and stream events of generated tokens)")
+          .Register(registry);
   Family<Gauge>& queued = BuildGauge()
                               .Name("tinylm_queue_depth")
                               .Help("Requests waiting for a KV cache slot")
@@ -158,12 +176,18 @@ std::shared_ptr<SchedulerMetrics> ServerMetrics::ForModel(
   m.slots.Add(labels).Set(double(slots));
   m.queued.Add(labels);
   m.in_flight.Add(labels);
+  auto activity = [&](const char* name) {
+    return &m.scheduler_seconds.Add({{"model", model}, {"activity", name}});
+  };
+  const std::array<Counter*, 4> scheduler_seconds = {
+      activity("launch"), activity("wait"), activity("step"),
+      activity("tokens")};
   return std::make_shared<ModelMetrics>(
       m.tokens.Add(labels), m.ttft.Add(labels, LatencyBuckets()),
       m.token_gap.Add(labels, TokenGapBuckets()),
       m.batch.Add({{"model", model}, {"phase", "prefill"}}, BatchBuckets()),
       m.batch.Add({{"model", model}, {"phase", "decode"}}, BatchBuckets()),
-      m.slots_used.Add(labels));
+      m.slots_used.Add(labels), scheduler_seconds);
 }
 
 void ServerMetrics::CountRequest(absl::string_view rpc, absl::string_view code,
