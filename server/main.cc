@@ -105,5 +105,10 @@ int main(int argc, char** argv) {
   std::cout << "tinylm-server: signal " << signal_number << ", shutting down"
             << std::endl;
   (*server)->Shutdown(*grace);
+  for (const auto& model : (*server)->registry().models()) {
+    std::cout << "tinylm-server: " << model->name
+              << " scheduler time: " << model->engine->time_report()
+              << std::endl;
+  }
   return 0;
 }

@@ -112,6 +112,22 @@ class BenchSmokeTest(unittest.TestCase):
             log = f.read()
         self.assertIn("shutting down", log)
 
+    def test_server_reports_its_scheduler_time(self):
+        # The line the server prints per model when it stops, as
+        # tools/bench/summarize.py reads it.
+        sys.path.insert(0, os.path.dirname(os.path.abspath(ARGS[0])))
+        import summarize
+        with open(os.path.join(self.out, "server.log")) as f:
+            log = f.read()
+        for name in self.report["models"]:
+            times = summarize.scheduler_time(log, name)
+            self.assertIsNotNone(times, name)
+            # Every model was measured: it ran steps and handled tokens.
+            self.assertGreater(times["step"] + times["launch"], 0, name)
+            self.assertGreater(times["tokens"], 0, name)
+        table = summarize.scheduler_table(times)
+        self.assertIn("wait share", table)
+
 
 def main():
     global ARGS

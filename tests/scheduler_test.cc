@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -468,6 +469,19 @@ TEST_F(SchedulerTest, MetricsSeeEveryStepAndToken) {
   absl::Duration total;
   for (const absl::Duration& d : metrics->activity_time_) total += d;
   EXPECT_LE(total, ran);
+  // The same totals for the shutdown log, to its two decimals.
+  const std::string report = scheduler.time_report();
+  double seconds[4];
+  ASSERT_EQ(std::sscanf(report.c_str(),
+                        "launch %lf s, wait %lf s, step %lf s, tokens %lf s",
+                        &seconds[0], &seconds[1], &seconds[2], &seconds[3]),
+            4)
+      << report;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NEAR(seconds[i], absl::ToDoubleSeconds(metrics->activity_time_[i]),
+                0.0051)
+        << report;
+  }
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ class Engine {
   virtual int64_t queued() const = 0;
   // How the model steps run, for the start-up log.
   virtual std::string step_description() const = 0;
+  // Where the scheduler thread's time went so far (ActivityClock::Report),
+  // for the shutdown log.
+  virtual std::string time_report() const = 0;
 };
 
 }  // namespace tinylm

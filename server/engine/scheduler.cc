@@ -38,28 +38,6 @@ absl::Status Guarded(const char* what, Fn&& fn) {
   }
 }
 
-// Reports the time from its construction to its end to one activity of
-// the scheduler thread, when there are metrics.
-class ActivityTimer {
- public:
-  ActivityTimer(SchedulerMetrics* metrics, SchedulerActivity activity)
-      : metrics_(metrics),
-        activity_(activity),
-        start_(metrics != nullptr ? absl::Now() : absl::InfinitePast()) {}
-  ~ActivityTimer() {
-    if (metrics_ != nullptr) {
-      metrics_->OnSchedulerTime(activity_, absl::Now() - start_);
-    }
-  }
-  ActivityTimer(const ActivityTimer&) = delete;
-  ActivityTimer& operator=(const ActivityTimer&) = delete;
-
- private:
-  SchedulerMetrics* metrics_;
-  SchedulerActivity activity_;
-  absl::Time start_;
-};
-
 }  // namespace
 
 struct Scheduler::Sequence {
@@ -101,7 +79,8 @@ Scheduler::Scheduler(Transformer model, const Tokenizer* tokenizer,
     : model_(std::move(model)),
       tokenizer_(tokenizer),
       options_(options),
-      queue_(options.max_queued) {
+      queue_(options.max_queued),
+      clock_(options_.metrics.get()) {
   for (int64_t slot = options.max_batch - 1; slot >= 0; --slot) {
     free_slots_.push_back(slot);
   }
@@ -261,7 +240,7 @@ void Scheduler::DecodeStep() {
 
 void Scheduler::LaunchStep(const std::vector<Sequence*>& seqs) {
   // Until the launch is done: the previous step's tokens below are kTokens.
-  std::optional<ActivityTimer> launching(std::in_place, options_.metrics.get(),
+  std::optional<ActivityTimer> launching(std::in_place, clock_,
                                          SchedulerActivity::kLaunch);
   std::vector<LaunchRow> rows;
   std::vector<Sequence*> members;
@@ -311,10 +290,10 @@ void Scheduler::FinishOldest() {
   std::vector<SampledToken> tokens;
   absl::Status status;
   {
-    ActivityTimer waiting(options_.metrics.get(), SchedulerActivity::kWait);
+    ActivityTimer waiting(clock_, SchedulerActivity::kWait);
     status = Guarded("model step", [&] { tokens = runner_->Finish(); });
   }
-  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
+  ActivityTimer handling(clock_, SchedulerActivity::kTokens);
   for (size_t i = 0; i < members.size(); ++i) {
     Sequence& seq = *members[i];
     --seq.rows_in_flight;
@@ -352,7 +331,7 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   std::vector<SampledToken> sampled;
   absl::Status status;
   {
-    ActivityTimer stepping(options_.metrics.get(), SchedulerActivity::kStep);
+    ActivityTimer stepping(clock_, SchedulerActivity::kStep);
     status = Guarded("model step", [&] {
       sampled = prefill ? runner_->PrefillAndSample(rows, sample_rows, top_n)
                         : runner_->DecodeAndSample(rows, sample_rows, top_n);
@@ -361,7 +340,7 @@ void Scheduler::RunStep(const std::vector<Sequence*>& all, bool prefill) {
   if (status.ok() && options_.metrics) {
     options_.metrics->OnStep(seqs.size(), prefill);
   }
-  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
+  ActivityTimer handling(clock_, SchedulerActivity::kTokens);
   for (size_t i = 0; i < seqs.size(); ++i) {
     if (status.ok()) {
       Accept(*seqs[i], sampled[i]);
@@ -376,7 +355,7 @@ void Scheduler::RunIntervened(Sequence& seq) {
   InterventionEffect effect;
   absl::Status status;
   {
-    ActivityTimer stepping(options_.metrics.get(), SchedulerActivity::kStep);
+    ActivityTimer stepping(clock_, SchedulerActivity::kStep);
     status = Guarded("intervened step", [&] {
       const IntervenedDecoder::Step step = seq.intervened->Next(seq.tokens);
       token = SampleTokens(step.logits, {seq.NextSampleRow()},
@@ -384,7 +363,7 @@ void Scheduler::RunIntervened(Sequence& seq) {
       effect = step.effect;
     });
   }
-  ActivityTimer handling(options_.metrics.get(), SchedulerActivity::kTokens);
+  ActivityTimer handling(clock_, SchedulerActivity::kTokens);
   if (!status.ok()) return Fail(seq, status);
   Accept(seq, token, &effect);
 }

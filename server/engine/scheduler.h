@@ -38,6 +38,7 @@
 #include "models/model.h"
 #include "models/sampler.h"
 #include "models/tokenizer.h"
+#include "server/engine/activity_clock.h"
 #include "server/engine/engine.h"
 #include "server/engine/request_queue.h"
 #include "server/engine/scheduler_options.h"
@@ -67,6 +68,7 @@ class Scheduler final : public Engine {
   int64_t max_batch() const override { return options_.max_batch; }
   int64_t queued() const override { return queue_.size(); }
   std::string step_description() const override { return runner_->Describe(); }
+  std::string time_report() const override { return clock_.Report(); }
 
  private:
   struct Sequence;
@@ -109,6 +111,7 @@ class Scheduler final : public Engine {
   // last admission.
   int64_t admit_every_steps_ = 1;
   int64_t steps_since_admission_ = 0;  // scheduler thread only
+  ActivityClock clock_;  // the scheduler thread's time by activity
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

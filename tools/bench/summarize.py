@@ -3,7 +3,7 @@ baselines (decode_baselines.py JSON lines) and the issue's target ratios,
 the server's figures (tinylm-bench JSON report) over the baselines'.
 
   python3 tools/bench/summarize.py bench.json baselines.jsonl [--model base]
-      [--checkpoint DIR] [--batched bench.json]
+      [--checkpoint DIR] [--batched bench.json] [--server_log server.log]
 
 Ratios > 1 mean tinylm-server is faster. Per-token ratios compare the
 server's median inter-token latency with a baseline's mean decode step;
@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 
 
@@ -149,6 +150,26 @@ def checks_text(checks):
     return "\n".join(out)
 
 
+ACTIVITIES = ("launch", "wait", "step", "tokens")
+
+
+def scheduler_time(log_text, model):
+    """The model's scheduler time by activity (seconds) from the line the
+    server prints when it stops, or None."""
+    m = re.search(
+        rf"tinylm-server: {re.escape(model)} scheduler time: "
+        + ", ".join(rf"{a} ([0-9.]+) s" for a in ACTIVITIES), log_text)
+    return dict(zip(ACTIVITIES, map(float, m.groups()))) if m else None
+
+
+def scheduler_table(times):
+    busy = sum(times.values())
+    head = "| " + " | ".join(f"{a} s" for a in ACTIVITIES) + " | wait share |"
+    row = ("| " + " | ".join(f"{times[a]:.2f}" for a in ACTIVITIES) +
+           f" | {times['wait'] / busy:.0%} |" if busy else "| n/a |")
+    return "\n".join([head, "|" + "---:|" * (len(ACTIVITIES) + 1), row])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("report")
@@ -159,6 +180,9 @@ def main():
     ap.add_argument("--batched", default="",
                     help="a report of the fused step with several tokens a "
                          "message (serve_bench.sh's SIZE-batched)")
+    ap.add_argument("--server_log", default="",
+                    help="a server log whose scheduler time to show (the "
+                         "line the server prints when it stops)")
     args = ap.parse_args()
     with open(args.report) as f:
         report = json.load(f)
@@ -171,6 +195,12 @@ def main():
     print(baselines_table(rows))
     print(f"\n### Targets ({args.model})\n")
     print(targets_table(report, rows, args.model, args.checkpoint, batched))
+    if args.server_log:
+        with open(args.server_log) as f:
+            times = scheduler_time(f.read(), args.model)
+        if times:
+            print(f"\n### Scheduler thread ({args.server_log})\n")
+            print(scheduler_table(times))
     print("\n### Checks\n")
     print(checks_text(checks))
 

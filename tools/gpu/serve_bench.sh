@@ -104,8 +104,11 @@ for size in "${sizes[@]}"; do
   echo "baselines: status $?"
   grep -h '"kind": "check"\|"kind": "skipped"' "$RESULTS/$size-baselines.jsonl"
   batched=()
+  # The batched run is the last concurrency alone: its server's scheduler
+  # time is that level's.
   [ -f "$RESULTS/$size-batched/bench.json" ] &&
-    batched=(--batched "$RESULTS/$size-batched/bench.json")
+    batched=(--batched "$RESULTS/$size-batched/bench.json"
+             --server_log "$RESULTS/$size-batched/server.log")
   python3 tools/bench/summarize.py "$RESULTS/$size-fused/bench.json" \
     "$RESULTS/$size-baselines.jsonl" --checkpoint "$checkpoints/base" \
     "${batched[@]}" > "$RESULTS/$size-summary.md"
