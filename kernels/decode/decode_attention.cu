@@ -106,7 +106,8 @@ struct RowRuns {
   }
 };
 
-// Blocks a multiprocessor must hold: two (up to 128 registers, no spills).
+// Blocks a multiprocessor must hold: two (up to 128 registers; no spills
+// but at hs > 768, 40 bytes).
 template <int SEG>  // 16-byte pieces of hs per lane
 __global__ void __launch_bounds__(kThreads, 2)
     DecodeAttentionKernel(const AttentionArgs a, int keys_per_run) {
