@@ -156,7 +156,9 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
   // A product over the residual stream x, RMSNorm'd by `norm` when set,
   // asking L2 for the next product's weights.
   auto product = [&](const bf16* norm, const bf16* weight, int n, int k) {
-    const WeightRange next = NextProductWeights(stage, layer, w, d);
+    const WeightRange next = io.l2_prefetch
+                                 ? NextProductWeights(stage, layer, w, d)
+                                 : WeightRange{nullptr, 0};
     GemmArgs g;
     g.prefetch = next.data;
     g.prefetch_bytes = next.elements * int64_t(sizeof(bf16));
