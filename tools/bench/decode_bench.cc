@@ -196,8 +196,10 @@ std::string AttentionSpread(const ModelConfig& config, KvCache& cache,
                    cache.keys(l).const_data_ptr());
                a.v_cache = reinterpret_cast<const decode::bf16*>(
                    cache.values(l).const_data_ptr());
-               decode::LaunchDecodeAttention(
+               const cudaError_t status = decode::LaunchDecodeAttention(
                    a, c10::cuda::getCurrentCUDAStream(), true);
+               TORCH_CHECK(status == cudaSuccess, "attention at ", blocks,
+                           " blocks a row: ", cudaGetErrorString(status));
              }
            }) /
            config.n_layer * 1e6;
