@@ -111,9 +111,6 @@ TEST(GemmValidation, NamesWhatIsWrong) {
   g.out = buffer;
   g.out_stride = 16;
   EXPECT_EQ(ValidateGemm(g), "");
-  g.prefetch = buffer;  // a hint: any range is accepted
-  g.prefetch_bytes = 1 << 20;
-  EXPECT_EQ(ValidateGemm(g), "");
   g.m = kMaxGemmRows + 1;
   EXPECT_EQ(ValidateGemm(g), "M must be in 1..128");
   g.m = 1;

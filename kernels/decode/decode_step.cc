@@ -13,37 +13,6 @@ namespace {
 
 size_t RoundUp(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
-struct WeightRange {
-  const bf16* data;
-  int64_t elements;
-};
-
-// The weights of the product that runs after `stage` of `layer` (for the
-// LM head, the next step's first): a product asks L2 for them (at one row
-// the products wait on memory, at the article size ~1 TB/s of the 4.8).
-WeightRange NextProductWeights(DecodeStage stage, int layer,
-                               const DecodeWeights& w, const DecodeDims& d) {
-  const int64_t C = d.n_embd;
-  const int64_t attention_input = int64_t(d.attention_width()) * C;
-  switch (stage) {
-    case DecodeStage::kAttentionInput:
-      return {w.layers[layer].proj, C * d.n_head * d.head_size};
-    case DecodeStage::kAttentionProj:
-      return {w.layers[layer].fc, 2 * d.intermediate * C};
-    case DecodeStage::kMlpInput:
-      return {w.layers[layer].mlp_proj, C * d.intermediate};
-    case DecodeStage::kMlpProj:
-      if (layer + 1 < d.n_layer) {
-        return {w.layers[layer + 1].attention, attention_input};
-      }
-      return {w.lm_head, C * d.vocab};
-    case DecodeStage::kHead:
-      return {w.layers[0].attention, attention_input};
-    default:
-      return {nullptr, 0};
-  }
-}
-
 }  // namespace
 
 // Activations of up to max_rows rows, each part 256-byte aligned.
@@ -153,15 +122,9 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
       w.layers[stage == DecodeStage::kEmbedding || stage == DecodeStage::kHead
                    ? 0
                    : layer];
-  // A product over the residual stream x, RMSNorm'd by `norm` when set,
-  // asking L2 for the next product's weights.
+  // A product over the residual stream x, RMSNorm'd by `norm` when set.
   auto product = [&](const bf16* norm, const bf16* weight, int n, int k) {
-    const WeightRange next = io.l2_prefetch
-                                 ? NextProductWeights(stage, layer, w, d)
-                                 : WeightRange{nullptr, 0};
     GemmArgs g;
-    g.prefetch = next.data;
-    g.prefetch_bytes = next.elements * int64_t(sizeof(bf16));
     g.m = M;
     g.n = n;
     g.k = k;

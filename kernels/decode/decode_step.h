@@ -99,9 +99,6 @@ struct DecodeIo {
   // fp32 (decode_attention.h); null for none.
   float* const* maps = nullptr;
   int64_t map_stride = 0;
-  // Each product asks L2 for the next product's weights (GemmArgs::
-  // prefetch); off only to measure what that gains. Results are the same.
-  bool l2_prefetch = true;
 };
 
 // The kernels of a step, for the benchmark's breakdown.

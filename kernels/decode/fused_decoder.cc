@@ -222,7 +222,6 @@ void FusedDecoder::Step(const at::Tensor& tokens, const at::Tensor& positions,
   io.slots = slots.const_data_ptr<int>();
   io.logits = logits.data_ptr<float>();
   io.prompt = prompt;
-  io.l2_prefetch = l2_prefetch_;
   if (feed_.defined()) {
     io.feed = feed_.const_data_ptr<int>();
     io.fed_tokens = chosen_.const_data_ptr<int>();

@@ -69,10 +69,6 @@ class FusedDecoder {
   // at (slot, position) (decode::DecodeIo::token_history).
   void RecordTokensIn(const at::Tensor& history);
 
-  // Whether later steps' products ask L2 for the next product's weights
-  // (decode::DecodeIo::l2_prefetch; on unless the benchmark measures it).
-  void set_l2_prefetch(bool on) { l2_prefetch_ = on; }
-
   // The kernels' view, for the benchmark's per-stage timing.
   const decode::DecodeStep& step() const { return *step_; }
   const decode::DecodeWeights& weights() const { return weights_; }
@@ -90,7 +86,6 @@ class FusedDecoder {
   at::Tensor workspace_;           // [workspace_bytes] uint8
   at::Tensor feed_, chosen_;       // FeedFrom's, or undefined
   at::Tensor history_;             // RecordTokensIn's, or undefined
-  bool l2_prefetch_ = true;
 };
 
 }  // namespace tinylm

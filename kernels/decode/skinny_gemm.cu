@@ -202,18 +202,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32,
     nw[i] = valid && norm ? LoadWeight16(a.norm_weight + kk)
                           : make_uint4(0, 0, 0, 0);
   }
-  if (a.prefetch != nullptr) {  // this block's share of the next weights
-    const int64_t lines = (a.prefetch_bytes + 127) / 128;
-    const int64_t blocks = int64_t(gridDim.x) * gridDim.y;
-    const int64_t block = int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
-    const int64_t per_block = (lines + blocks - 1) / blocks;
-    const int64_t end = min(lines, (block + 1) * per_block);
-    const char* base = static_cast<const char*>(a.prefetch);
-    for (int64_t i = block * per_block + threadIdx.x; i < end;
-         i += blockDim.x) {
-      PrefetchL2(base + 128 * i);
-    }
-  }
   WaitForPriorGrids();
   AllowDependentLaunch();
 

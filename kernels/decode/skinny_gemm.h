@@ -90,12 +90,6 @@ struct GemmArgs {
   int64_t out_stride = 0;
   GemmEpilogue epilogue = GemmEpilogue::kBf16;
   AttentionInputTarget attention;  // kAttentionInput only
-  // Optional: bytes (the next product's weights) the blocks ask L2 for
-  // before they wait for the previous kernel, so that the next kernel
-  // reads them from L2 instead of memory. A hint only: no effect on
-  // results.
-  const void* prefetch = nullptr;
-  int64_t prefetch_bytes = 0;
 };
 
 // Empty when `args` can run; else what is wrong (shapes, strides,

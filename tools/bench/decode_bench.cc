@@ -6,14 +6,13 @@
 // step reads `context` cached keys and values per row and layer.
 //
 // Per configuration: the median step time over 50 samples of 10 replays
-// back to back (after warm-up), also without PDL and without the L2
-// prefetch of the next product's weights, the floor (weights read once
-// plus the KV read, at 4.3 TB/s), for the fused step a per-kernel
-// breakdown (each stage of all layers captured alone), and a prefill step
-// of one prompt of `rows` tokens, fused (FusedDecoder::Prefill) and LibTorch
-// (Forward over the prompt, the logits of its last position). Also the device
-// sampler over the step's `rows` logits rows (kernels/decode/sampling.h:
-// greedy; temperature 1 with top-p 0.9; the same with 5 alternatives) beside
+// back to back (after warm-up), the floor (weights read once plus the KV
+// read, at 4.3 TB/s), for the fused step a per-kernel breakdown (each
+// stage of all layers captured alone), and a prefill step of one prompt of
+// `rows` tokens, fused (FusedDecoder::Prefill) and LibTorch (Forward over
+// the prompt, the logits of its last position). Also the device sampler
+// over the step's `rows` logits rows (kernels/decode/sampling.h: greedy;
+// temperature 1 with top-p 0.9; the same with 5 alternatives) beside
 // SampleTokens (models/sampler.h, LibTorch's ops and the host transfer) for
 // the sampled rows, and attention alone over 1, 2, 4 and 8 blocks a row
 // beside the launcher's choice. A table on stdout, JSON lines to --json.
@@ -255,10 +254,6 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   const double fused_no_pdl = TimeGraph([&] {
     decoder.Decode(tokens, positions, slots, logits, nullptr, false);
   });
-  decoder.set_l2_prefetch(false);
-  const double fused_no_prefetch =
-      TimeGraph([&] { decoder.Decode(tokens, positions, slots, logits); });
-  decoder.set_l2_prefetch(true);
   // The reference's inputs as the static runner keeps them: int64 on the
   // device (a capture may not upload), slots consecutive.
   std::vector<int64_t> slot_list(rows);
@@ -337,24 +332,23 @@ void Run(const std::string& size, int64_t rows, int64_t context,
                            config.head_size() * 2 * 2 * config.n_layer;
   const double floor = (WeightBytes(config, rows) + kv_bytes) / kBandwidth;
   std::printf(
-      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %9.1f | %7.1f | "
-      "%6.2fx | %9.1f | %9.1f |\n",
+      "| %-7s | %4lld | %6lld | %9.1f | %9.1f | %9.1f | %7.1f | %6.2fx | "
+      "%9.1f | %9.1f |\n",
       size.c_str(), (long long)rows, (long long)context, fused * 1e6,
-      fused_no_pdl * 1e6, fused_no_prefetch * 1e6, reference * 1e6, floor * 1e6,
-      reference / fused, prefill * 1e6, prefill_reference * 1e6);
+      fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused,
+      prefill * 1e6, prefill_reference * 1e6);
   std::fflush(stdout);
   char line[512];
   std::snprintf(line, sizeof line,
                 "{\"size\": \"%s\", \"rows\": %lld, \"context\": %lld, "
                 "\"fused_us\": %.2f, \"fused_no_pdl_us\": %.2f, "
-                "\"fused_no_prefetch_us\": %.2f, "
                 "\"libtorch_us\": %.2f, \"floor_us\": %.2f, "
                 "\"weight_bytes\": %lld, \"kv_bytes\": %lld, "
                 "\"prefill_fused_us\": %.2f, \"prefill_libtorch_us\": %.2f, ",
                 size.c_str(), (long long)rows, (long long)context, fused * 1e6,
-                fused_no_pdl * 1e6, fused_no_prefetch * 1e6, reference * 1e6,
-                floor * 1e6, (long long)WeightBytes(config, rows),
-                (long long)kv_bytes, prefill * 1e6, prefill_reference * 1e6);
+                fused_no_pdl * 1e6, reference * 1e6, floor * 1e6,
+                (long long)WeightBytes(config, rows), (long long)kv_bytes,
+                prefill * 1e6, prefill_reference * 1e6);
   json << line << breakdown << "}\n";
   json.flush();
 }
@@ -391,10 +385,9 @@ int main(int argc, char** argv) {
       "step time per token-step, microseconds (median of 50 x 10 graph "
       "replays); floor = (weights + KV read) / 4.3 TB/s\n");
   std::printf(
-      "| size    | rows | context | fused | fused, no PDL | fused, no L2 "
-      "prefetch | LibTorch | floor | speed-up | prefill of `rows` tokens, "
-      "fused | LibTorch |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| size    | rows | context | fused | fused, no PDL | LibTorch | floor | "
+      "speed-up | prefill of `rows` tokens, fused | LibTorch |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& size : tinylm::Split(sizes)) {
     for (const std::string& r : tinylm::Split(rows)) {
       const int64_t context = size == "shipped" ? 160 : 512;
