@@ -1,5 +1,5 @@
 // WritePump runs every posted task, on its own threads, including the ones
-// still queued when it is destroyed.
+// still queued when it is destroyed, and wakes its workers for each burst.
 #include "server/rpc/write_pump.h"
 
 #include <atomic>
@@ -17,6 +17,17 @@ TEST(WritePumpTest, RunsTasksOffThePostingThread) {
   std::promise<std::thread::id> ran_on;
   pump.Post([&ran_on] { ran_on.set_value(std::this_thread::get_id()); });
   EXPECT_NE(ran_on.get_future().get(), std::this_thread::get_id());
+}
+
+// Each task is posted only after the one before has run, so every post
+// finds the workers asleep or about to sleep: a lost wake-up hangs here.
+TEST(WritePumpTest, WakesSleepingWorkersForEveryLaterPost) {
+  WritePump pump(3);
+  for (int i = 0; i < 300; ++i) {
+    std::promise<int> ran;
+    pump.Post([&ran, i] { ran.set_value(i); });
+    EXPECT_EQ(ran.get_future().get(), i);
+  }
 }
 
 TEST(WritePumpTest, RunsEveryTaskPostedFromManyThreadsBeforeDestruction) {

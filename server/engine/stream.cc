@@ -64,12 +64,10 @@ void GenerationStream::Push(StreamEvent event) {
 }
 
 void GenerationStream::Wake() {
-  std::function<void()> wake;
-  {
-    std::lock_guard<std::mutex> lock(wake_mu_);
-    wake = wake_;
-  }
-  if (wake) wake();
+  // Under the lock: no copy of the hook per token, and ClearWakeup()
+  // returns only once no hook runs.
+  std::lock_guard<std::mutex> lock(wake_mu_);
+  if (wake_) wake_();
 }
 
 }  // namespace tinylm

@@ -6,9 +6,9 @@
 // except the wake-up hook, which only tells the consumer to come and pop.
 //
 // Thread-safety: every method may be called from any thread. The wake-up
-// hook runs on the producer's thread under no lock, so it may still run
-// once after ClearWakeup(): a hook must keep what it touches alive itself
-// (the reactors capture a weak_ptr to themselves).
+// hook runs on the producer's thread under the stream's hook lock, so it
+// must not call SetWakeup() or ClearWakeup(); once ClearWakeup() returns
+// it runs no more.
 #ifndef TINYLM_SERVER_ENGINE_STREAM_H_
 #define TINYLM_SERVER_ENGINE_STREAM_H_
 

@@ -5,42 +5,49 @@
 namespace tinylm {
 
 WritePump::WritePump(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (auto& lane : lanes_) {
+    lane->thread = std::thread([&lane = *lane] { Work(lane); });
+  }
 }
 
 WritePump::~WritePump() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+  for (auto& lane : lanes_) {
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->stopping = true;
+    }
+    lane->ready.notify_one();
   }
-  ready_.notify_all();
-  for (std::thread& thread : threads_) thread.join();
+  for (auto& lane : lanes_) lane->thread.join();
 }
 
 void WritePump::Post(std::function<void()> task) {
-  bool was_empty;
+  Lane& lane = *lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) %
+                       lanes_.size()];
+  bool wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    was_empty = tasks_.empty();
-    tasks_.push_back(std::move(task));
+    std::lock_guard<std::mutex> lock(lane.mu);
+    lane.tasks.push_back(std::move(task));
+    wake = lane.sleeping;
   }
-  // Workers drain the queue before they sleep, so a queue that already
-  // held tasks has a worker on it: one wake-up per burst, not per task.
-  if (was_empty) ready_.notify_one();
+  if (wake) lane.ready.notify_one();
 }
 
-void WritePump::Work() {
-  std::unique_lock<std::mutex> lock(mu_);
+void WritePump::Work(Lane& lane) {
+  std::vector<std::function<void()>> batch;
   while (true) {
-    ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-    if (tasks_.empty()) return;  // stopping, nothing left
-    std::function<void()> task = std::move(tasks_.front());
-    tasks_.pop_front();
-    // More work than this thread: let another one help.
-    if (!tasks_.empty()) ready_.notify_one();
-    lock.unlock();
-    task();
-    lock.lock();
+    {
+      std::unique_lock<std::mutex> lock(lane.mu);
+      lane.sleeping = true;
+      lane.ready.wait(lock,
+                      [&] { return lane.stopping || !lane.tasks.empty(); });
+      lane.sleeping = false;
+      if (lane.tasks.empty()) return;  // stopping, nothing left
+      batch.swap(lane.tasks);
+    }
+    for (std::function<void()>& task : batch) task();
+    batch.clear();
   }
 }
 

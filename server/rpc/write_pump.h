@@ -2,19 +2,27 @@
 // the scheduler threads.
 //
 // A model's scheduler thread pushes every sampled token into its stream.
-// Writing it out (filling the proto, serializing, StartWrite) costs tens of
-// microseconds; done inline for 64 streams it would add about a millisecond
+// Writing it out (filling the proto, serializing, StartWrite) costs
+// microseconds; done inline for 64 streams it would add hundreds of them
 // to every decode step. A stream's wake-up therefore only posts its
 // reactor here, and these threads do the writing while the scheduler runs
 // the next step.
+//
+// Posting must stay cheap for the scheduler, which posts a burst of up to
+// one task per stream every step: each worker has a lane of its own (a
+// queue, a lock, a condition variable), posts go to the lanes in turn, a
+// worker takes its whole lane at once, and a post wakes a worker only when
+// it sleeps. With one shared queue, the scheduler and every worker took
+// the same lock once per task, and the scheduler slept on it.
 //
 // Thread-safety: Post() may be called from any thread.
 #ifndef TINYLM_SERVER_RPC_WRITE_PUMP_H_
 #define TINYLM_SERVER_RPC_WRITE_PUMP_H_
 
+#include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,16 +37,22 @@ class WritePump {
   WritePump(const WritePump&) = delete;
   WritePump& operator=(const WritePump&) = delete;
 
+  // Tasks run in no set order; each runs once.
   void Post(std::function<void()> task);
 
  private:
-  void Work();
+  struct Lane {
+    std::mutex mu;
+    std::condition_variable ready;
+    std::vector<std::function<void()>> tasks;  // guarded by mu
+    bool sleeping = false;                     // guarded by mu
+    bool stopping = false;                     // guarded by mu
+    std::thread thread;
+  };
+  static void Work(Lane& lane);
 
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::atomic<size_t> next_lane_{0};
 };
 
 }  // namespace tinylm
