@@ -12,7 +12,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,16 @@
 
 namespace tinylm {
 namespace {
+
+// Copies `from` into `to`, tensors of one size (one pinned on the host,
+// one on the device), on the current stream: cudaMemcpyAsync itself, as
+// copy_ goes through LibTorch's dispatch and checks, host time that every
+// step would pay.
+void CopyAsync(const at::Tensor& from, at::Tensor& to) {
+  C10_CUDA_CHECK(cudaMemcpyAsync(to.data_ptr(), from.const_data_ptr(),
+                                 to.nbytes(), cudaMemcpyDefault,
+                                 c10::cuda::getCurrentCUDAStream()));
+}
 
 class FusedDecodeStepsImpl : public FusedDecodeSteps {
  public:
@@ -336,7 +348,7 @@ void FusedDecodeStepsImpl::Upload(int64_t B, int64_t P) {
     SetColumn(b, {0, -1, static_cast<int32_t>(num_slots_), 0, -1, 1.0f});
   }
   const int parity = input_parity_;
-  inputs_.copy_(host_inputs_[parity], /*non_blocking=*/true);
+  CopyAsync(host_inputs_[parity], inputs_);
   inputs_copied_[parity].record(c10::cuda::getCurrentCUDAStream());
   input_parity_ = 1 - parity;
   // The next upload's host buffer: refilled once its last upload is done.
@@ -348,9 +360,9 @@ int FusedDecodeStepsImpl::Replay(int64_t B, bool alternatives) {
   Upload(B, buckets_[bucket]);
   steps_[bucket]->Run();
   const int parity = choice_parity_;
-  host_choices_[parity].copy_(choices_, /*non_blocking=*/true);
+  CopyAsync(choices_, host_choices_[parity]);
   if (alternatives) {
-    host_alternatives_[parity].copy_(alternatives_, /*non_blocking=*/true);
+    CopyAsync(alternatives_, host_alternatives_[parity]);
   }
   choices_copied_[parity].record(c10::cuda::getCurrentCUDAStream());
   choice_parity_ = 1 - parity;
@@ -529,10 +541,9 @@ std::vector<SampledToken> FusedDecodeStepsImpl::PrefillAndSample(
   }
   Upload(B, B);
   LaunchSampler(B, logits, prefill_choices_, prefill_alternatives_);
-  host_prefill_choices_.copy_(prefill_choices_, /*non_blocking=*/true);
+  CopyAsync(prefill_choices_, host_prefill_choices_);
   if (any_alternatives) {
-    host_prefill_alternatives_.copy_(prefill_alternatives_,
-                                     /*non_blocking=*/true);
+    CopyAsync(prefill_alternatives_, host_prefill_alternatives_);
   }
   prefill_choices_copied_.record(c10::cuda::getCurrentCUDAStream());
   prefill_choices_copied_.synchronize();
