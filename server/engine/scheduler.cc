@@ -1,5 +1,7 @@
 #include "server/engine/scheduler.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <optional>
 #include <utility>
@@ -153,6 +155,7 @@ void Scheduler::Shutdown() {
 }
 
 void Scheduler::Loop() {
+  pthread_setname_np(pthread_self(), "tinylm-sched");  // for top -H, perf
   at::NoGradGuard no_grad;  // thread-local
   while (!stopping_.load()) {
     const bool idle = active_.empty();

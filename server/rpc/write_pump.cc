@@ -1,5 +1,7 @@
 #include "server/rpc/write_pump.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace tinylm {
@@ -35,6 +37,7 @@ void WritePump::Post(std::function<void()> task) {
 }
 
 void WritePump::Work(Lane& lane) {
+  pthread_setname_np(pthread_self(), "tinylm-write");  // for top -H, perf
   std::vector<std::function<void()>> batch;
   while (true) {
     {
