@@ -12,8 +12,12 @@
 // one task per stream every step: each worker has a lane of its own (a
 // queue, a lock, a condition variable), posts go to the lanes in turn, a
 // worker takes its whole lane at once, and a post wakes a worker only when
-// it sleeps. With one shared queue, the scheduler and every worker took
-// the same lock once per task, and the scheduler slept on it.
+// it sleeps. A worker that ran out of tasks watches its lane for a while
+// (kSpinBeforeSleep) before it sleeps, so that within a burst no post pays
+// for a wake-up: profiled at 64 streams on an H200 host, the futex
+// wake-ups of posts that found their worker asleep were a third of the
+// scheduler thread's time, and going to sleep and waking half the
+// workers'.
 //
 // Thread-safety: Post() may be called from any thread.
 #ifndef TINYLM_SERVER_RPC_WRITE_PUMP_H_
@@ -45,6 +49,7 @@ class WritePump {
     std::mutex mu;
     std::condition_variable ready;
     std::vector<std::function<void()>> tasks;  // guarded by mu
+    std::atomic<bool> has_tasks{false};        // !tasks.empty(), unlocked
     bool sleeping = false;                     // guarded by mu
     bool stopping = false;                     // guarded by mu
     std::thread thread;

@@ -20,7 +20,8 @@
 # (16: a third run, SIZE-batched, of the fused step at the last concurrency
 # with tinylm-bench --max_tokens_per_message; 1: none), TEMPERATURE (1.0:
 # a fourth run, SIZE-sampled, of the fused step at CONCURRENCY with
-# requests sampled at that temperature; 0: none), BUILD_DIR
+# requests sampled at that temperature; 0: none), CHANNELS (1: the
+# connections tinylm-bench spreads its streams over), BUILD_DIR
 # (/tmp/tinylm-serve-build), WORK_DIR (/tmp/tinylm-serve-work), COMMIT.
 # Results in RESULTS_DIR: run.log, fused_test.txt, SIZE-fused/, SIZE-libtorch/,
 # SIZE-batched/ and SIZE-sampled/ (bench.json, bench.md, server.log), SIZE-baselines.jsonl,
@@ -33,6 +34,7 @@ SIZES=${SIZES:-shipped,article}
 IMPLS=${IMPLS:-compile,compile_plain,graph}
 TOKENS_PER_MESSAGE=${TOKENS_PER_MESSAGE:-16}
 TEMPERATURE=${TEMPERATURE:-1.0}
+CHANNELS=${CHANNELS:-1}
 B=${BUILD_DIR:-/tmp/tinylm-serve-build}
 W=${WORK_DIR:-/tmp/tinylm-serve-work}
 mkdir -p "$W"
@@ -77,12 +79,12 @@ for size in "${sizes[@]}"; do
   for mode in $modes; do
     step "$size, $mode decode step"
     fused=true; [ $mode = libtorch ] && fused=false
-    levels=$CONCURRENCY; bench_extra=()
+    levels=$CONCURRENCY; bench_extra=(-- --channels="$CHANNELS")
     if [ $mode = batched ]; then  # the fused step, several tokens a message
       levels=${CONCURRENCY##*,}
-      bench_extra=(-- --max_tokens_per_message="$TOKENS_PER_MESSAGE")
+      bench_extra+=(--max_tokens_per_message="$TOKENS_PER_MESSAGE")
     elif [ $mode = sampled ]; then  # the fused step, sampled requests
-      bench_extra=(-- --temperature="$TEMPERATURE")
+      bench_extra+=(--temperature="$TEMPERATURE")
     fi
     bash tools/bench/run_matrix.sh --server_bin "$B/bin/tinylm-server" \
       --bench_bin "$B/bin/tinylm-bench" --device cuda \
