@@ -19,7 +19,8 @@
 // scheduler thread's time, and going to sleep and waking half the
 // workers'.
 //
-// Thread-safety: Post() may be called from any thread.
+// Thread-safety: Post() may be called from any thread, but not once the
+// destructor has begun (a lane that has stopped takes no more).
 #ifndef TINYLM_SERVER_RPC_WRITE_PUMP_H_
 #define TINYLM_SERVER_RPC_WRITE_PUMP_H_
 
