@@ -2,22 +2,20 @@
 // the scheduler threads.
 //
 // A model's scheduler thread pushes every sampled token into its stream.
-// Writing it out (filling the proto, serializing, StartWrite) costs
-// microseconds; done inline for 64 streams it would add hundreds of them
-// to every decode step. A stream's wake-up therefore only posts its
-// reactor here, and these threads do the writing while the scheduler runs
-// the next step.
+// Writing it out (filling the proto, serializing, StartWrite) inline would
+// put one write per stream into every decode step. A stream's wake-up
+// therefore only posts its reactor here, and these threads do the writing
+// while the scheduler runs the next step.
 //
 // Posting must stay cheap for the scheduler, which posts a burst of up to
 // one task per stream every step: each worker has a lane of its own (a
-// queue, a lock, a condition variable), posts go to the lanes in turn, a
-// worker takes its whole lane at once, and a post wakes a worker only when
-// it sleeps. A worker that ran out of tasks watches its lane for a while
-// (kSpinBeforeSleep) before it sleeps, so that within a burst no post pays
-// for a wake-up: profiled at 64 streams on an H200 host, the futex
-// wake-ups of posts that found their worker asleep were a third of the
-// scheduler thread's time, and going to sleep and waking half the
-// workers'.
+// queue, a lock, a condition variable), posts go to the lanes in turn, and
+// a worker takes its whole lane at once. A worker that ran out of tasks
+// watches its lane for a while (kSpinBeforeSleep) before it sleeps, so
+// that within a burst most posts find it awake: profiled at 64 streams on
+// an H200 host with lanes but no such wait, the futex wake-ups of posts
+// whose worker had just gone to sleep were 32% of the scheduler thread's
+// samples, and going to sleep and waking half the workers'.
 //
 // Thread-safety: Post() may be called from any thread, but not once the
 // destructor has begun (a lane that has stopped takes no more).
@@ -51,7 +49,6 @@ class WritePump {
     std::condition_variable ready;
     std::vector<std::function<void()>> tasks;  // guarded by mu
     std::atomic<bool> has_tasks{false};        // !tasks.empty(), unlocked
-    bool sleeping = false;                     // guarded by mu
     bool stopping = false;                     // guarded by mu
     std::thread thread;
   };
