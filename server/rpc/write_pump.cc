@@ -53,12 +53,14 @@ WritePump::~WritePump() {
 void WritePump::Post(std::function<void()> task) {
   Lane& lane = *lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) %
                        lanes_.size()];
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(lane.mu);
     lane.tasks.push_back(std::move(task));
     lane.has_tasks.store(true, std::memory_order_release);
+    wake = lane.sleeping;
   }
-  lane.ready.notify_one();  // no system call unless the worker waits
+  if (wake) lane.ready.notify_one();
 }
 
 void WritePump::Work(Lane& lane) {
@@ -68,8 +70,10 @@ void WritePump::Work(Lane& lane) {
     SpinWhileEmpty(lane.has_tasks);
     {
       std::unique_lock<std::mutex> lock(lane.mu);
+      lane.sleeping = true;
       lane.ready.wait(lock,
                       [&] { return lane.stopping || !lane.tasks.empty(); });
+      lane.sleeping = false;
       if (lane.tasks.empty()) return;  // stopping, nothing left
       batch.swap(lane.tasks);
       lane.has_tasks.store(false, std::memory_order_relaxed);

@@ -49,6 +49,8 @@ class WritePump {
     std::condition_variable ready;
     std::vector<std::function<void()>> tasks;  // guarded by mu
     std::atomic<bool> has_tasks{false};        // !tasks.empty(), unlocked
+    // In or entering ready.wait(): a post notifies only then.
+    bool sleeping = false;  // guarded by mu
     bool stopping = false;                     // guarded by mu
     std::thread thread;
   };
