@@ -101,6 +101,45 @@ TEST(AttentionValidation, NamesWhatIsWrong) {
   EXPECT_EQ(ValidateAttention(a), "probs_stride must cover max_len");
 }
 
+TEST(GemmTiling, FewestSerialRowTilesOnTheLeastLoadedMultiprocessor) {
+  // 132 multiprocessors without a device, as on an H200.
+  if (MultiprocessorCount() != 132) GTEST_SKIP() << "the cases assume 132";
+  auto expect = [](int m, int n, int k, int nt, int splits) {
+    const GemmTiling t = ChooseGemmTiling(m, n, k);
+    EXPECT_EQ(t.tiles_per_block, nt) << m << "x" << n << "x" << k;
+    EXPECT_EQ(t.row_splits, splits) << m << "x" << n << "x" << k;
+  };
+  // The article's attention input (8 warps a block, RMSNorm): wide tiles,
+  // so that 72 blocks normalize the rows, in 3 splits of the 4 row tiles
+  // (216 blocks: two a multiprocessor cost as much as 2 tiles one after
+  // the other, and fewer splits would leave more tiles in a row).
+  expect(1, 2304, 768, 4, 1);
+  expect(64, 2304, 768, 4, 3);
+  // Its attention output: one block a multiprocessor at one row (96 of
+  // them, narrow), every row tile its own block at 64 rows (24 x 4).
+  expect(1, 768, 768, 1, 1);
+  expect(64, 768, 768, 4, 4);
+  // K = 1536 holds one block a multiprocessor: 48 x 2 blocks, one wave.
+  expect(64, 768, 1536, 2, 2);
+  // The shipped size (2 warps a block): narrow tiles, a block a row tile.
+  expect(128, 128, 128, 1, 8);
+  // Its LM head: 500 blocks of 2 warps, 4 a multiprocessor for free.
+  expect(64, 8000, 128, 2, 1);
+  // K = 2048: the registers allow only the narrow tile.
+  expect(16, 136, 2048, 1, 1);
+  for (int m = 1; m <= kMaxGemmRows; ++m) {
+    for (int n : {8, 100, 768, 2304, 8000}) {
+      for (int k : {8, 128, 768, 1536, 2048}) {
+        const GemmTiling t = ChooseGemmTiling(m, n, k);
+        EXPECT_TRUE(t.tiles_per_block == 1 || t.tiles_per_block == 2 ||
+                    t.tiles_per_block == 4);
+        EXPECT_GE(t.row_splits, 1);
+        EXPECT_LE(t.row_splits, (m + 15) / 16) << m << "x" << n << "x" << k;
+      }
+    }
+  }
+}
+
 TEST(GemmValidation, NamesWhatIsWrong) {
   GemmArgs g;
   g.m = 1;

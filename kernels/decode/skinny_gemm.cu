@@ -2,7 +2,8 @@
 //
 // Block = W warps (W from K alone, GemmWarpsForK) that split K; its tile is
 // BN = 8·NT weight rows (N columns of the output) and its share of the M
-// rows (grid.y splits them where N alone gives too few blocks). Data flow:
+// rows (grid.y splits them; ChooseGemmTiling picks NT and the split). Data
+// flow:
 //   1. each warp loads its weight fragments into registers: for its chunks
 //      c = warp + W·i (i < KCH) and the block's NT n8 tiles, lane (g, t)
 //      holds 8 bf16 at k = 32c + 8t of weight row n0 + 8j + g;
@@ -167,14 +168,12 @@ __device__ void EpiloguePair(const GemmArgs& a, int m, int n, float v0,
 // bytes of spills and is still faster so, as measured on an H200
 // (docs/benchmarks.md, 2026-12-03, run D); with more chunks the spills
 // cost more than the second block gains.
-template <int KCH>
-constexpr int MinBlocksPerMultiprocessor() {
-  return KCH <= 3 ? 2 : 1;
+__host__ __device__ constexpr int BlocksPerMultiprocessor(int kch) {
+  return kch <= 3 ? 2 : 1;
 }
 
 template <int KCH, int NT>
-__global__ void __launch_bounds__(kMaxWarps * 32,
-                                  MinBlocksPerMultiprocessor<KCH>())
+__global__ void __launch_bounds__(kMaxWarps * 32, BlocksPerMultiprocessor(KCH))
     SkinnyGemmKernel(const GemmArgs a) {
   constexpr int BN = 8 * NT;
   extern __shared__ float shared[];
@@ -338,19 +337,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32,
 
 using Kernel = void (*)(GemmArgs);
 
-// n8 tiles per block: wider tiles for more rows, since x is read once per
-// block and the weights once in all, and for wide N, so that the grid fits
-// in about one wave of two blocks per multiprocessor; fewer where a lane
-// holds many chunks (registers: no spills, by ptxas -v). The tile never
-// changes a row's arithmetic.
-int TilesPerBlock(int m, int n, int chunks_per_warp) {
-  const int max_nt = chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
-  int nt = m <= 16 ? 1 : m <= 64 ? 2 : 4;
-  while (nt < max_nt &&
-         (n + 8 * nt - 1) / (8 * nt) > 2 * MultiprocessorCount()) {
-    nt *= 2;
+// The instantiation's chunks per lane (KCH) for a warp's chunk count: the
+// smallest of 1, 2, 3, 4, 6, 8 that holds it.
+int KchOf(int chunks_per_warp) {
+  for (int kch : {1, 2, 3, 4, 6}) {
+    if (chunks_per_warp <= kch) return kch;
   }
-  return std::min(nt, max_nt);
+  return 8;
 }
 
 template <int KCH>
@@ -363,15 +356,6 @@ Kernel PickTile(int nt) {
   } else {
     return nt == 2 ? SkinnyGemmKernel<KCH, 2> : SkinnyGemmKernel<KCH, 4>;
   }
-}
-
-// The instantiation's chunks per lane (KCH) for a warp's chunk count: the
-// smallest of 1, 2, 3, 4, 6, 8 that holds it.
-int KchOf(int chunks_per_warp) {
-  for (int kch : {1, 2, 3, 4, 6}) {
-    if (chunks_per_warp <= kch) return kch;
-  }
-  return 8;
 }
 
 Kernel PickKernel(int chunks_per_warp, int nt) {
@@ -391,6 +375,11 @@ Kernel PickKernel(int chunks_per_warp, int nt) {
   }
 }
 
+// The widest n8 tile a lane's registers allow (no spills, by ptxas -v).
+int MaxTilesPerBlock(int chunks_per_warp) {
+  return chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
+}
+
 bool Aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
@@ -399,6 +388,30 @@ bool Aligned16(const void* p) {
 
 int GemmWarpsForK(int k) {
   return std::min(kMaxWarps, std::max(1, (ChunksForK(k) + 2) / 3));
+}
+
+GemmTiling ChooseGemmTiling(int m, int n, int k) {
+  const int warps = GemmWarpsForK(k);
+  const int chunks_per_warp = ChunksPerWarp(k);
+  const int per_multiprocessor =
+      BlocksPerMultiprocessor(KchOf(chunks_per_warp));
+  const int sms = MultiprocessorCount();
+  const int tiles = (m + kTileRows - 1) / kTileRows;
+  GemmTiling best;
+  double best_cost = 0.0;
+  for (int nt = 1; nt <= MaxTilesPerBlock(chunks_per_warp); nt *= 2) {
+    const int n_blocks = (n + 8 * nt - 1) / (8 * nt);
+    const int splits =
+        std::min(tiles, std::max(1, per_multiprocessor * sms / n_blocks));
+    const int blocks_on_busiest = (n_blocks * splits + sms - 1) / sms;
+    const double cost = double((tiles + splits - 1) / splits) *
+                        std::max(1.0, blocks_on_busiest * warps / 8.0);
+    if (nt == 1 || cost < best_cost) {
+      best = {nt, splits};
+      best_cost = cost;
+    }
+  }
+  return best;
 }
 
 std::string ValidateGemm(const GemmArgs& a) {
@@ -459,23 +472,16 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   if (!ValidateGemm(args).empty()) return cudaErrorInvalidValue;
   const int warps = GemmWarpsForK(args.k);
   const int chunks_per_warp = ChunksPerWarp(args.k);
-  const int nt = TilesPerBlock(args.m, args.n, chunks_per_warp);
-  const Kernel kernel = PickKernel(chunks_per_warp, nt);
-  const int bn = 8 * nt;
+  const GemmTiling tiling = ChooseGemmTiling(args.m, args.n, args.k);
+  const Kernel kernel = PickKernel(chunks_per_warp, tiling.tiles_per_block);
+  const int bn = 8 * tiling.tiles_per_block;
   const size_t shared_bytes =
       sizeof(float) * (2 * warps * kTileRows * bn + 2 * warps * kTileRows) +
       sizeof(uint4) * 2 * warps * KchOf(chunks_per_warp) * 2 * 32;
   const cudaError_t raised = cudaFuncSetAttribute(
       kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes));
   if (raised != cudaSuccess) return raised;
-  // Row tiles split over grid.y while the grid is under a wave of two
-  // blocks per multiprocessor: a small N then still fills the device (the
-  // weights are read once per split, from L2 after the first).
-  const int n_blocks = (args.n + bn - 1) / bn;
-  const int tiles = (args.m + kTileRows - 1) / kTileRows;
-  const int splits =
-      std::min(tiles, std::max(1, 2 * MultiprocessorCount() / n_blocks));
-  const dim3 grid(n_blocks, splits);
+  const dim3 grid((args.n + bn - 1) / bn, tiling.row_splits);
   return LaunchKernel(kernel, grid, dim3(32 * warps), shared_bytes, stream, pdl,
                       args);
 }

@@ -106,6 +106,25 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
 // split): exposed for tests and the benchmark's notes.
 int GemmWarpsForK(int k);
 
+// How the launcher lays a product over the device: blocks of 8 ·
+// tiles_per_block weight rows, the 16-row tiles of x split over row_splits
+// blocks each (grid.y, in one wave of the blocks a multiprocessor holds).
+// Speed only: a row's arithmetic is the same in every tiling.
+struct GemmTiling {
+  int tiles_per_block = 1;  // NT: 1, 2 or 4 (fewer where K needs registers)
+  int row_splits = 1;
+};
+
+// The tiling of the fewest serial row tiles per block times the load of the
+// busiest multiprocessor (its warps over eight, at least 1), the narrower
+// tile on a tie. These kernels issue more than they wait (Nsight Compute,
+// docs/benchmarks.md, 2026-12-04, run K), so blocks that share a
+// multiprocessor take turns; and every block of a product with the RMSNorm
+// prologue normalizes all of its rows, which wider tiles do fewer times.
+// Measured on an H200 at both model sizes, this picks the fastest of the
+// three widths or within 0.5 us of it for every product and M tried.
+GemmTiling ChooseGemmTiling(int m, int n, int k);
+
 }  // namespace tinylm::decode
 
 #endif  // TINYLM_KERNELS_DECODE_SKINNY_GEMM_H_
