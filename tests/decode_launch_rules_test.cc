@@ -109,11 +109,14 @@ TEST(GemmTiling, FewestSerialRowTilesOnTheLeastLoadedMultiprocessor) {
     EXPECT_EQ(t.tiles_per_block, nt) << m << "x" << n << "x" << k;
     EXPECT_EQ(t.row_splits, splits) << m << "x" << n << "x" << k;
   };
-  // The article's attention input (8 warps a block, RMSNorm): wide tiles,
-  // so that 72 blocks normalize the rows, in 3 splits of the 4 row tiles
-  // (216 blocks: two a multiprocessor cost as much as 2 tiles one after
-  // the other, and fewer splits would leave more tiles in a row).
-  expect(1, 2304, 768, 4, 1);
+  // The article's attention input (8 warps a block, RMSNorm): at one row
+  // tile 144 blocks (a block on every multiprocessor, not 72); at 64 rows
+  // wide tiles, so that 72 blocks normalize the rows, in 3 splits of the 4
+  // row tiles (216 blocks: two a multiprocessor cost as much as 2 tiles
+  // one after the other, and fewer splits would leave more tiles in a row).
+  expect(1, 2304, 768, 2, 1);
+  expect(16, 2304, 768, 2, 1);
+  expect(32, 2304, 768, 4, 2);
   expect(64, 2304, 768, 4, 3);
   // Its attention output: one block a multiprocessor at one row (96 of
   // them, narrow), every row tile its own block at 64 rows (24 x 4).

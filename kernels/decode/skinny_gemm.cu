@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "kernels/decode/device_util.cuh"
 #include "kernels/decode/launch.cuh"
@@ -398,14 +399,16 @@ GemmTiling ChooseGemmTiling(int m, int n, int k) {
   const int sms = MultiprocessorCount();
   const int tiles = (m + kTileRows - 1) / kTileRows;
   GemmTiling best;
-  double best_cost = 0.0;
+  std::pair<bool, double> best_cost;  // (leaves multiprocessors idle, cost)
   for (int nt = 1; nt <= MaxTilesPerBlock(chunks_per_warp); nt *= 2) {
     const int n_blocks = (n + 8 * nt - 1) / (8 * nt);
     const int splits =
         std::min(tiles, std::max(1, per_multiprocessor * sms / n_blocks));
     const int blocks_on_busiest = (n_blocks * splits + sms - 1) / sms;
-    const double cost = double((tiles + splits - 1) / splits) *
-                        std::max(1.0, blocks_on_busiest * warps / 8.0);
+    const std::pair<bool, double> cost = {
+        tiles == 1 && n_blocks < sms,
+        double((tiles + splits - 1) / splits) *
+            std::max(1.0, blocks_on_busiest * warps / 8.0)};
     if (nt == 1 || cost < best_cost) {
       best = {nt, splits};
       best_cost = cost;

@@ -117,12 +117,15 @@ struct GemmTiling {
 
 // The tiling of the fewest serial row tiles per block times the load of the
 // busiest multiprocessor (its warps over eight, at least 1), the narrower
-// tile on a tie. These kernels issue more than they wait (Nsight Compute,
-// docs/benchmarks.md, 2026-12-04, run K), so blocks that share a
-// multiprocessor take turns; and every block of a product with the RMSNorm
-// prologue normalizes all of its rows, which wider tiles do fewer times.
-// Measured on an H200 at both model sizes, this picks the fastest of the
-// three widths or within 0.5 us of it for every product and M tried.
+// tile on a tie; with one row tile (M <= 16), a block on every
+// multiprocessor first where a width gives that. Why (docs/benchmarks.md,
+// 2026-12-04, run K): these kernels issue more than they wait (Nsight
+// Compute), so blocks that share a multiprocessor take turns, and every
+// block of a product with the RMSNorm prologue normalizes all its rows,
+// which wider tiles do fewer times; but at one row tile a step streams its
+// weights from memory, and fewer blocks than multiprocessors stream them
+// slower (the article size's one-row step: 275 us with its products over
+// 144 and 192 blocks, 297 us over 72 and 96).
 GemmTiling ChooseGemmTiling(int m, int n, int k);
 
 }  // namespace tinylm::decode
