@@ -88,9 +88,11 @@ at::Tensor GemmReference(const GemmCase& c, const GemmData& d) {
   }
 }
 
-// Runs rows [begin, begin + rows) of the case; returns the poisoned output
-// buffer [rows + 1, stride] (the extra row and columns must stay NaN).
-at::Tensor RunGemm(const GemmCase& c, const GemmData& d, int begin, int rows) {
+// Runs rows [begin, begin + rows) of the case in `tiling` (GemmArgs's;
+// zeros: the launcher's); returns the poisoned output buffer
+// [rows + 1, stride] (the extra row and columns must stay NaN).
+at::Tensor RunGemm(const GemmCase& c, const GemmData& d, int begin, int rows,
+                   decode::GemmTiling tiling = {0, 0}) {
   at::Tensor out = Nan({rows + 1, c.stride()}, c.out_dtype());
   GemmArgs a;
   a.m = rows;
@@ -107,6 +109,7 @@ at::Tensor RunGemm(const GemmCase& c, const GemmData& d, int begin, int rows) {
   a.out = out.data_ptr();
   a.out_stride = c.stride();
   a.epilogue = c.epilogue;
+  a.tiling = tiling;
   EXPECT_EQ(decode::ValidateGemm(a), "") << c.Name();
   Finish(decode::LaunchSkinnyGemm(a, Stream(), /*pdl=*/false));
   return out;
@@ -167,10 +170,22 @@ TEST(SkinnyGemm, BatchInvariant) {
           << c.Name() << ": rows " << begin << ".." << begin + rows - 1
           << " differ from the same rows of M=100";
     }
+    // M = 100 (7 row tiles) in every width K allows, split 1, 3 or 7 ways.
+    for (int width = 1; width <= decode::GemmMaxTilesPerBlock(c.k);
+         width *= 2) {
+      for (int splits : {1, 3, 7}) {
+        const at::Tensor forced = RunGemm(c, d, 0, c.m, {width, splits})
+                                      .narrow(0, 0, c.m)
+                                      .narrow(1, 0, c.width());
+        EXPECT_TRUE(at::equal(forced, all.narrow(0, 0, c.m)))
+            << c.Name() << ": width " << width << ", " << splits
+            << " splits differ from the launcher's tiling";
+      }
+    }
   }
   std::printf(
-      "CHECK gemm batch invariance: rows alone and in M=1..64 windows "
-      "equal M=100 bit for bit\n");
+      "CHECK gemm batch invariance: rows alone and in M=1..64 windows, and "
+      "M=100 in every tiling, equal M=100 bit for bit\n");
 }
 
 // ------------------------------------------------- attention input epilogue

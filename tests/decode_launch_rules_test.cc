@@ -136,6 +136,7 @@ TEST(GemmTiling, FewestSerialRowTilesOnTheLeastLoadedMultiprocessor) {
         const GemmTiling t = ChooseGemmTiling(m, n, k);
         EXPECT_TRUE(t.tiles_per_block == 1 || t.tiles_per_block == 2 ||
                     t.tiles_per_block == 4);
+        EXPECT_LE(t.tiles_per_block, GemmMaxTilesPerBlock(k));
         EXPECT_GE(t.row_splits, 1);
         EXPECT_LE(t.row_splits, (m + 15) / 16) << m << "x" << n << "x" << k;
       }
@@ -162,6 +163,22 @@ TEST(GemmValidation, NamesWhatIsWrong) {
   g.epilogue = GemmEpilogue::kSwiGlu;
   g.n = 15;
   EXPECT_EQ(ValidateGemm(g), "SwiGLU needs an even N");
+  g.epilogue = GemmEpilogue::kBf16;
+  g.n = 16;
+  g.tiling = {3, 0};
+  EXPECT_EQ(ValidateGemm(g),
+            "tiling: tiles_per_block must be 0 (chosen), 1, 2 or 4");
+  g.tiling = {0, 1};
+  EXPECT_EQ(ValidateGemm(g), "tiling: row_splits needs tiles_per_block");
+  g.tiling = {2, 2};  // one row: one row tile
+  EXPECT_EQ(ValidateGemm(g),
+            "tiling: row_splits must be 0 (chosen) or 1 to the row tiles");
+  g.tiling = {4, 1};
+  EXPECT_EQ(ValidateGemm(g), "");
+  g.k = 2048;  // 8 chunks a warp: one n8 tile a block
+  g.x_stride = 2048;
+  EXPECT_EQ(ValidateGemm(g),
+            "tiling: tiles_per_block must be at most 1 for this K");
 }
 
 }  // namespace

@@ -133,6 +133,7 @@ cudaError_t DecodeStep::EnqueueStage(DecodeStage stage, int layer,
     g.w = weight;
     g.norm_weight = norm;
     g.norm_eps = d.norm_eps;
+    g.tiling = io.gemm_tiling;
     return g;
   };
   switch (stage) {

@@ -26,6 +26,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include "kernels/decode/skinny_gemm.h"
+
 namespace tinylm::decode {
 
 using bf16 = __nv_bfloat16;
@@ -99,6 +101,9 @@ struct DecodeIo {
   // fp32 (decode_attention.h); null for none.
   float* const* maps = nullptr;
   int64_t map_stride = 0;
+  // Every product's GemmArgs::tiling: the launcher's choice unless the
+  // benchmark measures others. Results are the same.
+  GemmTiling gemm_tiling{0, 0};
 };
 
 // The kernels of a step, for the benchmark's breakdown.

@@ -376,11 +376,6 @@ Kernel PickKernel(int chunks_per_warp, int nt) {
   }
 }
 
-// The widest n8 tile a lane's registers allow (no spills, by ptxas -v).
-int MaxTilesPerBlock(int chunks_per_warp) {
-  return chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
-}
-
 bool Aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
@@ -391,19 +386,32 @@ int GemmWarpsForK(int k) {
   return std::min(kMaxWarps, std::max(1, (ChunksForK(k) + 2) / 3));
 }
 
+int GemmMaxTilesPerBlock(int k) {
+  // No spills by ptxas -v: a lane holds chunks x width weight fragments.
+  const int chunks_per_warp = ChunksPerWarp(k);
+  return chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
+}
+
+// The most row splits of M's tiles that keep n_blocks · splits blocks in
+// one wave of those a multiprocessor holds for K.
+int RowSplitsInOneWave(int m, int n_blocks, int k) {
+  const int per_multiprocessor =
+      BlocksPerMultiprocessor(KchOf(ChunksPerWarp(k)));
+  return std::min(
+      (m + kTileRows - 1) / kTileRows,
+      std::max(1, per_multiprocessor * MultiprocessorCount() / n_blocks));
+}
+
 GemmTiling ChooseGemmTiling(int m, int n, int k) {
   const int warps = GemmWarpsForK(k);
   const int chunks_per_warp = ChunksPerWarp(k);
-  const int per_multiprocessor =
-      BlocksPerMultiprocessor(KchOf(chunks_per_warp));
   const int sms = MultiprocessorCount();
   const int tiles = (m + kTileRows - 1) / kTileRows;
   GemmTiling best;
   std::pair<bool, double> best_cost;  // (leaves multiprocessors idle, cost)
-  for (int nt = 1; nt <= MaxTilesPerBlock(chunks_per_warp); nt *= 2) {
+  for (int nt = 1; nt <= GemmMaxTilesPerBlock(k); nt *= 2) {
     const int n_blocks = (n + 8 * nt - 1) / (8 * nt);
-    const int splits =
-        std::min(tiles, std::max(1, per_multiprocessor * sms / n_blocks));
+    const int splits = RowSplitsInOneWave(m, n_blocks, k);
     const int blocks_on_busiest = (n_blocks * splits + sms - 1) / sms;
     const std::pair<bool, double> cost = {
         tiles == 1 && n_blocks < sms,
@@ -450,6 +458,22 @@ std::string ValidateGemm(const GemmArgs& a) {
   if (a.gelu && a.epilogue != GemmEpilogue::kBf16) {
     return "gelu is a kBf16 option";
   }
+  const GemmTiling& t = a.tiling;
+  const int widest = GemmMaxTilesPerBlock(a.k);
+  if (t.tiles_per_block != 0 && t.tiles_per_block != 1 &&
+      t.tiles_per_block != 2 && t.tiles_per_block != 4) {
+    return "tiling: tiles_per_block must be 0 (chosen), 1, 2 or 4";
+  }
+  if (t.tiles_per_block == 0 && t.row_splits != 0) {
+    return "tiling: row_splits needs tiles_per_block";
+  }
+  if (t.tiles_per_block > widest) {
+    return "tiling: tiles_per_block must be at most " + std::to_string(widest) +
+           " for this K";
+  }
+  if (t.row_splits < 0 || t.row_splits > (a.m + kTileRows - 1) / kTileRows) {
+    return "tiling: row_splits must be 0 (chosen) or 1 to the row tiles";
+  }
   if (attention) {
     const AttentionInputTarget& t = a.attention;
     if (t.heads < 1 || t.groups < 1 || t.heads % t.groups != 0 ||
@@ -475,7 +499,16 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
   if (!ValidateGemm(args).empty()) return cudaErrorInvalidValue;
   const int warps = GemmWarpsForK(args.k);
   const int chunks_per_warp = ChunksPerWarp(args.k);
-  const GemmTiling tiling = ChooseGemmTiling(args.m, args.n, args.k);
+  GemmTiling tiling = args.tiling;
+  if (tiling.tiles_per_block == 0) {
+    tiling = ChooseGemmTiling(args.m, args.n, args.k);
+  } else if (tiling.row_splits == 0) {
+    tiling.row_splits =
+        RowSplitsInOneWave(args.m,
+                           (args.n + 8 * tiling.tiles_per_block - 1) /
+                               (8 * tiling.tiles_per_block),
+                           args.k);
+  }
   const Kernel kernel = PickKernel(chunks_per_warp, tiling.tiles_per_block);
   const int bn = 8 * tiling.tiles_per_block;
   const size_t shared_bytes =

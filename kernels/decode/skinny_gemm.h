@@ -72,6 +72,15 @@ struct AttentionInputTarget {
   int max_len = 0;
 };
 
+// How the launcher lays a product over the device: blocks of 8 ·
+// tiles_per_block weight rows, the 16-row tiles of x split over row_splits
+// blocks each (grid.y, in one wave of the blocks a multiprocessor holds).
+// Speed only: a row's arithmetic is the same in every tiling.
+struct GemmTiling {
+  int tiles_per_block = 1;  // NT: 1, 2 or 4 (fewer where K needs registers)
+  int row_splits = 1;
+};
+
 struct GemmArgs {
   int m = 0, n = 0, k = 0;
   const bf16* x = nullptr;  // [M, K], rows x_stride apart
@@ -90,6 +99,9 @@ struct GemmArgs {
   int64_t out_stride = 0;
   GemmEpilogue epilogue = GemmEpilogue::kBf16;
   AttentionInputTarget attention;  // kAttentionInput only
+  // 0 (the default): ChooseGemmTiling's. A width of 1, 2 or 4 forces the
+  // tiling, to measure it (row_splits 0: as many as one wave allows).
+  GemmTiling tiling{0, 0};
 };
 
 // Empty when `args` can run; else what is wrong (shapes, strides,
@@ -106,14 +118,8 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
 // split): exposed for tests and the benchmark's notes.
 int GemmWarpsForK(int k);
 
-// How the launcher lays a product over the device: blocks of 8 ·
-// tiles_per_block weight rows, the 16-row tiles of x split over row_splits
-// blocks each (grid.y, in one wave of the blocks a multiprocessor holds).
-// Speed only: a row's arithmetic is the same in every tiling.
-struct GemmTiling {
-  int tiles_per_block = 1;  // NT: 1, 2 or 4 (fewer where K needs registers)
-  int row_splits = 1;
-};
+// The widest tiling (n8 tiles a block) K's registers allow: 4, 2 or 1.
+int GemmMaxTilesPerBlock(int k);
 
 // The tiling of the fewest serial row tiles per block times the load of the
 // busiest multiprocessor (its warps over eight, at least 1), the narrower

@@ -8,7 +8,8 @@
 // Per configuration: the median step time over 50 samples of 10 replays
 // back to back (after warm-up), the floor (weights read once plus the KV
 // read, at 4.3 TB/s), for the fused step a per-kernel breakdown (each
-// stage of all layers captured alone), and a prefill step of one prompt of
+// stage of all layers captured alone; the products also at each forced
+// tile width, GemmArgs::tiling), and a prefill step of one prompt of
 // `rows` tokens, fused (FusedDecoder::Prefill) and LibTorch (Forward over
 // the prompt, the logits of its last position). Also the device sampler
 // over the step's `rows` logits rows (kernels/decode/sampling.h: greedy;
@@ -307,20 +308,44 @@ void Run(const std::string& size, int64_t rows, int64_t context,
   io.positions = positions.const_data_ptr<int>();
   io.slots = slots.const_data_ptr<int>();
   io.logits = logits.data_ptr<float>();
-  std::string breakdown;
+  auto us = [](double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", seconds * 1e6);
+    return std::string(text);
+  };
+  std::string breakdown, widths;
   for (int s = 0; s < 7; ++s) {
     const auto stage = static_cast<decode::DecodeStage>(s);
     const bool per_layer = s != 0 && s != 6;
     const int launches = per_layer ? config.n_layer : 1;
-    const double t = TimeGraph([&] {
-      for (int l = 0; l < launches; ++l) {
-        decoder.step().EnqueueStage(stage, l, decoder.weights(), io,
-                                    decoder.workspace(),
-                                    c10::cuda::getCurrentCUDAStream(), true);
+    auto enqueue = [&] {
+      cudaError_t e = cudaSuccess;
+      for (int l = 0; l < launches && e == cudaSuccess; ++l) {
+        e = decoder.step().EnqueueStage(
+            stage, l, decoder.weights(), io, decoder.workspace(),
+            c10::cuda::getCurrentCUDAStream(), true);
       }
-    });
+      return e;
+    };
+    const double t = TimeGraph([&] { enqueue(); });
     breakdown += std::string(s ? ", " : "") + "\"" + names[s] +
                  "_us\": " + std::to_string(t / launches * 1e6);
+    // A product at each forced tile width (GemmArgs::tiling; a width K's
+    // registers do not allow fails to launch and is left out): what
+    // ChooseGemmTiling is measured against.
+    if (s == 0 || s == 2) continue;
+    widths +=
+        std::string("  ") + names[s] + " " + us(t / launches) + " (chosen)";
+    for (int width : {1, 2, 4}) {
+      io.gemm_tiling = {width, 0};
+      if (enqueue() == cudaSuccess) {
+        const double forced = TimeGraph([&] { enqueue(); }) / launches;
+        breakdown += ", \"" + std::string(names[s]) + "_width_" +
+                     std::to_string(width) + "_us\": " + us(forced);
+        widths += ", " + std::to_string(width) + ": " + us(forced);
+      }
+      io.gemm_tiling = {0, 0};
+    }
   }
   breakdown += SamplerTimes(logits);
   // Attention spread over 1..8 blocks a row, at this context and a quarter
@@ -337,6 +362,8 @@ void Run(const std::string& size, int64_t rows, int64_t context,
       size.c_str(), (long long)rows, (long long)context, fused * 1e6,
       fused_no_pdl * 1e6, reference * 1e6, floor * 1e6, reference / fused,
       prefill * 1e6, prefill_reference * 1e6);
+  std::printf("products alone, us (chosen tiling, then each width):%s\n",
+              widths.c_str());
   std::fflush(stdout);
   char line[512];
   std::snprintf(line, sizeof line,
