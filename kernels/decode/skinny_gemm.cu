@@ -392,9 +392,10 @@ int GemmMaxTilesPerBlock(int k) {
   return chunks_per_warp > 6 ? 1 : chunks_per_warp > 4 ? 2 : 4;
 }
 
-// The most row splits of M's tiles that keep n_blocks · splits blocks in
-// one wave of those a multiprocessor holds for K.
-int RowSplitsInOneWave(int m, int n_blocks, int k) {
+// The most row splits of M's tiles that keep the blocks of `nt`-wide tiles
+// over N in one wave of those a multiprocessor holds for K.
+int RowSplitsInOneWave(int m, int n, int k, int nt) {
+  const int n_blocks = (n + 8 * nt - 1) / (8 * nt);
   const int per_multiprocessor =
       BlocksPerMultiprocessor(KchOf(ChunksPerWarp(k)));
   return std::min(
@@ -404,14 +405,13 @@ int RowSplitsInOneWave(int m, int n_blocks, int k) {
 
 GemmTiling ChooseGemmTiling(int m, int n, int k) {
   const int warps = GemmWarpsForK(k);
-  const int chunks_per_warp = ChunksPerWarp(k);
   const int sms = MultiprocessorCount();
   const int tiles = (m + kTileRows - 1) / kTileRows;
   GemmTiling best;
   std::pair<bool, double> best_cost;  // (leaves multiprocessors idle, cost)
   for (int nt = 1; nt <= GemmMaxTilesPerBlock(k); nt *= 2) {
     const int n_blocks = (n + 8 * nt - 1) / (8 * nt);
-    const int splits = RowSplitsInOneWave(m, n_blocks, k);
+    const int splits = RowSplitsInOneWave(m, n, k, nt);
     const int blocks_on_busiest = (n_blocks * splits + sms - 1) / sms;
     const std::pair<bool, double> cost = {
         tiles == 1 && n_blocks < sms,
@@ -504,10 +504,7 @@ cudaError_t LaunchSkinnyGemm(const GemmArgs& args, cudaStream_t stream,
     tiling = ChooseGemmTiling(args.m, args.n, args.k);
   } else if (tiling.row_splits == 0) {
     tiling.row_splits =
-        RowSplitsInOneWave(args.m,
-                           (args.n + 8 * tiling.tiles_per_block - 1) /
-                               (8 * tiling.tiles_per_block),
-                           args.k);
+        RowSplitsInOneWave(args.m, args.n, args.k, tiling.tiles_per_block);
   }
   const Kernel kernel = PickKernel(chunks_per_warp, tiling.tiles_per_block);
   const int bn = 8 * tiling.tiles_per_block;
